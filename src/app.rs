@@ -1,0 +1,294 @@
+//! The app builder: opens the store, wires the gate, outbox, queue, scheduler and HTTP
+//! router, and runs them until shutdown. The binary and the tests use the same builder.
+
+use crate::approvals::{ActionRegistry, Gate, Proposal};
+use crate::audit::Audit;
+use crate::chat::slack::SlackWebApi;
+use crate::clock::{SharedClock, SystemClock};
+use crate::cloud::Aws;
+use crate::config::Loaded;
+use crate::dispatch::{self, Context};
+use crate::events::{self, EventQueue, EventReceiver, JobKind};
+use crate::features;
+use crate::http::{self, HttpState};
+use crate::metrics::Metrics;
+use crate::outbox::sender::Sender;
+use crate::outbox::{Destination, Operation, Outbox, Platform, Transports};
+use crate::scheduler::{CronSchedule, ScheduledJob, Scheduler};
+use crate::store::Store;
+use anyhow::Context as _;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// How long shutdown waits for background tasks to finish their current step.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Knobs tests turn; production uses [`AppOptions::default`].
+pub struct AppOptions {
+    pub clock: SharedClock,
+    /// Action handlers by kind; features register theirs here.
+    pub actions: ActionRegistry,
+    /// Replaces the AWS handle built from the config (e.g. static moto credentials).
+    pub aws: Option<Aws>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            actions: ActionRegistry::default(),
+            aws: None,
+        }
+    }
+}
+
+/// A built, not yet running, OpsMate.
+pub struct App {
+    pub ctx: Context,
+    queue: EventQueue,
+    receiver: EventReceiver,
+    scheduler: Scheduler,
+    sender: Sender,
+}
+
+impl App {
+    /// Opens and migrates the database, recovers from an earlier crash, and wires
+    /// everything together. Nothing runs until [`App::serve`].
+    pub async fn build(loaded: &Loaded, options: AppOptions) -> anyhow::Result<Self> {
+        let config = Arc::new(loaded.config.clone());
+        let secrets = Arc::new(loaded.secrets.clone());
+        let clock = options.clock;
+        let metrics = Metrics::new();
+
+        let (path, busy) = (config.storage.path.clone(), config.storage.busy_timeout);
+        let store = tokio::task::spawn_blocking(move || Store::open(&path, busy))
+            .await
+            .context("opening the database")??;
+
+        let gate = Gate::new(
+            store.clone(),
+            clock.clone(),
+            config.approvals.clone(),
+            options.actions,
+            metrics.clone(),
+            config.dry_run,
+        );
+        let outbox = Outbox::new(store.clone(), clock.clone());
+        let audit = Audit::new(store.clone(), clock.clone());
+        let aws = match options.aws {
+            Some(aws) => aws,
+            None => Aws::load(&config.aws).await,
+        };
+
+        let mut transports = Transports::default();
+        if let Some(token) = &secrets.slack_bot_token {
+            transports.slack = Some(Arc::new(SlackWebApi::new(
+                &config.slack.api_url,
+                token.clone(),
+            )?));
+        }
+        let sender = Sender::new(
+            outbox.clone(),
+            transports,
+            config.outbox.clone(),
+            metrics.clone(),
+        );
+
+        let scheduler = Scheduler::new(
+            core_jobs(&config.timezone)?,
+            store.clone(),
+            clock.clone(),
+            config.scheduler.catch_up_window,
+        );
+        let (queue, receiver) = events::queue();
+        let ctx = Context {
+            config,
+            secrets,
+            store,
+            gate,
+            outbox,
+            audit,
+            metrics,
+            clock,
+            aws,
+        };
+        let app = Self {
+            ctx,
+            queue,
+            receiver,
+            scheduler,
+            sender,
+        };
+        app.announce(loaded).await?;
+        app.recover().await?;
+        Ok(app)
+    }
+
+    /// Producer handle of the event queue, for doors and tests.
+    pub fn queue(&self) -> EventQueue {
+        self.queue.clone()
+    }
+
+    /// The HTTP router over this app's state.
+    pub fn router(&self) -> axum::Router {
+        http::router(HttpState {
+            store: self.ctx.store.clone(),
+            metrics: self.ctx.metrics.clone(),
+            gate: self.ctx.gate.clone(),
+            outbox: self.ctx.outbox.clone(),
+        })
+    }
+
+    /// Serves HTTP on `listener` and runs the dispatcher, outbox sender and scheduler
+    /// until `shutdown` fires. Then it stops accepting, lets each task finish its
+    /// current step, and returns.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let router = self.router();
+        let Self {
+            ctx,
+            queue,
+            receiver,
+            scheduler,
+            sender,
+        } = self;
+        let tasks = [
+            tokio::spawn(dispatch::run(ctx.clone(), receiver, shutdown.clone())),
+            tokio::spawn(sender.run(shutdown.clone())),
+            tokio::spawn(scheduler.run(queue, shutdown.clone())),
+        ];
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "listening; /healthz, /readyz and /metrics are up");
+        let http_shutdown = shutdown.clone();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+            .await
+            .context("HTTP server")?;
+        // The server returns once shutdown fired and open requests finished.
+        shutdown.cancel();
+        let wait_all = async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, wait_all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");
+        }
+        ctx.audit
+            .record("system", "opsmate.stopped", "opsmate", json!({}))
+            .await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    async fn announce(&self, loaded: &Loaded) -> anyhow::Result<()> {
+        tracing::info!(config = %loaded.source, database = %self.ctx.store.path().display(), "starting opsmate {}", env!("CARGO_PKG_VERSION"));
+        if !loaded.env_overrides.is_empty() {
+            tracing::info!(variables = ?loaded.env_overrides, "configuration keys overridden from the environment");
+        }
+        let report = features::report(&self.ctx.config, &self.ctx.secrets);
+        for f in &report {
+            tracing::info!(
+                feature = f.name,
+                on = f.on,
+                "{}: {} ({})",
+                f.name,
+                if f.on { "on" } else { "off" },
+                f.why
+            );
+        }
+        let on: Vec<&str> = report.iter().filter(|f| f.on).map(|f| f.name).collect();
+        self.ctx
+            .audit
+            .record(
+                "system",
+                "opsmate.started",
+                "opsmate",
+                json!({"version": env!("CARGO_PKG_VERSION"), "config": loaded.source.to_string(), "on": on, "dry_run": self.ctx.config.dry_run}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Actions cut off by the last stop become `interrupted` and are surfaced.
+    async fn recover(&self) -> anyhow::Result<()> {
+        let interrupted = self.ctx.gate.recover_interrupted().await?;
+        for p in &interrupted {
+            tracing::warn!(approval = %p.id, kind = %p.kind, target = %p.target,
+                "an action was running when OpsMate last stopped; it is marked interrupted and will not be re-run");
+            self.surface_interrupted(p).await?;
+        }
+        Ok(())
+    }
+
+    async fn surface_interrupted(&self, p: &Proposal) -> anyhow::Result<()> {
+        let Some(channel) = &self.ctx.config.slack.alert_channel else {
+            return Ok(());
+        };
+        if self.ctx.secrets.slack_bot_token.is_none() {
+            return Ok(());
+        }
+        let text = format!(
+            ":warning: OpsMate stopped while running `{}` on `{}` (approval {}). It is marked interrupted and will not be re-run; please check the target.",
+            p.kind, p.target, p.id
+        );
+        self.ctx
+            .outbox
+            .enqueue(
+                Destination {
+                    platform: Platform::Slack,
+                    channel: channel.clone(),
+                },
+                Operation::Post,
+                json!({"text": text}),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Jobs every OpsMate runs, whatever features are on.
+fn core_jobs(tz: &chrono_tz::Tz) -> anyhow::Result<Vec<ScheduledJob>> {
+    Ok(vec![
+        ScheduledJob {
+            kind: JobKind::ExpireApprovals,
+            schedule: CronSchedule::parse("* * * * *", *tz)?,
+        },
+        ScheduledJob {
+            kind: JobKind::PruneJobRuns,
+            schedule: CronSchedule::parse("17 3 * * *", *tz)?,
+        },
+    ])
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+}

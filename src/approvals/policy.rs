@@ -1,0 +1,182 @@
+//! Who may decide a proposal: a pure check of the clicker against the configured policy.
+
+use crate::config::{ApprovalsConfig, KindPolicy};
+use crate::domain::{ActionKind, Actor};
+
+/// Why a decision was refused before it touched the proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No approver is configured for this kind: nobody can approve it.
+    NoApproversConfigured,
+    /// The clicker is not in the kind's approver list.
+    NotAnApprover,
+    /// `forbid_self_approval` is on and the clicker proposed it.
+    OwnProposal,
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NoApproversConfigured => "no_approvers_configured",
+            Refusal::NotAnApprover => "not_an_approver",
+            Refusal::OwnProposal => "own_proposal",
+        }
+    }
+}
+
+/// Checks that `decider` may decide a proposal of `kind` made by `proposed_by`.
+pub fn check(
+    config: &ApprovalsConfig,
+    kind: ActionKind,
+    proposed_by: &str,
+    decider: &Actor,
+) -> Result<(), Refusal> {
+    let policy = config
+        .policy(kind)
+        .filter(|p| p.has_approvers())
+        .ok_or(Refusal::NoApproversConfigured)?;
+    if !is_listed(policy, decider) {
+        return Err(Refusal::NotAnApprover);
+    }
+    if config.forbid_self_approval && decider.key() == proposed_by {
+        return Err(Refusal::OwnProposal);
+    }
+    Ok(())
+}
+
+fn is_listed(policy: &KindPolicy, decider: &Actor) -> bool {
+    match decider {
+        Actor::Slack { user, groups } => {
+            policy.slack_users.contains(user)
+                || groups.iter().any(|g| policy.slack_groups.contains(g))
+        }
+        Actor::Telegram(id) => policy.telegram_users.contains(&id.0),
+        // Decisions are for people; jobs and the CLI never approve.
+        Actor::Scheduler | Actor::Cli | Actor::System => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{SlackGroupId, SlackUserId, TelegramUserId};
+
+    fn slack(user: &str, groups: &[&str]) -> Actor {
+        Actor::Slack {
+            user: SlackUserId::parse(user).unwrap(),
+            groups: groups
+                .iter()
+                .map(|g| SlackGroupId::parse(g).unwrap())
+                .collect(),
+        }
+    }
+
+    fn config() -> ApprovalsConfig {
+        ApprovalsConfig {
+            delete_volume: Some(KindPolicy {
+                slack_users: vec![SlackUserId::parse("UALICE").unwrap()],
+                slack_groups: vec![SlackGroupId::parse("SOPS").unwrap()],
+                telegram_users: vec![42],
+                ..KindPolicy::default()
+            }),
+            ..ApprovalsConfig::default()
+        }
+    }
+
+    #[test]
+    fn listed_users_groups_and_telegram_ids_may_decide() {
+        let c = config();
+        assert_eq!(
+            check(
+                &c,
+                ActionKind::DeleteVolume,
+                "scheduler",
+                &slack("UALICE", &[])
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &c,
+                ActionKind::DeleteVolume,
+                "scheduler",
+                &slack("UBOB", &["SOPS"])
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &c,
+                ActionKind::DeleteVolume,
+                "scheduler",
+                &Actor::Telegram(TelegramUserId(42))
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn strangers_and_machines_are_refused() {
+        let c = config();
+        assert_eq!(
+            check(
+                &c,
+                ActionKind::DeleteVolume,
+                "scheduler",
+                &slack("UMALLORY", &["SOTHER"])
+            ),
+            Err(Refusal::NotAnApprover)
+        );
+        assert_eq!(
+            check(
+                &c,
+                ActionKind::DeleteVolume,
+                "scheduler",
+                &Actor::Telegram(TelegramUserId(7))
+            ),
+            Err(Refusal::NotAnApprover)
+        );
+        assert_eq!(
+            check(&c, ActionKind::DeleteVolume, "scheduler", &Actor::Cli),
+            Err(Refusal::NotAnApprover)
+        );
+    }
+
+    #[test]
+    fn unconfigured_kind_lets_nobody_through() {
+        let c = config();
+        assert_eq!(
+            check(
+                &c,
+                ActionKind::RevokeAccess,
+                "scheduler",
+                &slack("UALICE", &[])
+            ),
+            Err(Refusal::NoApproversConfigured)
+        );
+    }
+
+    #[test]
+    fn own_proposal_is_refused_when_forbidden() {
+        let mut c = config();
+        assert_eq!(
+            check(
+                &c,
+                ActionKind::DeleteVolume,
+                "slack:UALICE",
+                &slack("UALICE", &[])
+            ),
+            Err(Refusal::OwnProposal)
+        );
+        c.forbid_self_approval = false;
+        assert_eq!(
+            check(
+                &c,
+                ActionKind::DeleteVolume,
+                "slack:UALICE",
+                &slack("UALICE", &[])
+            ),
+            Ok(())
+        );
+    }
+}

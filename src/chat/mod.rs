@@ -1,0 +1,3 @@
+//! Chat platform adapters. Features produce neutral content; adapters deliver it.
+
+pub mod slack;

@@ -1,0 +1,5 @@
+//! Slack adapter.
+
+pub mod web_api;
+
+pub use web_api::SlackWebApi;

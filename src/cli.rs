@@ -1,0 +1,223 @@
+//! The `opsmate` command line.
+
+use crate::app::{App, AppOptions, shutdown_signal};
+use crate::audit::{self, Verification, export::ExportFormat};
+use crate::config::{self, ConfigError, Loaded};
+use crate::errors::exit_code;
+use crate::features;
+use crate::store::{Store, migrations};
+use crate::telemetry::{self, LogFormat};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsmate",
+    version,
+    about = "Chatops for AWS hygiene: every destructive step waits for a human."
+)]
+pub struct Cli {
+    /// Configuration file (else $OPSMATE_CONFIG, else ./opsmate.toml, else defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Log format on standard error. Levels come from RUST_LOG (default: info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bot: HTTP server, scheduler, outbox sender.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Audit log commands.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print the effective values, secrets redacted.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit 1 and name the first broken row if there is one.
+    Verify,
+    /// Print the most recent rows.
+    Tail {
+        #[arg(short = 'n', default_value_t = 20)]
+        n: usize,
+    },
+    /// Write the whole log to standard output (or --output).
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Entry point used by `main`. Returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let env: config::load::Env = std::env::vars().collect();
+    let loaded = match config::load(cli.config.as_deref(), &env) {
+        Ok(l) => l,
+        Err(e) => return config_error(&e),
+    };
+    match run(cli.command, &loaded) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit_code::CHECK_FAILED
+        }
+    }
+}
+
+fn config_error(e: &ConfigError) -> i32 {
+    eprintln!("configuration error: {e}");
+    exit_code::BAD_CONFIG
+}
+
+fn run(command: Command, loaded: &Loaded) -> anyhow::Result<i32> {
+    match command {
+        Command::Serve => serve(loaded),
+        Command::Migrate => migrate(loaded),
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => config_check(loaded),
+        Command::Audit { command } => audit_command(command, loaded),
+    }
+}
+
+fn serve(loaded: &Loaded) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("opsmate")
+        .build()?;
+    runtime.block_on(async {
+        let app = App::build(loaded, AppOptions::default()).await?;
+        let listen = loaded.config.http.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| {
+                format!("binding {listen} (set http.listen or OPSMATE_HTTP__LISTEN)")
+            })?;
+        let shutdown = CancellationToken::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            trigger.cancel();
+        });
+        app.serve(listener, shutdown).await?;
+        Ok(exit_code::OK)
+    })
+}
+
+fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
+    Store::open(
+        &loaded.config.storage.path,
+        loaded.config.storage.busy_timeout,
+    )
+}
+
+fn migrate(loaded: &Loaded) -> anyhow::Result<i32> {
+    let store = Store::open_unmigrated(
+        &loaded.config.storage.path,
+        loaded.config.storage.busy_timeout,
+    )?;
+    let (before, after) = store.with_conn(|c| {
+        let before = migrations::current_version(c)?;
+        migrations::apply_all(c)?;
+        Ok((before, migrations::current_version(c)?))
+    })?;
+    println!(
+        "database {}: schema version {before} -> {after} (latest {})",
+        loaded.config.storage.path.display(),
+        migrations::latest_version()
+    );
+    Ok(exit_code::OK)
+}
+
+fn config_check(loaded: &Loaded) -> anyhow::Result<i32> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "# configuration is valid (source: {})", loaded.source)?;
+    for var in &loaded.env_overrides {
+        writeln!(out, "# overridden from the environment: {var}")?;
+    }
+    writeln!(out, "{}", toml::to_string_pretty(&loaded.config)?)?;
+    writeln!(out, "# secrets (from the environment)")?;
+    for (var, set) in loaded.secrets.presence() {
+        writeln!(
+            out,
+            "# {var} = {}",
+            if set { "set [redacted]" } else { "not set" }
+        )?;
+    }
+    writeln!(out, "# features")?;
+    for f in features::report(&loaded.config, &loaded.secrets) {
+        writeln!(
+            out,
+            "# {:<15} {:<3}  {}",
+            f.name,
+            if f.on { "on" } else { "off" },
+            f.why
+        )?;
+    }
+    Ok(exit_code::OK)
+}
+
+fn audit_command(command: AuditCommand, loaded: &Loaded) -> anyhow::Result<i32> {
+    let store = open_store(loaded)?;
+    match command {
+        AuditCommand::Verify => store.with_conn(|c| match audit::verify(c)? {
+            Verification::Intact { rows } => {
+                println!("audit log intact: {rows} rows verified");
+                Ok(exit_code::OK)
+            }
+            Verification::Broken { seq, reason } => {
+                println!("audit log broken at row {seq}: {reason}");
+                Ok(exit_code::CHECK_FAILED)
+            }
+        }),
+        AuditCommand::Tail { n } => store.with_conn(|c| {
+            let mut out = std::io::stdout().lock();
+            for r in audit::tail(c, n)? {
+                writeln!(
+                    out,
+                    "{:>6}  {}  {:<22} {:<24} {:<14} {}",
+                    r.seq, r.at, r.actor, r.event, r.subject, r.details
+                )?;
+            }
+            Ok(exit_code::OK)
+        }),
+        AuditCommand::Export { format, output } => store.with_conn(|c| {
+            let n = match &output {
+                Some(path) => {
+                    let f = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    audit::export::export(c, format, f)?
+                }
+                None => audit::export::export(c, format, std::io::stdout().lock())?,
+            };
+            eprintln!("exported {n} audit rows");
+            Ok(exit_code::OK)
+        }),
+    }
+}

@@ -1,0 +1,401 @@
+//! Finding, reading and checking the configuration.
+//!
+//! Order: `--config PATH`, else `OPSMATE_CONFIG`, else `./opsmate.toml` if present,
+//! else built-in defaults. Then `OPSMATE_<SECTION>__<KEY>` variables override keys.
+
+use super::{Config, Secrets};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A snapshot of the process environment, passed in so tests never mutate globals.
+pub type Env = BTreeMap<String, String>;
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "OPSMATE_";
+/// Variable naming the configuration file (not itself a key).
+pub const ENV_CONFIG_FILE: &str = "OPSMATE_CONFIG";
+/// File looked for in the working directory when nothing else names one.
+pub const DEFAULT_FILE: &str = "opsmate.toml";
+
+/// Where the configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    File(PathBuf),
+    Defaults,
+}
+
+impl std::fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigSource::File(p) => write!(f, "{}", p.display()),
+            ConfigSource::Defaults => f.write_str("built-in defaults"),
+        }
+    }
+}
+
+/// The result of loading: typed config, secrets, and what shaped them.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub secrets: Secrets,
+    pub source: ConfigSource,
+    /// Environment variables that overrode keys, by name.
+    pub env_overrides: Vec<String>,
+}
+
+/// A configuration problem. The CLI exits with code 2 on any of these.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read the configuration file: {reason}")]
+    Unreadable { file: String, reason: String },
+    #[error("{file}:{line}:{column}: key `{key}`: {message}")]
+    InFile {
+        file: String,
+        key: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{var}: {message}")]
+    InEnv { var: String, message: String },
+    #[error("{origin}: key `{key}`: {message}")]
+    Rule {
+        origin: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The offending key, when there is one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::InFile { key, .. } | ConfigError::Rule { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// Loads the configuration for `serve` and every other command.
+pub fn load(cli_path: Option<&Path>, env: &Env) -> Result<Loaded, ConfigError> {
+    let source = resolve_source(cli_path, env, Path::new(DEFAULT_FILE));
+    let text = match &source {
+        ConfigSource::File(path) => {
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+                file: path.display().to_string(),
+                reason: e.to_string(),
+            })?
+        }
+        ConfigSource::Defaults => String::new(),
+    };
+    let origin = source.to_string();
+    // Check the file on its own first, so errors point at its lines.
+    parse_typed(&text, &origin)?;
+
+    let mut table: toml::Table =
+        toml::from_str(&text).map_err(|e| in_file(&text, &origin, e, ""))?;
+    let env_overrides = apply_env_overrides(&mut table, env)?;
+    let config = config_from_table(table, &env_overrides)?;
+    config
+        .validate()
+        .map_err(|(key, message)| ConfigError::Rule {
+            origin: origin.clone(),
+            key,
+            message,
+        })?;
+    Ok(Loaded {
+        config,
+        secrets: Secrets::from_env(env),
+        source,
+        env_overrides: env_overrides.into_iter().map(|(var, _)| var).collect(),
+    })
+}
+
+/// Parses configuration text alone, without environment overrides.
+pub fn parse_typed(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| in_file(text, origin, e, ""))?;
+    serde_path_to_error::deserialize::<_, Config>(de).map_err(|e| {
+        let key = e.path().to_string();
+        in_file(text, origin, e.into_inner(), &key)
+    })
+}
+
+fn resolve_source(cli_path: Option<&Path>, env: &Env, default_file: &Path) -> ConfigSource {
+    if let Some(p) = cli_path {
+        return ConfigSource::File(p.to_path_buf());
+    }
+    if let Some(p) = env.get(ENV_CONFIG_FILE).filter(|p| !p.is_empty()) {
+        return ConfigSource::File(PathBuf::from(p));
+    }
+    if default_file.is_file() {
+        return ConfigSource::File(default_file.to_path_buf());
+    }
+    ConfigSource::Defaults
+}
+
+fn in_file(text: &str, origin: &str, err: toml::de::Error, key: &str) -> ConfigError {
+    let (line, column) = err
+        .span()
+        .map(|span| line_and_column(text, span.start))
+        .unwrap_or((1, 1));
+    let message = err.message().replace("unknown field", "unknown key");
+    let message = match secret_hint(key) {
+        Some(hint) => format!("{message}; {hint}"),
+        None => message,
+    };
+    ConfigError::InFile {
+        file: origin.to_owned(),
+        key: if key.is_empty() || key == "." {
+            "(document)".into()
+        } else {
+            key.to_owned()
+        },
+        line,
+        column,
+        message,
+    }
+}
+
+/// A secret put in the file is refused; say where it belongs instead.
+fn secret_hint(key: &str) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    ["token", "secret", "api_key", "password"]
+        .iter()
+        .any(|w| lower.contains(w))
+        .then(|| {
+            "secrets are read only from the environment (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, \
+             SLACK_APP_TOKEN, TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, GITHUB_TOKEN, LINEAR_API_KEY)"
+                .to_owned()
+        })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Applies `OPSMATE_<SECTION>__<KEY>=value` variables. Returns `(variable, dotted key)` pairs.
+fn apply_env_overrides(
+    table: &mut toml::Table,
+    env: &Env,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut applied = Vec::new();
+    for (var, raw) in env {
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if var == ENV_CONFIG_FILE || rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::InEnv {
+                var: var.clone(),
+                message: "empty key segment; use OPSMATE_<SECTION>__<KEY>".into(),
+            });
+        }
+        set_path(table, &path, env_value(raw)).map_err(|message| ConfigError::InEnv {
+            var: var.clone(),
+            message,
+        })?;
+        applied.push((var.clone(), path.join(".")));
+    }
+    Ok(applied)
+}
+
+/// An environment value is read as a TOML value (`true`, `42`, `["a", "b"]`) when it
+/// parses as one, else as a plain string (`127.0.0.1:3000`, `Europe/Berlin`).
+fn env_value(raw: &str) -> toml::Value {
+    #[derive(Deserialize)]
+    struct Holder {
+        v: toml::Value,
+    }
+    match toml::from_str::<Holder>(&format!("v = {raw}")) {
+        Ok(h) => h.v,
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut current = table;
+    for (depth, segment) in parents.iter().enumerate() {
+        let entry = current
+            .entry(segment.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{}` is not a section", path[..=depth].join(".")))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+fn config_from_table(
+    table: toml::Table,
+    overrides: &[(String, String)],
+) -> Result<Config, ConfigError> {
+    serde_path_to_error::deserialize::<_, Config>(table).map_err(|e| {
+        let key = e.path().to_string();
+        let message = e.inner().message().replace("unknown field", "unknown key");
+        match overrides
+            .iter()
+            .find(|(_, k)| key.starts_with(k.as_str()) || k.starts_with(&key))
+        {
+            Some((var, k)) => ConfigError::InEnv {
+                var: var.clone(),
+                message: format!("key `{k}`: {message}"),
+            },
+            None => ConfigError::Rule {
+                origin: "environment".into(),
+                key,
+                message,
+            },
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name_and_line() {
+        let f = file("timezone = \"UTC\"\n\n[storage]\npth = \"x.db\"\n");
+        let err = load(Some(f.path()), &Env::new()).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.key(), Some("storage.pth"), "{text}");
+        assert!(text.contains(":4:"), "line 4 expected in: {text}");
+        assert!(text.contains("unknown key `pth`"), "{text}");
+        assert!(text.contains(&f.path().display().to_string()), "{text}");
+    }
+
+    #[test]
+    fn mistyped_value_names_key_and_line() {
+        let f = file("dry_run = \"yes\"\n");
+        let err = load(Some(f.path()), &Env::new()).unwrap_err();
+        assert_eq!(err.key(), Some("dry_run"));
+        assert!(err.to_string().contains(":1:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_time_zone_is_rejected() {
+        let f = file("timezone = \"Mars/Olympus\"\n");
+        let err = load(Some(f.path()), &Env::new()).unwrap_err();
+        assert_eq!(err.key(), Some("timezone"), "{err}");
+    }
+
+    #[test]
+    fn secret_in_file_is_refused_with_a_hint() {
+        let f = file("[slack]\nbot_token = \"xoxb-1\"\n");
+        let err = load(Some(f.path()), &Env::new()).unwrap_err().to_string();
+        assert!(err.contains("slack.bot_token"), "{err}");
+        assert!(err.contains("SLACK_BOT_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn no_file_anywhere_falls_back_to_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("opsmate.toml");
+        let source = resolve_source(None, &Env::new(), &missing);
+        assert_eq!(source, ConfigSource::Defaults);
+        let loaded = load(None, &env(&[])).unwrap();
+        assert_eq!(
+            loaded.config.storage.path,
+            PathBuf::from("./data/opsmate.db")
+        );
+        assert_eq!(loaded.config.http.listen.to_string(), "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn explicit_missing_file_is_an_error() {
+        let err = load(Some(Path::new("/nonexistent/opsmate.toml")), &Env::new()).unwrap_err();
+        assert!(matches!(err, ConfigError::Unreadable { .. }));
+    }
+
+    #[test]
+    fn config_file_is_found_through_the_environment() {
+        let f = file("dry_run = true\n");
+        let loaded = load(
+            None,
+            &env(&[(ENV_CONFIG_FILE, &f.path().display().to_string())]),
+        )
+        .unwrap();
+        assert!(loaded.config.dry_run);
+        assert_eq!(loaded.source, ConfigSource::File(f.path().to_path_buf()));
+    }
+
+    #[test]
+    fn environment_overrides_file_keys_and_sets_secrets() {
+        let f = file("[storage]\npath = \"from-file.db\"\n");
+        let loaded = load(
+            Some(f.path()),
+            &env(&[
+                ("OPSMATE_STORAGE__PATH", "/data/from-env.db"),
+                ("OPSMATE_DRY_RUN", "true"),
+                ("OPSMATE_AWS__REGIONS", "[\"eu-west-1\", \"us-east-2\"]"),
+                ("OPSMATE_HTTP__LISTEN", "0.0.0.0:8080"),
+                (
+                    "OPSMATE_APPROVALS__DELETE_VOLUME__SLACK_USERS",
+                    "[\"U111\"]",
+                ),
+                ("SLACK_BOT_TOKEN", "xoxb-env"),
+            ]),
+        )
+        .unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.storage.path, PathBuf::from("/data/from-env.db"));
+        assert!(c.dry_run);
+        assert_eq!(c.aws.regions, vec!["eu-west-1", "us-east-2"]);
+        assert_eq!(c.http.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(
+            c.approvals
+                .delete_volume
+                .as_ref()
+                .unwrap()
+                .slack_users
+                .len(),
+            1
+        );
+        assert_eq!(loaded.secrets.slack_bot_token.unwrap().expose(), "xoxb-env");
+        assert_eq!(loaded.env_overrides.len(), 5);
+    }
+
+    #[test]
+    fn unknown_environment_key_names_the_variable() {
+        let err = load(None, &env(&[("OPSMATE_STORAGE__PTH", "x")])).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("OPSMATE_STORAGE__PTH"), "{text}");
+        assert!(text.contains("pth"), "{text}");
+    }
+
+    #[test]
+    fn invalid_url_is_rejected_by_rule() {
+        let err = load(None, &env(&[("OPSMATE_SLACK__API_URL", "not a url")])).unwrap_err();
+        assert_eq!(err.key(), Some("slack.api_url"), "{err}");
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_and_column("a\nbc\n", 0), (1, 1));
+        assert_eq!(line_and_column("a\nbc\n", 3), (2, 2));
+    }
+}

@@ -1,0 +1,320 @@
+//! Configuration: one TOML file, read once into typed structs.
+//!
+//! Every struct denies unknown fields, so a typo is an error that names the key and
+//! its line, not a silently ignored setting. Secrets never live in the file; they come
+//! from the environment (see [`secrets`]). Any key can also be set from the
+//! environment as `OPSMATE_<SECTION>__<KEY>` (see [`load`]).
+
+pub mod load;
+pub mod secrets;
+
+pub use load::{ConfigError, ConfigSource, Loaded, load};
+pub use secrets::{Secret, Secrets};
+
+use crate::domain::{ActionKind, SlackGroupId, SlackUserId};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole configuration. Absent sections take their defaults.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// IANA time zone for schedules and day boundaries, e.g. `Europe/Berlin`.
+    pub timezone: Tz,
+    /// When true, every action says what it would do and changes nothing.
+    pub dry_run: bool,
+    pub storage: StorageConfig,
+    pub http: HttpConfig,
+    pub aws: AwsConfig,
+    pub scheduler: SchedulerConfig,
+    pub approvals: ApprovalsConfig,
+    pub outbox: OutboxConfig,
+    pub slack: SlackConfig,
+    pub telegram: TelegramConfig,
+    pub github: GithubConfig,
+    pub linear: LinearConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            timezone: Tz::UTC,
+            dry_run: false,
+            storage: StorageConfig::default(),
+            http: HttpConfig::default(),
+            aws: AwsConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            approvals: ApprovalsConfig::default(),
+            outbox: OutboxConfig::default(),
+            slack: SlackConfig::default(),
+            telegram: TelegramConfig::default(),
+            github: GithubConfig::default(),
+            linear: LinearConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// SQLite database file. Its folder is created if missing.
+    pub path: PathBuf,
+    /// How long a writer waits for a lock held by another connection.
+    #[serde(with = "humantime_serde")]
+    pub busy_timeout: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("./data/opsmate.db"),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address the HTTP server binds. Loopback by default; the Docker image uses `0.0.0.0:8080`.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Regions the jobs scan, concurrently.
+    pub regions: Vec<String>,
+    /// Endpoint override (moto, LocalStack, a VPC endpoint). Unset means AWS itself.
+    pub endpoint_url: Option<String>,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        Self {
+            regions: vec!["us-east-1".into()],
+            endpoint_url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// An occurrence missed while the bot was down runs once at start-up if it is
+    /// younger than this; older ones are recorded as skipped.
+    #[serde(with = "humantime_serde")]
+    pub catch_up_window: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            catch_up_window: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// How long a proposal waits for a decision before it expires.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// Refuse a decision by the person (or job) who made the proposal.
+    pub forbid_self_approval: bool,
+    pub delete_volume: Option<KindPolicy>,
+    pub delete_snapshot: Option<KindPolicy>,
+    pub release_address: Option<KindPolicy>,
+    pub stop_instances: Option<KindPolicy>,
+    pub revoke_access: Option<KindPolicy>,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(24 * 3600),
+            forbid_self_approval: true,
+            delete_volume: None,
+            delete_snapshot: None,
+            release_address: None,
+            stop_instances: None,
+            revoke_access: None,
+        }
+    }
+}
+
+impl ApprovalsConfig {
+    /// The policy for one kind; `None` means nobody may approve it.
+    pub fn policy(&self, kind: ActionKind) -> Option<&KindPolicy> {
+        match kind {
+            ActionKind::DeleteVolume => self.delete_volume.as_ref(),
+            ActionKind::DeleteSnapshot => self.delete_snapshot.as_ref(),
+            ActionKind::ReleaseAddress => self.release_address.as_ref(),
+            ActionKind::StopInstances => self.stop_instances.as_ref(),
+            ActionKind::RevokeAccess => self.revoke_access.as_ref(),
+        }
+    }
+
+    /// Time-to-live of a proposal of this kind.
+    pub fn ttl_for(&self, kind: ActionKind) -> Duration {
+        self.policy(kind).and_then(|p| p.ttl).unwrap_or(self.ttl)
+    }
+}
+
+/// Who may approve one kind of action.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct KindPolicy {
+    pub slack_users: Vec<SlackUserId>,
+    pub slack_groups: Vec<SlackGroupId>,
+    pub telegram_users: Vec<i64>,
+    /// Distinct approvers needed; 2 enforces a four-eyes rule. Unset means 1.
+    pub required_approvals: Option<u8>,
+    /// Overrides `approvals.ttl` for this kind.
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Duration>,
+}
+
+impl KindPolicy {
+    pub fn required(&self) -> u8 {
+        self.required_approvals.unwrap_or(1).max(1)
+    }
+
+    /// True when at least one person could ever approve.
+    pub fn has_approvers(&self) -> bool {
+        !(self.slack_users.is_empty()
+            && self.slack_groups.is_empty()
+            && self.telegram_users.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Longest wait between two delivery attempts of one message.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// First retry delay; doubles on each failure up to `max_backoff`.
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            max_backoff: Duration::from_secs(300),
+            initial_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// Web API base URL; change it for GovSlack or a local fake.
+    pub api_url: String,
+    /// Channel id for alerts and for surfacing interrupted actions.
+    pub alert_channel: Option<String>,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://slack.com/api".into(),
+            alert_channel: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramConfig {
+    /// Bot API base URL; change it for a local Bot API server.
+    pub api_url: String,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://api.telegram.org".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubConfig {
+    /// REST API base URL; change it for GitHub Enterprise Server.
+    pub api_url: String,
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://api.github.com".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinearConfig {
+    /// GraphQL endpoint.
+    pub api_url: String,
+}
+
+impl Default for LinearConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://api.linear.app/graphql".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks that types alone cannot express. Returns `(key, problem)` on failure.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.aws.regions.is_empty() {
+            return Err(("aws.regions".into(), "must list at least one region".into()));
+        }
+        if let Some(url) = &self.aws.endpoint_url {
+            check_url("aws.endpoint_url", url)?;
+        }
+        check_url("slack.api_url", &self.slack.api_url)?;
+        check_url("telegram.api_url", &self.telegram.api_url)?;
+        check_url("github.api_url", &self.github.api_url)?;
+        check_url("linear.api_url", &self.linear.api_url)?;
+        for kind in ActionKind::ALL {
+            if let Some(policy) = self.approvals.policy(kind) {
+                if let Some(n) = policy.required_approvals
+                    && !(1..=5).contains(&n)
+                {
+                    return Err((
+                        format!("approvals.{kind}.required_approvals"),
+                        "must be between 1 and 5".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_url(key: &str, url: &str) -> Result<(), (String, String)> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        _ => Err((key.into(), format!("{url:?} is not an http(s) URL"))),
+    }
+}

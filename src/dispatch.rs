@@ -1,0 +1,135 @@
+//! The dispatcher: takes events off the queue one at a time and calls the handler for
+//! each, inside a tracing span. Dispatch is an exhaustive `match`, so a new event or
+//! job kind that nobody handles does not compile.
+
+use crate::approvals::{Decided, DecisionError, Gate};
+use crate::audit::Audit;
+use crate::clock::SharedClock;
+use crate::cloud::Aws;
+use crate::config::{Config, Secrets};
+use crate::events::{DecisionRequest, Event, EventReceiver, JobKind, JobRun};
+use crate::metrics::{JobLabels, JobNameLabels, Metrics};
+use crate::outbox::Outbox;
+use crate::scheduler::sql as job_sql;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// Everything a handler may need, passed as one value.
+#[derive(Clone)]
+pub struct Context {
+    pub config: Arc<Config>,
+    pub secrets: Arc<Secrets>,
+    pub store: Store,
+    pub gate: Gate,
+    pub outbox: Outbox,
+    pub audit: Audit,
+    pub metrics: Metrics,
+    pub clock: SharedClock,
+    pub aws: Aws,
+}
+
+/// Handles one event.
+pub async fn dispatch(ctx: &Context, event: Event) -> anyhow::Result<()> {
+    match event {
+        Event::Job(run) => run_job(ctx, run).await,
+        Event::Decision(request) => decide(ctx, request).await,
+    }
+}
+
+/// Consumes the queue until shutdown. The event being handled when shutdown arrives
+/// is finished first; the step of an action in flight is never cut off.
+pub async fn run(ctx: Context, mut rx: EventReceiver, shutdown: CancellationToken) {
+    loop {
+        let event = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            event = rx.0.recv() => match event {
+                Some(e) => e,
+                None => break,
+            },
+        };
+        let span = tracing::info_span!("event", kind = event.name());
+        if let Err(e) = dispatch(&ctx, event).instrument(span).await {
+            tracing::error!(error = %format!("{e:#}"), "event handler failed");
+        }
+    }
+    tracing::info!("dispatcher stopped");
+}
+
+async fn run_job(ctx: &Context, run: JobRun) -> anyhow::Result<()> {
+    let name = run.job.as_str();
+    let span = tracing::info_span!("job", job = name, scheduled_for = %run.scheduled_for, catch_up = run.catch_up);
+    let started = Instant::now();
+    let result = async {
+        match run.job {
+            JobKind::ExpireApprovals => expire_approvals(ctx).await,
+            JobKind::PruneJobRuns => prune_job_runs(ctx).await,
+        }
+    }
+    .instrument(span)
+    .await;
+    let outcome = match &result {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => format!("error: {e:#}"),
+    };
+    ctx.metrics
+        .job_runs
+        .get_or_create(&JobLabels {
+            job: name.into(),
+            outcome: if result.is_ok() { "ok" } else { "error" }.into(),
+        })
+        .inc();
+    ctx.metrics
+        .job_duration_seconds
+        .get_or_create(&JobNameLabels { job: name.into() })
+        .observe(started.elapsed().as_secs_f64());
+    let now = ctx.clock.now();
+    let at = run.scheduled_for;
+    ctx.store
+        .call(move |c| job_sql::finish(c, name, at, &outcome, now))
+        .await?;
+    result
+}
+
+async fn expire_approvals(ctx: &Context) -> anyhow::Result<()> {
+    let expired = ctx.gate.expire_due().await?;
+    for p in &expired {
+        tracing::info!(approval = %p.id, kind = %p.kind, target = %p.target, "proposal expired");
+    }
+    Ok(())
+}
+
+async fn prune_job_runs(ctx: &Context) -> anyhow::Result<()> {
+    let before = ctx.clock.now() - chrono::Duration::days(35);
+    let n = ctx.store.call(move |c| job_sql::prune(c, before)).await?;
+    tracing::debug!(rows = n, "old job runs pruned");
+    Ok(())
+}
+
+async fn decide(ctx: &Context, request: DecisionRequest) -> anyhow::Result<()> {
+    let span =
+        tracing::info_span!("decision", approval = %request.approval, decider = %request.decider);
+    async {
+        match ctx
+            .gate
+            .decide(&request.approval, &request.decider, request.verdict)
+            .await
+        {
+            Ok(Decided::Executed(p)) => {
+                tracing::info!(state = %p.state, "proposal approved and run")
+            }
+            Ok(Decided::Rejected(_)) => tracing::info!("proposal rejected"),
+            Ok(Decided::NeedsMoreApprovals { have, need, .. }) => {
+                tracing::info!(have, need, "approval recorded; more approvers needed")
+            }
+            Err(DecisionError::Internal(e)) => return Err(e),
+            Err(refused) => tracing::info!(reason = %refused, "decision refused"),
+        }
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}

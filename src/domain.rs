@@ -1,0 +1,258 @@
+//! Typed identifiers. Each has a `parse` that refuses malformed input, so a handler
+//! never sees an id it would have to re-check.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Why an identifier was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid {what}: {value:?}")]
+pub struct InvalidId {
+    pub what: &'static str,
+    pub value: String,
+}
+
+fn invalid(what: &'static str, value: &str) -> InvalidId {
+    InvalidId {
+        what,
+        value: value.chars().take(80).collect(),
+    }
+}
+
+/// Short id of a proposal: 10 lowercase letters or digits. Short enough to fit a
+/// Telegram `callback_data` (64 bytes) together with a verb.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ApprovalId(String);
+
+const APPROVAL_ID_LEN: usize = 10;
+const APPROVAL_ID_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+impl ApprovalId {
+    /// A fresh random id (about 50 bits of entropy).
+    pub fn generate() -> Self {
+        let mut rng = rand::rng();
+        let id = (0..APPROVAL_ID_LEN)
+            .map(|_| APPROVAL_ID_ALPHABET[rng.random_range(0..APPROVAL_ID_ALPHABET.len())] as char)
+            .collect();
+        Self(id)
+    }
+
+    pub fn parse(value: &str) -> Result<Self, InvalidId> {
+        let ok = value.len() == APPROVAL_ID_LEN
+            && value.bytes().all(|b| APPROVAL_ID_ALPHABET.contains(&b));
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(invalid("approval id", value))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ApprovalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for ApprovalId {
+    type Error = InvalidId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ApprovalId> for String {
+    fn from(id: ApprovalId) -> Self {
+        id.0
+    }
+}
+
+/// Every action that changes cloud state, and therefore needs an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    DeleteVolume,
+    DeleteSnapshot,
+    ReleaseAddress,
+    StopInstances,
+    RevokeAccess,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 5] = [
+        ActionKind::DeleteVolume,
+        ActionKind::DeleteSnapshot,
+        ActionKind::ReleaseAddress,
+        ActionKind::StopInstances,
+        ActionKind::RevokeAccess,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::DeleteVolume => "delete_volume",
+            ActionKind::DeleteSnapshot => "delete_snapshot",
+            ActionKind::ReleaseAddress => "release_address",
+            ActionKind::StopInstances => "stop_instances",
+            ActionKind::RevokeAccess => "revoke_access",
+        }
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActionKind {
+    type Err = InvalidId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ActionKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| invalid("action kind", s))
+    }
+}
+
+/// A Slack member id such as `U024BE7LH` (or `W…` on Enterprise Grid).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SlackUserId(String);
+
+impl SlackUserId {
+    pub fn parse(value: &str) -> Result<Self, InvalidId> {
+        let ok = (2..=32).contains(&value.len())
+            && (value.starts_with('U') || value.starts_with('W'))
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(invalid("Slack user id", value))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SlackUserId {
+    type Error = InvalidId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<SlackUserId> for String {
+    fn from(id: SlackUserId) -> Self {
+        id.0
+    }
+}
+
+/// A Slack user-group id such as `S0614TZR7`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SlackGroupId(String);
+
+impl SlackGroupId {
+    pub fn parse(value: &str) -> Result<Self, InvalidId> {
+        let ok = (2..=32).contains(&value.len())
+            && value.starts_with('S')
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(invalid("Slack user-group id", value))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SlackGroupId {
+    type Error = InvalidId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<SlackGroupId> for String {
+    fn from(id: SlackGroupId) -> Self {
+        id.0
+    }
+}
+
+/// A Telegram user id (a positive 64-bit integer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TelegramUserId(pub i64);
+
+/// Who did something: a person on a chat platform, or OpsMate itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    Slack {
+        user: SlackUserId,
+        /// User groups the member belongs to, as resolved by the Slack adapter.
+        groups: Vec<SlackGroupId>,
+    },
+    Telegram(TelegramUserId),
+    Scheduler,
+    Cli,
+    System,
+}
+
+impl Actor {
+    /// Stable text used in the database and the audit log, e.g. `slack:U123`.
+    pub fn key(&self) -> String {
+        match self {
+            Actor::Slack { user, .. } => format!("slack:{}", user.as_str()),
+            Actor::Telegram(id) => format!("telegram:{}", id.0),
+            Actor::Scheduler => "scheduler".into(),
+            Actor::Cli => "cli".into(),
+            Actor::System => "system".into(),
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_approval_ids_parse_back() {
+        for _ in 0..100 {
+            let id = ApprovalId::generate();
+            assert_eq!(ApprovalId::parse(id.as_str()), Ok(id));
+        }
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        assert!(ApprovalId::parse("short").is_err());
+        assert!(ApprovalId::parse("ABCDEFGHIJ").is_err());
+        assert!(ApprovalId::parse("abcdefghi'").is_err());
+        assert!(SlackUserId::parse("C0123").is_err());
+        assert!(SlackUserId::parse("U01 23").is_err());
+        assert!(SlackGroupId::parse("U0123").is_err());
+        assert_eq!("revoke_access".parse(), Ok(ActionKind::RevokeAccess));
+        assert!("drop_database".parse::<ActionKind>().is_err());
+    }
+}

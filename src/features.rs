@@ -1,0 +1,76 @@
+//! Which integrations and jobs are on, and why. Logged at start-up and printed by
+//! `opsmate config check`, so nobody has to guess why something stays quiet.
+
+use crate::config::{Config, Secrets};
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureStatus {
+    pub name: &'static str,
+    pub on: bool,
+    pub why: String,
+}
+
+/// The on/off state of everything OpsMate can do, with the reason.
+pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
+    let mut out = Vec::new();
+    let slack_on = secrets.slack_bot_token.is_some();
+    out.push(FeatureStatus {
+        name: "slack",
+        on: slack_on,
+        why: if slack_on {
+            format!(
+                "SLACK_BOT_TOKEN is set; messages go to {}",
+                config.slack.api_url
+            )
+        } else {
+            "set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET) to turn it on".into()
+        },
+    });
+    out.push(FeatureStatus {
+        name: "telegram",
+        on: false,
+        why: if secrets.telegram_bot_token.is_some() {
+            "TELEGRAM_BOT_TOKEN is set, but this version does not include Telegram support yet"
+                .into()
+        } else {
+            "not included in this version yet".into()
+        },
+    });
+    for name in [
+        "zombie_hunter",
+        "night_watchman",
+        "access_guard",
+        "observatory",
+    ] {
+        out.push(FeatureStatus {
+            name,
+            on: false,
+            why: "not included in this version yet".into(),
+        });
+    }
+    out.push(FeatureStatus {
+        name: "aws",
+        on: true,
+        why: match &config.aws.endpoint_url {
+            Some(url) => format!(
+                "regions {:?} via endpoint override {url}",
+                config.aws.regions
+            ),
+            None => format!(
+                "regions {:?} with the SDK's default credential chain",
+                config.aws.regions
+            ),
+        },
+    });
+    out.push(FeatureStatus {
+        name: "dry_run",
+        on: config.dry_run,
+        why: if config.dry_run {
+            "actions only say what they would do".into()
+        } else {
+            "approved actions change cloud state".into()
+        },
+    });
+    out
+}

@@ -1,0 +1,58 @@
+//! The HTTP server: health, readiness and metrics today; the chat doors mount here too.
+//!
+//! Every route sits behind a 1 MiB body limit (answered with 413) and a layer that
+//! counts requests by matched route and status.
+
+mod health;
+mod metrics;
+
+use crate::approvals::Gate;
+use crate::metrics::{Metrics, RouteLabels};
+use crate::outbox::Outbox;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// Largest request body accepted, per Slack's and Telegram's own limits.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub store: Store,
+    pub metrics: Metrics,
+    pub gate: Gate,
+    pub outbox: Outbox,
+}
+
+/// Builds the router. Tests serve the same router on a loopback port.
+pub fn router(state: HttpState) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(metrics, count_requests))
+}
+
+async fn count_requests(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics
+        .http_requests
+        .get_or_create(&RouteLabels {
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}

@@ -1,0 +1,38 @@
+//! OpsMate: a chatops bot that finds waste and risk in an AWS account and acts only
+//! after a recorded human decision.
+//!
+//! The library holds everything; `main.rs` only parses the command line. Tests build
+//! the same [`app::App`] the binary runs.
+//!
+//! Where to look:
+//! - `config/`: the TOML file, environment overrides and secrets;
+//! - `store/`: the SQLite connection and embedded migrations;
+//! - `audit/`: the append-only, hash-chained audit log;
+//! - `approvals/`: the approval gate, the one door to destructive work;
+//! - `outbox/`: durable delivery of every outgoing chat message;
+//! - `scheduler/`: cron jobs in a time zone, once per occurrence;
+//! - `events.rs` and `dispatch.rs`: the one queue and the one dispatcher;
+//! - `http/`: the axum server (health, readiness, metrics);
+//! - `chat/`: platform adapters (Slack Web API delivery);
+//! - `cloud/`: AWS clients with an endpoint override;
+//! - `cli.rs`: the `opsmate` command line.
+
+pub mod app;
+pub mod approvals;
+pub mod audit;
+pub mod chat;
+pub mod cli;
+pub mod clock;
+pub mod cloud;
+pub mod config;
+pub mod dispatch;
+pub mod domain;
+pub mod errors;
+pub mod events;
+pub mod features;
+pub mod http;
+pub mod metrics;
+pub mod outbox;
+pub mod scheduler;
+pub mod store;
+pub mod telemetry;

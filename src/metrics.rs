@@ -1,0 +1,143 @@
+//! Prometheus metrics. Counters are bumped where things happen; gauges that mirror the
+//! database (approvals by state, outbox depth) are refreshed when `/metrics` is scraped.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub kind: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub job: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobNameLabels {
+    pub job: String,
+}
+
+fn job_duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 4.0, 9))
+}
+
+/// Every metric OpsMate exports, cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    pub http_requests: Family<RouteLabels, Counter>,
+    pub approvals: Family<StateLabels, Gauge>,
+    pub actions: Family<ActionLabels, Counter>,
+    pub outbox_depth: Gauge,
+    pub outbox_oldest_age_seconds: Gauge,
+    pub outbox_deliveries: Family<StateLabels, Counter>,
+    pub job_runs: Family<JobLabels, Counter>,
+    pub job_duration_seconds: Family<JobNameLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::default();
+        let http_requests = Family::<RouteLabels, Counter>::default();
+        r.register(
+            "opsmate_http_requests",
+            "HTTP requests by matched route and status",
+            http_requests.clone(),
+        );
+        let approvals = Family::<StateLabels, Gauge>::default();
+        r.register("opsmate_approvals", "Proposals by state", approvals.clone());
+        let actions = Family::<ActionLabels, Counter>::default();
+        r.register(
+            "opsmate_actions",
+            "Approved actions by kind and outcome (succeeded, failed, skipped)",
+            actions.clone(),
+        );
+        let outbox_depth = Gauge::default();
+        r.register(
+            "opsmate_outbox_depth",
+            "Chat messages queued and not yet delivered",
+            outbox_depth.clone(),
+        );
+        let outbox_oldest_age_seconds = Gauge::default();
+        r.register(
+            "opsmate_outbox_oldest_age_seconds",
+            "Age of the oldest undelivered message",
+            outbox_oldest_age_seconds.clone(),
+        );
+        let outbox_deliveries = Family::<StateLabels, Counter>::default();
+        r.register(
+            "opsmate_outbox_attempts",
+            "Delivery attempts by result (sent, retry, failed)",
+            outbox_deliveries.clone(),
+        );
+        let job_runs = Family::<JobLabels, Counter>::default();
+        r.register(
+            "opsmate_job_runs",
+            "Scheduled job runs by outcome",
+            job_runs.clone(),
+        );
+        let job_duration_seconds =
+            Family::<JobNameLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                job_duration_histogram,
+            );
+        r.register(
+            "opsmate_job_duration_seconds",
+            "Scheduled job run time",
+            job_duration_seconds.clone(),
+        );
+        Self {
+            registry: Arc::new(r),
+            http_requests,
+            approvals,
+            actions,
+            outbox_depth,
+            outbox_oldest_age_seconds,
+            outbox_deliveries,
+            job_runs,
+            job_duration_seconds,
+        }
+    }
+
+    /// Prometheus text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn action(&self, kind: &str, outcome: &str) {
+        self.actions
+            .get_or_create(&ActionLabels {
+                kind: kind.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+}

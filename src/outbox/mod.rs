@@ -1,0 +1,133 @@
+//! The outbox: every outgoing chat message is a row before it is sent.
+//!
+//! A chat outage delays messages and loses none; messages survive a restart. The
+//! [`sender`] task delivers them in order per destination, with exponential backoff,
+//! honouring `Retry-After`.
+
+pub mod sender;
+mod sql;
+mod transport;
+
+pub use sql::OutboxMessage;
+pub use transport::{Delivered, DeliveryError, Transport, Transports};
+
+use crate::clock::SharedClock;
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Chat platforms OpsMate delivers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Slack,
+    Telegram,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Slack => "slack",
+            Platform::Telegram => "telegram",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "slack" => Some(Platform::Slack),
+            "telegram" => Some(Platform::Telegram),
+            _ => None,
+        }
+    }
+}
+
+/// Where a message goes: a platform and a channel (Slack channel id, Telegram chat id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Destination {
+    pub platform: Platform,
+    pub channel: String,
+}
+
+/// What to do with the payload at the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// A new message.
+    Post,
+    /// Replace an earlier message (Slack `chat.update`; the payload names it).
+    Update,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Post => "post",
+            Operation::Update => "update",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "post" => Some(Operation::Post),
+            "update" => Some(Operation::Update),
+            _ => None,
+        }
+    }
+}
+
+/// Handle for queuing messages. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Store,
+    clock: SharedClock,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new(store: Store, clock: SharedClock) -> Self {
+        Self {
+            store,
+            clock,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Queues a message and wakes the sender. Returns the row id.
+    pub async fn enqueue(
+        &self,
+        to: Destination,
+        operation: Operation,
+        payload: Value,
+    ) -> anyhow::Result<i64> {
+        let now = self.clock.now();
+        let id = self
+            .store
+            .call(move |c| sql::insert(c, &to, operation, &payload, now))
+            .await?;
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Messages not yet delivered, and the age in seconds of the oldest.
+    pub async fn depth(&self) -> anyhow::Result<(i64, i64)> {
+        let now = self.clock.now();
+        self.store.call(move |c| sql::depth(c, now)).await
+    }
+
+    pub async fn get(&self, id: i64) -> anyhow::Result<Option<OutboxMessage>> {
+        self.store.call(move |c| sql::get(c, id)).await
+    }
+
+    pub(crate) fn wake_handle(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+}

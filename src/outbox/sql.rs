@@ -1,0 +1,179 @@
+//! Every SQL statement on `outbox`.
+
+use super::{Destination, Operation, Platform};
+use crate::clock::{from_millis, to_millis};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+/// One queued (or delivered) message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub destination: Destination,
+    pub operation: Operation,
+    pub payload: Value,
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub remote_id: Option<String>,
+}
+
+const COLUMNS: &str = "id, platform, channel, operation, payload, state, attempts,
+    next_attempt_at, last_error, created_at, sent_at, remote_id";
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
+    let bad = |i: usize, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown {what}").into(),
+        )
+    };
+    let platform: String = row.get(1)?;
+    let operation: String = row.get(3)?;
+    let payload: String = row.get(4)?;
+    Ok(OutboxMessage {
+        id: row.get(0)?,
+        destination: Destination {
+            platform: Platform::parse(&platform).ok_or_else(|| bad(1, "platform"))?,
+            channel: row.get(2)?,
+        },
+        operation: Operation::parse(&operation).ok_or_else(|| bad(3, "operation"))?,
+        payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+        state: row.get(5)?,
+        attempts: row.get(6)?,
+        next_attempt_at: from_millis(row.get(7)?),
+        last_error: row.get(8)?,
+        created_at: from_millis(row.get(9)?),
+        sent_at: row.get::<_, Option<i64>>(10)?.map(from_millis),
+        remote_id: row.get(11)?,
+    })
+}
+
+pub fn insert(
+    conn: &Connection,
+    to: &Destination,
+    op: Operation,
+    payload: &Value,
+    now: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    conn.execute(
+        "INSERT INTO outbox (platform, channel, operation, payload, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![
+            to.platform.as_str(),
+            to.channel,
+            op.as_str(),
+            payload.to_string(),
+            to_millis(now)
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> anyhow::Result<Option<OutboxMessage>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"),
+            [id],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// The head of each destination's queue, if it is due. Later messages to the same
+/// destination wait behind it, so order is kept per channel.
+pub fn due_heads(
+    conn: &Connection,
+    platforms: &[&str],
+    now: DateTime<Utc>,
+    limit: usize,
+) -> anyhow::Result<Vec<OutboxMessage>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox
+         WHERE id IN (SELECT min(id) FROM outbox WHERE state = 'queued' GROUP BY platform, channel)
+           AND next_attempt_at <= ?1
+         ORDER BY next_attempt_at, id"
+    ))?;
+    let rows = stmt.query_map([to_millis(now)], from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let row = row?;
+        if platforms.contains(&row.destination.platform.as_str()) {
+            out.push(row);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// When the next queued message becomes due, for the sender's sleep.
+pub fn next_due(conn: &Connection, platforms: &[&str]) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT platform, min(next_attempt_at) FROM outbox WHERE state = 'queued' GROUP BY platform",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut best: Option<i64> = None;
+    for row in rows {
+        let (platform, at) = row?;
+        if platforms.contains(&platform.as_str()) {
+            best = Some(best.map_or(at, |b| b.min(at)));
+        }
+    }
+    Ok(best.map(from_millis))
+}
+
+pub fn mark_sent(
+    conn: &Connection,
+    id: i64,
+    remote_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?2, remote_id = ?3,
+                           last_error = NULL
+         WHERE id = ?1 AND state = 'queued'",
+        params![id, to_millis(now), remote_id],
+    )?;
+    Ok(())
+}
+
+pub fn mark_retry(
+    conn: &Connection,
+    id: i64,
+    next: DateTime<Utc>,
+    error: &str,
+) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3
+         WHERE id = ?1 AND state = 'queued'",
+        params![id, to_millis(next), error],
+    )?;
+    Ok(())
+}
+
+pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2
+         WHERE id = ?1 AND state = 'queued'",
+        params![id, error],
+    )?;
+    Ok(())
+}
+
+/// Undelivered count and the age in seconds of the oldest undelivered message.
+pub fn depth(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<(i64, i64)> {
+    let (count, oldest): (i64, Option<i64>) = conn.query_row(
+        "SELECT count(*), min(created_at) FROM outbox WHERE state = 'queued'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let age = oldest.map_or(0, |t| ((to_millis(now) - t) / 1000).max(0));
+    Ok((count, age))
+}
