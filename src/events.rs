@@ -38,6 +38,8 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    pub const ALL: [JobKind; 2] = [JobKind::ExpireApprovals, JobKind::PruneJobRuns];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::ExpireApprovals => "expire_approvals",

@@ -1,6 +1,8 @@
 //! Prometheus metrics. Counters are bumped where things happen; gauges that mirror the
 //! database (approvals by state, outbox depth) are refreshed when `/metrics` is scraped.
 
+use crate::domain::ActionKind;
+use crate::events::JobKind;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -111,7 +113,7 @@ impl Metrics {
             "Scheduled job run time",
             job_duration_seconds.clone(),
         );
-        Self {
+        let metrics = Self {
             registry: Arc::new(r),
             http_requests,
             approvals,
@@ -121,6 +123,37 @@ impl Metrics {
             outbox_deliveries,
             job_runs,
             job_duration_seconds,
+        };
+        metrics.touch_known_series();
+        metrics
+    }
+
+    /// Creates every known label set at zero, so dashboards and alerts see a series
+    /// from the first scrape rather than only after the first event.
+    fn touch_known_series(&self) {
+        for kind in ActionKind::ALL {
+            for outcome in ["succeeded", "failed", "skipped"] {
+                self.actions.get_or_create(&ActionLabels {
+                    kind: kind.as_str().to_owned(),
+                    outcome: outcome.to_owned(),
+                });
+            }
+        }
+        for state in ["sent", "retry", "failed"] {
+            self.outbox_deliveries.get_or_create(&StateLabels {
+                state: state.to_owned(),
+            });
+        }
+        for job in JobKind::ALL {
+            for outcome in ["ok", "error"] {
+                self.job_runs.get_or_create(&JobLabels {
+                    job: job.as_str().to_owned(),
+                    outcome: outcome.to_owned(),
+                });
+            }
+            self.job_duration_seconds.get_or_create(&JobNameLabels {
+                job: job.as_str().to_owned(),
+            });
         }
     }
 

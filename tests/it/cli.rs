@@ -1,0 +1,215 @@
+//! The `opsmate` binary, run as a user would.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_opsmate");
+const SECRETS: [(&str, &str); 6] = [
+    ("SLACK_BOT_TOKEN", "xoxb-SECRET-bot-9f8e7d"),
+    ("SLACK_SIGNING_SECRET", "SECRET-signing-1a2b3c"),
+    ("SLACK_APP_TOKEN", "xapp-SECRET-app-4d5e6f"),
+    ("TELEGRAM_BOT_TOKEN", "123456:SECRET-telegram-7g8h"),
+    ("GITHUB_TOKEN", "ghp_SECRETgithub0011"),
+    ("LINEAR_API_KEY", "lin_api_SECRETlinear2233"),
+];
+
+/// A command with a clean environment: no stray OPSMATE_* or secrets from the host.
+fn opsmate(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.env("OPSMATE_STORAGE__PATH", dir.join("opsmate.db"));
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("running opsmate")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn unknown_config_key_exits_2_naming_file_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "timezone = \"Europe/Berlin\"\n[http]\nlisten = \"127.0.0.1:3000\"\nlisten_port = 3\n",
+    )
+    .unwrap();
+    let out = run(opsmate(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .args(["config", "check"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.toml:4:"), "{err}");
+    assert!(err.contains("http.listen_port"), "{err}");
+}
+
+#[test]
+fn config_check_prints_effective_config_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("opsmate.toml"),
+        "dry_run = true\n[aws]\nregions = [\"eu-central-1\"]\n",
+    )
+    .unwrap();
+    let out = run(opsmate(dir.path())
+        .envs(SECRETS)
+        .env("OPSMATE_TIMEZONE", "America/New_York")
+        .args(["config", "check"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("source: opsmate.toml"), "{stdout}");
+    assert!(stdout.contains("dry_run = true"), "{stdout}");
+    assert!(
+        stdout.contains("timezone = \"America/New_York\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("eu-central-1"), "{stdout}");
+    assert!(
+        stdout.contains("SLACK_BOT_TOKEN = set [redacted]"),
+        "{stdout}"
+    );
+    for (_, value) in SECRETS {
+        assert!(
+            !stdout.contains(value) && !text(&out.stderr).contains(value),
+            "secret {value} leaked"
+        );
+    }
+}
+
+#[test]
+fn migrate_reports_the_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(opsmate(dir.path()).arg("migrate"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let latest = opsmate::store::migrations::latest_version();
+    assert!(
+        text(&out.stdout).contains(&format!("schema version 0 -> {latest}")),
+        "{}",
+        text(&out.stdout)
+    );
+    let again = run(opsmate(dir.path()).arg("migrate"));
+    assert!(text(&again.stdout).contains(&format!("schema version {latest} -> {latest}")));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_ready(port: u16, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::Write;
+            let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Starts `serve` with every secret set and debug logging, checks it becomes ready,
+/// stops it with SIGTERM, and checks the logs: the integrations' state is reported and
+/// no secret value appears anywhere.
+#[test]
+fn serve_starts_reports_features_stops_on_sigterm_and_never_logs_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    for format in ["pretty", "json"] {
+        let child = opsmate(dir.path())
+            .envs(SECRETS)
+            .env("RUST_LOG", "debug")
+            .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+            .env("OPSMATE_SLACK__API_URL", "http://127.0.0.1:9/api")
+            .args(["--log-format", format, "serve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let ready = wait_ready(port, Duration::from_secs(20));
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        let logs = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(ready, "never ready:\n{logs}");
+        assert_eq!(out.status.code(), Some(0), "{logs}");
+        assert!(logs.contains("telegram: off"), "{logs}");
+        assert!(logs.contains("slack: on"), "{logs}");
+        assert!(logs.contains("stopped"), "{logs}");
+        for (name, value) in SECRETS {
+            assert!(
+                !logs.contains(value),
+                "{name} leaked into the {format} logs"
+            );
+        }
+    }
+
+    // The audit log written by those runs verifies, tails and exports.
+    let out = run(opsmate(dir.path()).args(["audit", "verify"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains("audit log intact: 4 rows"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(opsmate(dir.path()).args(["audit", "tail", "-n", "1"]));
+    assert!(
+        text(&out.stdout).contains("opsmate.stopped"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(opsmate(dir.path()).args(["audit", "export", "--format", "jsonl"]));
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0]["event"], "opsmate.started");
+    let out = run(opsmate(dir.path()).args(["audit", "export", "--format", "csv"]));
+    assert_eq!(text(&out.stdout).lines().count(), 5);
+}
+
+#[test]
+fn audit_verify_names_a_tampered_row_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("opsmate.db");
+    let store = opsmate::store::Store::open(&db, Duration::from_secs(5)).unwrap();
+    store
+        .with_conn(|c| {
+            for i in 0..5 {
+                opsmate::audit::append(c, chrono::Utc::now(), "system", "test", &format!("row{i}"), &serde_json::json!({"i": i}))?;
+            }
+            c.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'mallory' WHERE seq = 4;")?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    let out = run(opsmate(dir.path()).args(["audit", "verify"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("broken at row 4"),
+        "{}",
+        text(&out.stdout)
+    );
+}

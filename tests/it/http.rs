@@ -1,0 +1,104 @@
+//! The HTTP server's own routes.
+
+use crate::support::{TestApp, config_in};
+use opsmate::app::AppOptions;
+use opsmate::config::Secrets;
+use serde_json::Value;
+
+async fn app() -> (tempfile::TempDir, TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(
+        config_in(dir.path()),
+        Secrets::default(),
+        AppOptions::default(),
+    )
+    .await;
+    (dir, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_readyz_answer() {
+    let (_dir, app) = app().await;
+    let http = reqwest::Client::new();
+    let r = http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "ok");
+
+    let r = http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(
+        body["schema_version"],
+        opsmate::store::migrations::latest_version()
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_fails_when_migrations_are_missing() {
+    let (_dir, app) = app().await;
+    app.ctx
+        .store
+        .with_conn(|c| Ok(c.pragma_update(None, "user_version", 1)?))
+        .unwrap();
+    let r = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["status"],
+        "migrations pending"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_use_the_prometheus_text_format() {
+    let (_dir, app) = app().await;
+    let http = reqwest::Client::new();
+    http.get(app.url("/healthz")).send().await.unwrap();
+    http.get(app.url("/nope")).send().await.unwrap();
+    let r = http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics-text")
+    );
+    let text = r.text().await.unwrap();
+    for line in [
+        "# TYPE opsmate_http_requests counter",
+        "opsmate_http_requests_total{route=\"/healthz\",status=\"200\"} 1",
+        "opsmate_http_requests_total{route=\"unmatched\",status=\"404\"} 1",
+        "# TYPE opsmate_approvals gauge",
+        "opsmate_approvals{state=\"pending\"} 0",
+        "opsmate_approvals{state=\"interrupted\"} 0",
+        "# TYPE opsmate_actions counter",
+        "opsmate_actions_total{kind=\"delete_volume\",outcome=\"succeeded\"} 0",
+        "opsmate_job_runs_total{job=\"expire_approvals\",outcome=\"ok\"}",
+        "opsmate_outbox_depth 0",
+        "# TYPE opsmate_job_runs counter",
+        "# TYPE opsmate_job_duration_seconds histogram",
+        "# EOF",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_413() {
+    let (_dir, app) = app().await;
+    let http = reqwest::Client::new();
+    let big = vec![b'a'; opsmate::http::BODY_LIMIT_BYTES + 1];
+    for path in ["/healthz", "/anything"] {
+        let r = http
+            .post(app.url(path))
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{path}");
+    }
+    app.stop().await;
+}

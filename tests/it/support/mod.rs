@@ -1,0 +1,97 @@
+//! Test harness: temp databases, the real app on a loopback port, a fake Slack Web API,
+//! a real moto server, and a scriptable action handler.
+
+pub mod actions;
+pub mod fake_slack;
+pub mod moto;
+
+use opsmate::app::{App, AppOptions};
+use opsmate::config::{Config, ConfigSource, Loaded, Secrets};
+use opsmate::dispatch::Context;
+use opsmate::events::EventQueue;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A config whose database lives in `dir` and whose server binds a free loopback port.
+pub fn config_in(dir: &Path) -> Config {
+    let mut c = Config::default();
+    c.storage.path = dir.join("opsmate.db");
+    c.http.listen = "127.0.0.1:0".parse().unwrap();
+    c.outbox.initial_backoff = Duration::from_millis(20);
+    c.outbox.max_backoff = Duration::from_millis(200);
+    c
+}
+
+pub fn loaded(config: Config, secrets: Secrets) -> Loaded {
+    Loaded {
+        config,
+        secrets,
+        source: ConfigSource::Defaults,
+        env_overrides: Vec::new(),
+    }
+}
+
+/// The real app, serving on a loopback port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub ctx: Context,
+    pub queue: EventQueue,
+    shutdown: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn start(config: Config, secrets: Secrets, options: AppOptions) -> Self {
+        let app = App::build(&loaded(config, secrets), options)
+            .await
+            .expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let ctx = app.ctx.clone();
+        let queue = app.queue();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
+        Self {
+            addr,
+            ctx,
+            queue,
+            shutdown,
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Graceful shutdown; fails the test if serving returned an error.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.handle)
+            .await
+            .expect("app stops within 30 s")
+            .expect("serve task joins")
+            .expect("serve returns Ok");
+    }
+}
+
+/// Polls `check` every 10 ms until it returns true or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
