@@ -133,25 +133,25 @@ impl Metrics {
     fn touch_known_series(&self) {
         for kind in ActionKind::ALL {
             for outcome in ["succeeded", "failed", "skipped"] {
-                self.actions.get_or_create(&ActionLabels {
+                let _ = self.actions.get_or_create(&ActionLabels {
                     kind: kind.as_str().to_owned(),
                     outcome: outcome.to_owned(),
                 });
             }
         }
         for state in ["sent", "retry", "failed"] {
-            self.outbox_deliveries.get_or_create(&StateLabels {
+            let _ = self.outbox_deliveries.get_or_create(&StateLabels {
                 state: state.to_owned(),
             });
         }
         for job in JobKind::ALL {
             for outcome in ["ok", "error"] {
-                self.job_runs.get_or_create(&JobLabels {
+                let _ = self.job_runs.get_or_create(&JobLabels {
                     job: job.as_str().to_owned(),
                     outcome: outcome.to_owned(),
                 });
             }
-            self.job_duration_seconds.get_or_create(&JobNameLabels {
+            let _ = self.job_duration_seconds.get_or_create(&JobNameLabels {
                 job: job.as_str().to_owned(),
             });
         }

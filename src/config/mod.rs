@@ -297,15 +297,16 @@ impl Config {
         check_url("github.api_url", &self.github.api_url)?;
         check_url("linear.api_url", &self.linear.api_url)?;
         for kind in ActionKind::ALL {
-            if let Some(policy) = self.approvals.policy(kind) {
-                if let Some(n) = policy.required_approvals
-                    && !(1..=5).contains(&n)
-                {
-                    return Err((
-                        format!("approvals.{kind}.required_approvals"),
-                        "must be between 1 and 5".into(),
-                    ));
-                }
+            if let Some(n) = self
+                .approvals
+                .policy(kind)
+                .and_then(|p| p.required_approvals)
+                && !(1..=5).contains(&n)
+            {
+                return Err((
+                    format!("approvals.{kind}.required_approvals"),
+                    "must be between 1 and 5".into(),
+                ));
             }
         }
         Ok(())

@@ -69,15 +69,15 @@ impl Scheduler {
             let name = job.kind.as_str();
             let last = self.store.call(move |c| sql::last_claimed(c, name)).await?;
             let after = last.map_or(window_start, |l| l.max(window_start));
-            if let Some(missed) = job.schedule.latest_between(after, now) {
-                if self.claim(job.kind, missed, now).await? {
-                    tracing::info!(job = name, occurrence = %missed, "catching up a run missed while stopped");
-                    due.push(JobRun {
-                        job: job.kind,
-                        scheduled_for: missed,
-                        catch_up: true,
-                    });
-                }
+            if let Some(missed) = job.schedule.latest_between(after, now)
+                && self.claim(job.kind, missed, now).await?
+            {
+                tracing::info!(job = name, occurrence = %missed, "catching up a run missed while stopped");
+                due.push(JobRun {
+                    job: job.kind,
+                    scheduled_for: missed,
+                    catch_up: true,
+                });
             }
             self.cursors[i] = now;
         }
