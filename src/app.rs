@@ -6,7 +6,7 @@ use crate::audit::Audit;
 use crate::chat::slack::SlackWebApi;
 use crate::clock::{SharedClock, SystemClock};
 use crate::cloud::Aws;
-use crate::config::Loaded;
+use crate::config::{Config, Loaded};
 use crate::dispatch::{self, Context};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
 use crate::features;
@@ -14,7 +14,7 @@ use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::outbox::sender::Sender;
 use crate::outbox::{Destination, Operation, Outbox, Platform, Transports};
-use crate::scheduler::{CronSchedule, ScheduledJob, Scheduler};
+use crate::scheduler::{ScheduledJob, Scheduler};
 use crate::store::Store;
 use anyhow::Context as _;
 use serde_json::json;
@@ -98,7 +98,7 @@ impl App {
         );
 
         let scheduler = Scheduler::new(
-            core_jobs(&config.timezone)?,
+            core_jobs(&config)?,
             store.clone(),
             clock.clone(),
             config.scheduler.catch_up_window,
@@ -257,17 +257,16 @@ impl App {
 }
 
 /// Jobs every OpsMate runs, whatever features are on.
-fn core_jobs(tz: &chrono_tz::Tz) -> anyhow::Result<Vec<ScheduledJob>> {
-    Ok(vec![
-        ScheduledJob {
-            kind: JobKind::ExpireApprovals,
-            schedule: CronSchedule::parse("* * * * *", *tz)?,
-        },
-        ScheduledJob {
-            kind: JobKind::PruneJobRuns,
-            schedule: CronSchedule::parse("17 3 * * *", *tz)?,
-        },
-    ])
+fn core_jobs(config: &Config) -> anyhow::Result<Vec<ScheduledJob>> {
+    JobKind::ALL
+        .into_iter()
+        .map(|kind| {
+            Ok(ScheduledJob {
+                kind,
+                schedule: config.job_schedule(kind)?,
+            })
+        })
+        .collect()
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

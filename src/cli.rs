@@ -46,6 +46,8 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Exit 0 if the local server's /healthz answers 200 (for container health checks).
+    Probe,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +105,7 @@ fn run(command: Command, loaded: &Loaded) -> anyhow::Result<i32> {
             command: ConfigCommand::Check,
         } => config_check(loaded),
         Command::Audit { command } => audit_command(command, loaded),
+        Command::Probe => probe(loaded),
     }
 }
 
@@ -128,6 +131,36 @@ fn serve(loaded: &Loaded) -> anyhow::Result<i32> {
         app.serve(listener, shutdown).await?;
         Ok(exit_code::OK)
     })
+}
+
+fn probe(loaded: &Loaded) -> anyhow::Result<i32> {
+    let mut addr = loaded.config.http.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/healthz");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let ok = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(3))
+            .build()?;
+        anyhow::Ok(
+            client
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success()),
+        )
+    })?;
+    if ok {
+        println!("{url}: ok");
+        Ok(exit_code::OK)
+    } else {
+        println!("{url}: not healthy");
+        Ok(exit_code::CHECK_FAILED)
+    }
 }
 
 fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {

@@ -46,6 +46,14 @@ impl JobKind {
             JobKind::PruneJobRuns => "prune_job_runs",
         }
     }
+
+    /// Five-field cron used unless `scheduler.<job>.schedule` says otherwise.
+    pub fn default_schedule(self) -> &'static str {
+        match self {
+            JobKind::ExpireApprovals => "* * * * *",
+            JobKind::PruneJobRuns => "17 3 * * *",
+        }
+    }
 }
 
 /// One claimed occurrence of a job.

@@ -394,6 +394,47 @@ mod tests {
     }
 
     #[test]
+    fn jobs_take_their_own_schedule_and_time_zone() {
+        let f = file(
+            "timezone = \"Europe/Berlin\"\n[scheduler.prune_job_runs]\nschedule = \"0 4 * * SUN\"\ntimezone = \"America/New_York\"\n",
+        );
+        let c = load(Some(f.path()), &Env::new()).unwrap().config;
+        let prune = c
+            .job_schedule(crate::events::JobKind::PruneJobRuns)
+            .unwrap();
+        assert_eq!(prune.expression(), "0 4 * * SUN");
+        assert_eq!(prune.timezone(), chrono_tz::America::New_York);
+        let expire = c
+            .job_schedule(crate::events::JobKind::ExpireApprovals)
+            .unwrap();
+        assert_eq!(expire.timezone(), chrono_tz::Europe::Berlin);
+    }
+
+    #[test]
+    fn a_bad_cron_expression_names_its_key() {
+        let err = load(
+            None,
+            &env(&[(
+                "OPSMATE_SCHEDULER__EXPIRE_APPROVALS__SCHEDULE",
+                "every minute",
+            )]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.key(),
+            Some("scheduler.expire_approvals.schedule"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("opsmate.example.toml");
+        let loaded = load(Some(&path), &Env::new()).unwrap();
+        assert_eq!(loaded.config.approvals.revoke_access.unwrap().required(), 2);
+    }
+
+    #[test]
     fn line_and_column_are_one_based() {
         assert_eq!(line_and_column("a\nbc\n", 0), (1, 1));
         assert_eq!(line_and_column("a\nbc\n", 3), (2, 2));

@@ -12,6 +12,8 @@ pub use load::{ConfigError, ConfigSource, Loaded, load};
 pub use secrets::{Secret, Secrets};
 
 use crate::domain::{ActionKind, SlackGroupId, SlackUserId};
+use crate::events::JobKind;
+use crate::scheduler::{CronError, CronSchedule};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -113,16 +115,52 @@ impl Default for AwsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SchedulerConfig {
     /// An occurrence missed while the bot was down runs once at start-up if it is
-    /// younger than this; older ones are recorded as skipped.
+    /// younger than this; older ones are skipped.
     #[serde(with = "humantime_serde")]
     pub catch_up_window: Duration,
+    pub expire_approvals: JobSettings,
+    pub prune_job_runs: JobSettings,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             catch_up_window: Duration::from_secs(6 * 3600),
+            expire_approvals: JobSettings::default(),
+            prune_job_runs: JobSettings::default(),
         }
+    }
+}
+
+impl SchedulerConfig {
+    pub fn settings(&self, job: JobKind) -> &JobSettings {
+        match job {
+            JobKind::ExpireApprovals => &self.expire_approvals,
+            JobKind::PruneJobRuns => &self.prune_job_runs,
+        }
+    }
+}
+
+/// When one job runs. Both keys are optional: the job's own default cron, and the
+/// top-level `timezone`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSettings {
+    /// Five-field cron expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// IANA time zone overriding the top-level one for this job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Tz>,
+}
+
+impl JobSettings {
+    /// The effective schedule: these settings over the given defaults.
+    pub fn resolve(&self, default_cron: &str, default_tz: Tz) -> Result<CronSchedule, CronError> {
+        CronSchedule::parse(
+            self.schedule.as_deref().unwrap_or(default_cron),
+            self.timezone.unwrap_or(default_tz),
+        )
     }
 }
 
@@ -284,6 +322,13 @@ impl Default for LinearConfig {
 }
 
 impl Config {
+    /// The effective schedule of a built-in job.
+    pub fn job_schedule(&self, job: JobKind) -> Result<CronSchedule, CronError> {
+        self.scheduler
+            .settings(job)
+            .resolve(job.default_schedule(), self.timezone)
+    }
+
     /// Checks that types alone cannot express. Returns `(key, problem)` on failure.
     pub fn validate(&self) -> Result<(), (String, String)> {
         if self.aws.regions.is_empty() {
@@ -296,6 +341,14 @@ impl Config {
         check_url("telegram.api_url", &self.telegram.api_url)?;
         check_url("github.api_url", &self.github.api_url)?;
         check_url("linear.api_url", &self.linear.api_url)?;
+        for job in JobKind::ALL {
+            self.job_schedule(job).map_err(|e| {
+                (
+                    format!("scheduler.{}.schedule", job.as_str()),
+                    e.to_string(),
+                )
+            })?;
+        }
         for kind in ActionKind::ALL {
             if let Some(n) = self
                 .approvals

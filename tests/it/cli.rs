@@ -1,5 +1,6 @@
 //! The `opsmate` binary, run as a user would.
 
+use crate::support::fake_slack::{FakeSlack, Reply};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -126,33 +127,77 @@ fn wait_ready(port: u16, limit: Duration) -> bool {
     false
 }
 
-/// Starts `serve` with every secret set and debug logging, checks it becomes ready,
-/// stops it with SIGTERM, and checks the logs: the integrations' state is reported and
+/// Queues one Slack message straight into the database, as an earlier run would have.
+fn seed_outbox_message(db: &Path, text: &str) {
+    let store = opsmate::store::Store::open(db, Duration::from_secs(5)).unwrap();
+    store
+        .with_conn(|c| {
+            let now = chrono::Utc::now().timestamp_millis();
+            c.execute(
+                "INSERT INTO outbox (platform, channel, payload, next_attempt_at, created_at)
+                 VALUES ('slack', 'C0ALERTS', ?1, ?2, ?2)",
+                rusqlite::params![serde_json::json!({ "text": text }).to_string(), now],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Starts `serve` with every secret set and trace-level logging, lets the outbox use
+/// the Slack token against a fake Web API (one 500, then success), stops it with
+/// SIGTERM, and checks the logs: integrations are reported, shutdown is graceful, and
 /// no secret value appears anywhere.
-#[test]
-fn serve_starts_reports_features_stops_on_sigterm_and_never_logs_secrets() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_reports_features_stops_on_sigterm_and_never_logs_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     for format in ["pretty", "json"] {
+        let fake = FakeSlack::start(vec![Reply::Status(500)]).await;
+        seed_outbox_message(
+            &dir.path().join("opsmate.db"),
+            &format!("hello from {format}"),
+        );
         let child = opsmate(dir.path())
             .envs(SECRETS)
-            .env("RUST_LOG", "debug")
+            .env("RUST_LOG", "trace")
             .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
-            .env("OPSMATE_SLACK__API_URL", "http://127.0.0.1:9/api")
+            .env("OPSMATE_SLACK__API_URL", fake.api_url())
+            .env("OPSMATE_OUTBOX__INITIAL_BACKOFF", "10ms")
             .args(["--log-format", format, "serve"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let ready = wait_ready(port, Duration::from_secs(20));
+        let ready = tokio::task::spawn_blocking(move || wait_ready(port, Duration::from_secs(20)))
+            .await
+            .unwrap();
+        let probe = run(opsmate(dir.path())
+            .env("OPSMATE_HTTP__LISTEN", format!("0.0.0.0:{port}"))
+            .arg("probe"));
+        assert_eq!(probe.status.code(), Some(0), "{}", text(&probe.stdout));
+        let delivered = crate::support::eventually(Duration::from_secs(10), || {
+            let fake = fake.clone();
+            async move { fake.calls().iter().any(|c| c.succeeded) }
+        })
+        .await;
         let status = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        let out = child.wait_with_output().unwrap();
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
         let logs = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(ready, "never ready:\n{logs}");
+        assert!(delivered, "the queued message was not delivered:\n{logs}");
+        let calls = fake.calls();
+        assert_eq!(calls.len(), 2, "one 500, one success");
+        assert_eq!(
+            calls[1].authorization.as_deref(),
+            Some("Bearer xoxb-SECRET-bot-9f8e7d")
+        );
+        assert_eq!(calls[1].body["text"], format!("hello from {format}"));
         assert_eq!(out.status.code(), Some(0), "{logs}");
         assert!(logs.contains("telegram: off"), "{logs}");
         assert!(logs.contains("slack: on"), "{logs}");
@@ -164,6 +209,12 @@ fn serve_starts_reports_features_stops_on_sigterm_and_never_logs_secrets() {
             );
         }
     }
+
+    // With the server gone, the probe fails.
+    let probe = run(opsmate(dir.path())
+        .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .arg("probe"));
+    assert_eq!(probe.status.code(), Some(1));
 
     // The audit log written by those runs verifies, tails and exports.
     let out = run(opsmate(dir.path()).args(["audit", "verify"]));
