@@ -21,14 +21,61 @@ fn invalid(what: &'static str, value: &str) -> InvalidId {
     }
 }
 
-/// Short id of a proposal: 10 lowercase letters or digits. Short enough to fit a
-/// Telegram `callback_data` (64 bytes) together with a verb.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ApprovalId(String);
+/// Declares a validated string newtype: `parse`, `as_str`, `Display`, and serde
+/// through `String`, so an invalid value is refused while deserializing config too.
+macro_rules! string_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $valid:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(value: &str) -> Result<Self, InvalidId> {
+                let valid: fn(&str) -> bool = $valid;
+                if valid(value) {
+                    Ok(Self(value.to_owned()))
+                } else {
+                    Err(invalid($what, value))
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
 
 const APPROVAL_ID_LEN: usize = 10;
 const APPROVAL_ID_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+string_id!(
+    /// Short id of a proposal: 10 lowercase letters or digits. Short enough to fit a
+    /// Telegram `callback_data` (64 bytes) together with a verb.
+    ApprovalId,
+    "approval id",
+    |v| v.len() == APPROVAL_ID_LEN && v.bytes().all(|b| APPROVAL_ID_ALPHABET.contains(&b))
+);
 
 impl ApprovalId {
     /// A fresh random id (about 50 bits of entropy).
@@ -38,39 +85,6 @@ impl ApprovalId {
             .map(|_| APPROVAL_ID_ALPHABET[rng.random_range(0..APPROVAL_ID_ALPHABET.len())] as char)
             .collect();
         Self(id)
-    }
-
-    pub fn parse(value: &str) -> Result<Self, InvalidId> {
-        let ok = value.len() == APPROVAL_ID_LEN
-            && value.bytes().all(|b| APPROVAL_ID_ALPHABET.contains(&b));
-        if ok {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(invalid("approval id", value))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ApprovalId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for ApprovalId {
-    type Error = InvalidId;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ApprovalId> for String {
-    fn from(id: ApprovalId) -> Self {
-        id.0
     }
 }
 
@@ -121,79 +135,28 @@ impl FromStr for ActionKind {
     }
 }
 
-/// A Slack member id such as `U024BE7LH` (or `W…` on Enterprise Grid).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SlackUserId(String);
-
-impl SlackUserId {
-    pub fn parse(value: &str) -> Result<Self, InvalidId> {
-        let ok = (2..=32).contains(&value.len())
-            && (value.starts_with('U') || value.starts_with('W'))
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if ok {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(invalid("Slack user id", value))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+/// Slack ids are an uppercase prefix letter followed by uppercase letters and digits.
+fn is_slack_id(value: &str, prefixes: &[char]) -> bool {
+    (2..=32).contains(&value.len())
+        && value.starts_with(prefixes)
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-impl TryFrom<String> for SlackUserId {
-    type Error = InvalidId;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
+string_id!(
+    /// A Slack member id such as `U024BE7LH` (or `W…` on Enterprise Grid).
+    SlackUserId,
+    "Slack user id",
+    |v| is_slack_id(v, &['U', 'W'])
+);
 
-impl From<SlackUserId> for String {
-    fn from(id: SlackUserId) -> Self {
-        id.0
-    }
-}
-
-/// A Slack user-group id such as `S0614TZR7`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SlackGroupId(String);
-
-impl SlackGroupId {
-    pub fn parse(value: &str) -> Result<Self, InvalidId> {
-        let ok = (2..=32).contains(&value.len())
-            && value.starts_with('S')
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if ok {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(invalid("Slack user-group id", value))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for SlackGroupId {
-    type Error = InvalidId;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<SlackGroupId> for String {
-    fn from(id: SlackGroupId) -> Self {
-        id.0
-    }
-}
+string_id!(
+    /// A Slack user-group id such as `S0614TZR7`.
+    SlackGroupId,
+    "Slack user-group id",
+    |v| is_slack_id(v, &['S'])
+);
 
 /// A Telegram user id (a positive 64-bit integer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

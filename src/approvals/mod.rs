@@ -7,6 +7,8 @@
 //! - Just before executing, the action's precondition is checked again.
 
 mod action;
+mod decide;
+mod execute;
 pub mod policy;
 mod proposal;
 mod sql;
@@ -22,7 +24,8 @@ use crate::domain::{ActionKind, Actor, ApprovalId};
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use decide::{Step, decide_tx};
+use serde_json::json;
 use std::sync::Arc;
 
 /// What a person decided.
@@ -82,18 +85,6 @@ pub enum DecisionError {
     AlreadyVoted,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
-}
-
-/// Outcome of the decision transaction, before any execution.
-enum Step {
-    Missing,
-    Refused(Proposal, Refusal),
-    AlreadyDecided(Proposal),
-    Expired(Proposal),
-    AlreadyVoted,
-    Vote { proposal: Proposal, have: u32 },
-    Rejected(Proposal),
-    Approved(Proposal),
 }
 
 /// The gate. Cheap to clone.
@@ -257,249 +248,8 @@ impl Gate {
             .await
     }
 
-    /// Runs an approved proposal: approved → executing → succeeded | failed | skipped.
-    async fn execute(&self, p: Proposal) -> anyhow::Result<Proposal> {
-        let now = self.clock.now();
-        let id = p.id.clone();
-        let dry_run = self.dry_run;
-        let started = self
-            .store
-            .call(move |conn| {
-                store::immediate(conn, |tx| {
-                    let moved = sql::transition(
-                        tx,
-                        &id,
-                        ProposalState::Approved,
-                        ProposalState::Executing,
-                    )?;
-                    if moved {
-                        audit::append(
-                            tx,
-                            now,
-                            "system",
-                            "action.started",
-                            id.as_str(),
-                            &json!({"dry_run": dry_run}),
-                        )?;
-                    }
-                    Ok(moved)
-                })
-            })
-            .await?;
-        if !started {
-            // Someone else is already running it; never twice.
-            return self
-                .get(&p.id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("proposal vanished"));
-        }
-
-        let (state, outcome) = match self.actions.get(p.kind) {
-            None => (
-                ProposalState::Failed,
-                json!({"error": format!("no handler is registered for {} actions", p.kind)}),
-            ),
-            Some(handler) => match handler.recheck(&p).await {
-                Ok(Precheck::NoLongerQualifies(why)) => {
-                    (ProposalState::Skipped, json!({"skipped": why}))
-                }
-                Err(e) => (
-                    ProposalState::Failed,
-                    json!({"error": format!("precondition check failed: {e:#}")}),
-                ),
-                Ok(Precheck::Qualifies) => match handler.execute(&p, self.dry_run).await {
-                    Ok(report) => (
-                        ProposalState::Succeeded,
-                        json!({"dry_run": self.dry_run, "report": report}),
-                    ),
-                    Err(e) => (ProposalState::Failed, json!({"error": format!("{e:#}")})),
-                },
-            },
-        };
-        self.metrics.action(p.kind.as_str(), state.as_str());
-        let now = self.clock.now();
-        let id = p.id.clone();
-        self.store
-            .call(move |conn| {
-                store::immediate(conn, |tx| {
-                    sql::finish(tx, &id, state, &outcome, now)?;
-                    audit::append(
-                        tx,
-                        now,
-                        "system",
-                        &format!("action.{state}"),
-                        id.as_str(),
-                        &outcome,
-                    )?;
-                    sql::get(tx, &id)?.ok_or_else(|| anyhow::anyhow!("proposal vanished"))
-                })
-            })
-            .await
-    }
-
-    /// Expires pending proposals whose time is up. Returns those it expired.
-    pub async fn expire_due(&self) -> anyhow::Result<Vec<Proposal>> {
-        let now = self.clock.now();
-        self.store
-            .call(move |conn| {
-                store::immediate(conn, |tx| {
-                    let mut expired = Vec::new();
-                    for p in sql::pending_expired_by(tx, now)? {
-                        if sql::expire(tx, &p.id, now)? {
-                            audit::append(
-                                tx,
-                                now,
-                                "system",
-                                "approval.expired",
-                                p.id.as_str(),
-                                &json!({"kind": p.kind, "target": p.target}),
-                            )?;
-                            expired.extend(sql::get(tx, &p.id)?);
-                        }
-                    }
-                    Ok(expired)
-                })
-            })
-            .await
-    }
-
-    /// At start-up: anything left `executing` was cut off mid-way. It becomes
-    /// `interrupted`, is audited, and is returned to be surfaced. It is never re-run.
-    pub async fn recover_interrupted(&self) -> anyhow::Result<Vec<Proposal>> {
-        let now = self.clock.now();
-        self.store
-            .call(move |conn| {
-                store::immediate(conn, |tx| {
-                    let mut out = Vec::new();
-                    for p in sql::in_state(tx, ProposalState::Executing)? {
-                        if sql::transition(tx, &p.id, ProposalState::Executing, ProposalState::Interrupted)? {
-                            audit::append(
-                                tx,
-                                now,
-                                "system",
-                                "action.interrupted",
-                                p.id.as_str(),
-                                &json!({"kind": p.kind, "target": p.target,
-                                        "note": "the process stopped while this action ran; check the target by hand, it will not be re-run"}),
-                            )?;
-                            out.extend(sql::get(tx, &p.id)?);
-                        }
-                    }
-                    Ok(out)
-                })
-            })
-            .await
-    }
-
     /// Counts per state, for `/metrics`.
     pub async fn count_by_state(&self) -> anyhow::Result<Vec<(String, i64)>> {
         self.store.call(|c| sql::count_by_state(c)).await
-    }
-}
-
-fn decide_tx(
-    tx: &rusqlite::Transaction<'_>,
-    config: &ApprovalsConfig,
-    id: &ApprovalId,
-    decider: &Actor,
-    verdict: Verdict,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Step> {
-    let who = decider.key();
-    let verb = match verdict {
-        Verdict::Approve => "approve",
-        Verdict::Reject => "reject",
-    };
-    let refuse = |reason: &str, extra: Value| -> anyhow::Result<()> {
-        audit::append(
-            tx,
-            now,
-            &who,
-            "approval.refused",
-            id.as_str(),
-            &json!({"verdict": verb, "reason": reason, "detail": extra}),
-        )?;
-        Ok(())
-    };
-
-    let Some(p) = sql::get(tx, id)? else {
-        refuse("not_found", Value::Null)?;
-        return Ok(Step::Missing);
-    };
-    if let Err(refusal) = policy::check(config, p.kind, &p.proposed_by, decider) {
-        refuse(refusal.code(), json!({"kind": p.kind}))?;
-        return Ok(Step::Refused(p, refusal));
-    }
-    if p.state != ProposalState::Pending {
-        refuse(
-            "already_decided",
-            json!({"state": p.state, "decided_by": p.decided_by}),
-        )?;
-        return Ok(Step::AlreadyDecided(p));
-    }
-    if p.expires_at <= now {
-        if sql::expire(tx, id, now)? {
-            audit::append(
-                tx,
-                now,
-                "system",
-                "approval.expired",
-                id.as_str(),
-                &json!({"kind": p.kind, "target": p.target}),
-            )?;
-        }
-        refuse("expired", Value::Null)?;
-        return Ok(Step::Expired(p));
-    }
-
-    match verdict {
-        Verdict::Reject => {
-            if !sql::decide_pending(tx, id, ProposalState::Rejected, &who, now)? {
-                refuse("lost_race", Value::Null)?;
-                return Ok(Step::AlreadyDecided(sql::get(tx, id)?.unwrap_or(p)));
-            }
-            audit::append(
-                tx,
-                now,
-                &who,
-                "approval.rejected",
-                id.as_str(),
-                &json!({"kind": p.kind, "target": p.target}),
-            )?;
-            Ok(Step::Rejected(sql::get(tx, id)?.unwrap_or(p)))
-        }
-        Verdict::Approve => {
-            if !sql::add_vote(tx, id, &who, now)? {
-                refuse("already_voted", Value::Null)?;
-                return Ok(Step::AlreadyVoted);
-            }
-            let voters = sql::voters(tx, id)?;
-            let have = voters.len() as u32;
-            if have < p.required_approvals {
-                audit::append(
-                    tx,
-                    now,
-                    &who,
-                    "approval.vote",
-                    id.as_str(),
-                    &json!({"have": have, "need": p.required_approvals}),
-                )?;
-                return Ok(Step::Vote { proposal: p, have });
-            }
-            let decided_by = voters.join(",");
-            if !sql::decide_pending(tx, id, ProposalState::Approved, &decided_by, now)? {
-                refuse("lost_race", Value::Null)?;
-                return Ok(Step::AlreadyDecided(sql::get(tx, id)?.unwrap_or(p)));
-            }
-            audit::append(
-                tx,
-                now,
-                &who,
-                "approval.approved",
-                id.as_str(),
-                &json!({"kind": p.kind, "target": p.target, "approvers": voters}),
-            )?;
-            Ok(Step::Approved(sql::get(tx, id)?.unwrap_or(p)))
-        }
     }
 }

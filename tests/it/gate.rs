@@ -85,6 +85,25 @@ fn fixture_with(config: ApprovalsConfig, dry_run: bool) -> Fixture {
     }
 }
 
+impl Fixture {
+    async fn propose(&self, target: &str) -> opsmate::approvals::Proposal {
+        self.gate
+            .propose(volume(target))
+            .await
+            .unwrap()
+            .proposal()
+            .clone()
+    }
+
+    /// Approves as a listed Slack user; the decision must go through.
+    async fn approve(&self, id: &opsmate::domain::ApprovalId, user: &str) -> Decided {
+        self.gate
+            .decide(id, &slack(user), Verdict::Approve)
+            .await
+            .unwrap()
+    }
+}
+
 fn fixture(required: u8) -> Fixture {
     fixture_with(approvals(required), false)
 }
@@ -113,13 +132,7 @@ fn audit_events(store: &Store) -> Vec<(String, String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundred_concurrent_approvals_execute_once() {
     let f = fixture(1);
-    let p = f
-        .gate
-        .propose(volume("us-east-1/vol-1"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
+    let p = f.propose("us-east-1/vol-1").await;
     let mut tasks = Vec::new();
     for i in 0..100 {
         let gate = f.gate.clone();
@@ -167,17 +180,8 @@ async fn hundred_concurrent_approvals_execute_once() {
 #[tokio::test]
 async fn double_click_says_who_decided() {
     let f = fixture(1);
-    let p = f
-        .gate
-        .propose(volume("us-east-1/vol-2"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
-    f.gate
-        .decide(&p.id, &slack("UALICE"), Verdict::Approve)
-        .await
-        .unwrap();
+    let p = f.propose("us-east-1/vol-2").await;
+    f.approve(&p.id, "UALICE").await;
     match f.gate.decide(&p.id, &slack("UBOB"), Verdict::Approve).await {
         Err(DecisionError::AlreadyDecided { state, by, .. }) => {
             assert_eq!(state, ProposalState::Succeeded);
@@ -191,13 +195,7 @@ async fn double_click_says_who_decided() {
 #[tokio::test]
 async fn a_stranger_is_refused_and_audited() {
     let f = fixture(1);
-    let p = f
-        .gate
-        .propose(volume("us-east-1/vol-3"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
+    let p = f.propose("us-east-1/vol-3").await;
     let err = f
         .gate
         .decide(&p.id, &slack("UMALLORY"), Verdict::Approve)
@@ -294,19 +292,8 @@ async fn self_approval_is_refused_when_forbidden() {
 #[tokio::test]
 async fn two_approver_rule_needs_two_distinct_people() {
     let f = fixture(2);
-    let p = f
-        .gate
-        .propose(volume("us-east-1/vol-4"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
-    match f
-        .gate
-        .decide(&p.id, &slack("UALICE"), Verdict::Approve)
-        .await
-        .unwrap()
-    {
+    let p = f.propose("us-east-1/vol-4").await;
+    match f.approve(&p.id, "UALICE").await {
         Decided::NeedsMoreApprovals { have, need, .. } => assert_eq!((have, need), (1, 2)),
         other => panic!("expected a vote, got {other:?}"),
     }
@@ -317,12 +304,7 @@ async fn two_approver_rule_needs_two_distinct_people() {
         Err(DecisionError::AlreadyVoted)
     ));
     assert_eq!(f.action.executions(), 0);
-    match f
-        .gate
-        .decide(&p.id, &slack("UBOB"), Verdict::Approve)
-        .await
-        .unwrap()
-    {
+    match f.approve(&p.id, "UBOB").await {
         Decided::Executed(p) => {
             assert_eq!(p.state, ProposalState::Succeeded);
             assert_eq!(p.decided_by.as_deref(), Some("slack:UALICE,slack:UBOB"));
@@ -335,13 +317,7 @@ async fn two_approver_rule_needs_two_distinct_people() {
 #[tokio::test]
 async fn rejection_closes_the_proposal_without_acting() {
     let f = fixture(2);
-    let p = f
-        .gate
-        .propose(volume("us-east-1/vol-5"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
+    let p = f.propose("us-east-1/vol-5").await;
     assert!(matches!(
         f.gate.decide(&p.id, &slack("UBOB"), Verdict::Reject).await,
         Ok(Decided::Rejected(_))
@@ -361,20 +337,8 @@ async fn rejection_closes_the_proposal_without_acting() {
 #[tokio::test]
 async fn proposals_expire_after_their_ttl() {
     let f = fixture(1);
-    let late = f
-        .gate
-        .propose(volume("us-east-1/vol-6"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
-    let swept = f
-        .gate
-        .propose(volume("us-east-1/vol-7"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
+    let late = f.propose("us-east-1/vol-6").await;
+    let swept = f.propose("us-east-1/vol-7").await;
     assert_eq!(late.expires_at - late.created_at, Duration::hours(24));
 
     f.clock.advance(Duration::hours(23));
@@ -411,13 +375,7 @@ async fn per_kind_ttl_overrides_the_default() {
     let mut config = approvals(1);
     config.delete_volume.as_mut().unwrap().ttl = Some(std::time::Duration::from_secs(3600));
     let f = fixture_with(config, false);
-    let p = f
-        .gate
-        .propose(volume("us-east-1/vol-ttl"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
+    let p = f.propose("us-east-1/vol-ttl").await;
     assert_eq!(p.expires_at - p.created_at, Duration::hours(1));
 }
 
@@ -437,20 +395,9 @@ async fn only_one_open_proposal_per_target() {
 #[tokio::test]
 async fn recheck_skips_a_target_that_no_longer_qualifies() {
     let f = fixture(1);
-    let p = f
-        .gate
-        .propose(volume("us-east-1/vol-9"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
+    let p = f.propose("us-east-1/vol-9").await;
     f.action.gone.store(true, Ordering::SeqCst);
-    match f
-        .gate
-        .decide(&p.id, &slack("UALICE"), Verdict::Approve)
-        .await
-        .unwrap()
-    {
+    match f.approve(&p.id, "UALICE").await {
         Decided::Executed(p) => {
             assert_eq!(p.state, ProposalState::Skipped);
             assert_eq!(
@@ -472,20 +419,9 @@ async fn recheck_skips_a_target_that_no_longer_qualifies() {
 #[tokio::test]
 async fn a_failed_action_is_reported_as_failed() {
     let f = fixture(1);
-    let p = f
-        .gate
-        .propose(volume("us-east-1/vol-10"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
+    let p = f.propose("us-east-1/vol-10").await;
     f.action.fail.store(true, Ordering::SeqCst);
-    match f
-        .gate
-        .decide(&p.id, &slack("UALICE"), Verdict::Approve)
-        .await
-        .unwrap()
-    {
+    match f.approve(&p.id, "UALICE").await {
         Decided::Executed(p) => {
             assert_eq!(p.state, ProposalState::Failed);
             assert!(
@@ -502,19 +438,8 @@ async fn a_failed_action_is_reported_as_failed() {
 #[tokio::test]
 async fn dry_run_reaches_the_action() {
     let f = fixture_with(approvals(1), true);
-    let p = f
-        .gate
-        .propose(volume("us-east-1/vol-11"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
-    match f
-        .gate
-        .decide(&p.id, &slack("UALICE"), Verdict::Approve)
-        .await
-        .unwrap()
-    {
+    let p = f.propose("us-east-1/vol-11").await;
+    match f.approve(&p.id, "UALICE").await {
         Decided::Executed(p) => assert_eq!(p.outcome.unwrap()["dry_run"], true),
         other => panic!("unexpected: {other:?}"),
     }

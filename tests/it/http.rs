@@ -1,24 +1,11 @@
 //! The HTTP server's own routes.
 
-use crate::support::{TestApp, config_in};
-use opsmate::app::AppOptions;
-use opsmate::config::Secrets;
+use crate::support::{TestApp, plain_app};
 use serde_json::Value;
-
-async fn app() -> (tempfile::TempDir, TestApp) {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(
-        config_in(dir.path()),
-        Secrets::default(),
-        AppOptions::default(),
-    )
-    .await;
-    (dir, app)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_and_readyz_answer() {
-    let (_dir, app) = app().await;
+    let (_dir, app) = plain_app().await;
     let http = reqwest::Client::new();
     let r = http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -37,7 +24,7 @@ async fn healthz_and_readyz_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_fails_when_migrations_are_missing() {
-    let (_dir, app) = app().await;
+    let (_dir, app) = plain_app().await;
     app.ctx
         .store
         .with_conn(|c| Ok(c.pragma_update(None, "user_version", 1)?))
@@ -53,7 +40,7 @@ async fn readyz_fails_when_migrations_are_missing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_use_the_prometheus_text_format() {
-    let (_dir, app) = app().await;
+    let (_dir, app) = plain_app().await;
     let http = reqwest::Client::new();
     http.get(app.url("/healthz")).send().await.unwrap();
     http.get(app.url("/nope")).send().await.unwrap();
@@ -107,7 +94,7 @@ async fn status_for_oversized_post(app: &TestApp, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_get_413() {
-    let (_dir, app) = app().await;
+    let (_dir, app) = plain_app().await;
     for path in ["/healthz", "/anything"] {
         assert_eq!(
             status_for_oversized_post(&app, path).await,

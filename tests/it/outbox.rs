@@ -1,7 +1,7 @@
 //! The outbox delivers through a real HTTP fake of Slack's Web API.
 
 use crate::support::fake_slack::{FakeSlack, Reply};
-use crate::support::{TestApp, config_in, eventually};
+use crate::support::{TestApp, config_in, eventually, plain_app};
 use opsmate::app::AppOptions;
 use opsmate::config::{Secret, Secrets};
 use opsmate::outbox::{Destination, Operation, Platform};
@@ -169,13 +169,7 @@ async fn a_refused_message_is_kept_as_failed_and_does_not_block_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_slack_off_messages_wait_in_the_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(
-        config_in(dir.path()),
-        Secrets::default(),
-        AppOptions::default(),
-    )
-    .await;
+    let (_dir, app) = plain_app().await;
     let id = app
         .ctx
         .outbox

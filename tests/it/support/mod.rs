@@ -78,6 +78,18 @@ impl TestApp {
     }
 }
 
+/// The app with no secrets and default options, on a fresh database.
+pub async fn plain_app() -> (tempfile::TempDir, TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(
+        config_in(dir.path()),
+        Secrets::default(),
+        AppOptions::default(),
+    )
+    .await;
+    (dir, app)
+}
+
 /// Polls `check` every 10 ms until it returns true or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where

@@ -1,0 +1,151 @@
+//! The decision transaction and expiry: everything that moves a proposal out of
+//! `pending`, each with its audit row in the same transaction.
+
+use super::policy::{self, Refusal};
+use super::proposal::{Proposal, ProposalState};
+use super::sql;
+use super::{Gate, Verdict};
+use crate::audit;
+use crate::config::ApprovalsConfig;
+use crate::domain::{Actor, ApprovalId};
+use crate::store;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+/// Outcome of the decision transaction, before any execution.
+pub(super) enum Step {
+    Missing,
+    Refused(Proposal, Refusal),
+    AlreadyDecided(Proposal),
+    Expired(Proposal),
+    AlreadyVoted,
+    Vote { proposal: Proposal, have: u32 },
+    Rejected(Proposal),
+    Approved(Proposal),
+}
+
+impl Gate {
+    /// Expires pending proposals whose time is up. Returns those it expired.
+    pub async fn expire_due(&self) -> anyhow::Result<Vec<Proposal>> {
+        let now = self.clock.now();
+        self.store
+            .call(move |conn| {
+                store::immediate(conn, |tx| {
+                    let mut expired = Vec::new();
+                    for p in sql::pending_expired_by(tx, now)? {
+                        if expire_and_audit(tx, &p, now)? {
+                            expired.extend(sql::get(tx, &p.id)?);
+                        }
+                    }
+                    Ok(expired)
+                })
+            })
+            .await
+    }
+}
+
+/// Marks a pending proposal expired, with its audit row. Returns whether it moved.
+fn expire_and_audit(
+    tx: &rusqlite::Transaction<'_>,
+    p: &Proposal,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let moved = sql::expire(tx, &p.id, now)?;
+    if moved {
+        audit::append(
+            tx,
+            now,
+            "system",
+            "approval.expired",
+            p.id.as_str(),
+            &json!({"kind": p.kind, "target": p.target}),
+        )?;
+    }
+    Ok(moved)
+}
+
+pub(super) fn decide_tx(
+    tx: &rusqlite::Transaction<'_>,
+    config: &ApprovalsConfig,
+    id: &ApprovalId,
+    decider: &Actor,
+    verdict: Verdict,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Step> {
+    let who = decider.key();
+    let verb = match verdict {
+        Verdict::Approve => "approve",
+        Verdict::Reject => "reject",
+    };
+    // Every outcome of a click, accepted or not, is one audit row in this transaction.
+    let record = |event: &str, details: Value| -> anyhow::Result<()> {
+        audit::append(tx, now, &who, event, id.as_str(), &details)?;
+        Ok(())
+    };
+    let refuse = |reason: &str, extra: Value| {
+        record(
+            "approval.refused",
+            json!({"verdict": verb, "reason": reason, "detail": extra}),
+        )
+    };
+
+    let Some(p) = sql::get(tx, id)? else {
+        refuse("not_found", Value::Null)?;
+        return Ok(Step::Missing);
+    };
+    if let Err(refusal) = policy::check(config, p.kind, &p.proposed_by, decider) {
+        refuse(refusal.code(), json!({"kind": p.kind}))?;
+        return Ok(Step::Refused(p, refusal));
+    }
+    if p.state != ProposalState::Pending {
+        refuse(
+            "already_decided",
+            json!({"state": p.state, "decided_by": p.decided_by}),
+        )?;
+        return Ok(Step::AlreadyDecided(p));
+    }
+    if p.expires_at <= now {
+        expire_and_audit(tx, &p, now)?;
+        refuse("expired", Value::Null)?;
+        return Ok(Step::Expired(p));
+    }
+
+    match verdict {
+        Verdict::Reject => {
+            if !sql::decide_pending(tx, id, ProposalState::Rejected, &who, now)? {
+                refuse("lost_race", Value::Null)?;
+                return Ok(Step::AlreadyDecided(sql::get(tx, id)?.unwrap_or(p)));
+            }
+            record(
+                "approval.rejected",
+                json!({"kind": p.kind, "target": p.target}),
+            )?;
+            Ok(Step::Rejected(sql::get(tx, id)?.unwrap_or(p)))
+        }
+        Verdict::Approve => {
+            if !sql::add_vote(tx, id, &who, now)? {
+                refuse("already_voted", Value::Null)?;
+                return Ok(Step::AlreadyVoted);
+            }
+            let voters = sql::voters(tx, id)?;
+            let have = voters.len() as u32;
+            if have < p.required_approvals {
+                record(
+                    "approval.vote",
+                    json!({"have": have, "need": p.required_approvals}),
+                )?;
+                return Ok(Step::Vote { proposal: p, have });
+            }
+            let decided_by = voters.join(",");
+            if !sql::decide_pending(tx, id, ProposalState::Approved, &decided_by, now)? {
+                refuse("lost_race", Value::Null)?;
+                return Ok(Step::AlreadyDecided(sql::get(tx, id)?.unwrap_or(p)));
+            }
+            record(
+                "approval.approved",
+                json!({"kind": p.kind, "target": p.target, "approvers": voters}),
+            )?;
+            Ok(Step::Approved(sql::get(tx, id)?.unwrap_or(p)))
+        }
+    }
+}
