@@ -62,13 +62,19 @@ impl Scheduler {
 
     /// At start-up: the latest occurrence missed while the bot was down, per job, if it
     /// is inside the catch-up window and was never claimed. Claims and returns them.
+    /// A job with no recorded run at all (first start) catches nothing up.
     pub async fn catch_up(&mut self, now: DateTime<Utc>) -> anyhow::Result<Vec<JobRun>> {
         let window_start = now - self.catch_up_window;
         let mut due = Vec::new();
         for (i, job) in self.jobs.iter().enumerate() {
             let name = job.kind.as_str();
             let last = self.store.call(move |c| sql::last_claimed(c, name)).await?;
-            let after = last.map_or(window_start, |l| l.max(window_start));
+            // A job that never ran before (a fresh install) has missed nothing.
+            let Some(last) = last else {
+                self.cursors[i] = now;
+                continue;
+            };
+            let after = last.max(window_start);
             if let Some(missed) = job.schedule.latest_between(after, now)
                 && self.claim(job.kind, missed, now).await?
             {

@@ -75,6 +75,10 @@ async fn a_missed_occurrence_is_caught_up_once() {
 async fn occurrences_older_than_the_window_are_not_caught_up() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.db");
+    // It ran yesterday at 09:00, then the bot was down until 17:00 today.
+    let mut s = scheduler(&db, "0 9 * * *", Tz::UTC, 6, utc("2026-11-20T08:59:00Z"));
+    assert_eq!(s.tick(utc("2026-11-20T09:00:00Z")).await.unwrap().len(), 1);
+    // Today's 09:00 is 8 hours old: outside a 6-hour window, inside a 9-hour one.
     let mut s = scheduler(&db, "0 9 * * *", Tz::UTC, 6, utc("2026-11-21T17:00:00Z"));
     assert!(
         s.catch_up(utc("2026-11-21T17:00:00Z"))
@@ -86,6 +90,28 @@ async fn occurrences_older_than_the_window_are_not_caught_up() {
     assert_eq!(
         times(&s.catch_up(utc("2026-11-21T17:00:00Z")).await.unwrap()),
         vec![utc("2026-11-21T09:00:00Z")]
+    );
+}
+
+#[tokio::test]
+async fn a_first_start_catches_nothing_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = scheduler(
+        &dir.path().join("s.db"),
+        "0 9 * * *",
+        Tz::UTC,
+        24,
+        utc("2026-11-21T10:00:00Z"),
+    );
+    assert!(
+        s.catch_up(utc("2026-11-21T10:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        times(&s.tick(utc("2026-11-22T09:00:00Z")).await.unwrap()),
+        vec![utc("2026-11-22T09:00:00Z")]
     );
 }
 
