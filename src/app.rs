@@ -3,17 +3,26 @@
 
 use crate::approvals::{ActionRegistry, Gate, Proposal};
 use crate::audit::Audit;
-use crate::chat::slack::SlackWebApi;
+use crate::chat::answers;
+use crate::chat::message::ChatMessage;
+use crate::chat::slack::door::{self, SlackDoor};
+use crate::chat::slack::groups::SlackGroups;
+use crate::chat::slack::intake::Intake;
+use crate::chat::slack::rejections::RejectionLog;
+use crate::chat::slack::send;
+use crate::chat::slack::socket::SocketMode;
+use crate::chat::slack::verify::SlackVerifier;
+use crate::chat::slack::web_api::{self, Slack, SlackWebApi};
 use crate::clock::{SharedClock, SystemClock};
 use crate::cloud::Aws;
-use crate::config::{Config, Loaded};
+use crate::config::{Config, Loaded, Secret, SlackMode};
 use crate::dispatch::{self, Context};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
 use crate::features;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::outbox::sender::Sender;
-use crate::outbox::{Destination, Operation, Outbox, Platform, Transports};
+use crate::outbox::{Outbox, Transports};
 use crate::scheduler::{ScheduledJob, Scheduler};
 use crate::store::Store;
 use anyhow::Context as _;
@@ -52,12 +61,19 @@ pub struct App {
     receiver: EventReceiver,
     scheduler: Scheduler,
     sender: Sender,
+    /// Slack's HTTP endpoints, when `slack.mode = "http"` and the signing secret is set.
+    slack_door: Option<Arc<SlackDoor>>,
+    /// Slack's Socket Mode connection parameters, when `slack.mode = "socket"`.
+    slack_socket: Option<(Arc<Slack>, Secret)>,
 }
 
 impl App {
     /// Opens and migrates the database, recovers from an earlier crash, and wires
     /// everything together. Nothing runs until [`App::serve`].
     pub async fn build(loaded: &Loaded, options: AppOptions) -> anyhow::Result<Self> {
+        // Two TLS stacks are linked (ring for Slack, aws-lc for the AWS SDK); pick one
+        // process-wide default so WebSocket and HTTPS clients agree. Already set is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let config = Arc::new(loaded.config.clone());
         let secrets = Arc::new(loaded.secrets.clone());
         let clock = options.clock;
@@ -84,11 +100,16 @@ impl App {
         };
 
         let mut transports = Transports::default();
-        if let Some(token) = &secrets.slack_bot_token {
-            transports.slack = Some(Arc::new(SlackWebApi::new(
-                &config.slack.api_url,
-                token.clone(),
-            )?));
+        let mut slack_groups = None;
+        let slack_client = if secrets.slack_bot_token.is_some() || secrets.slack_app_token.is_some()
+        {
+            Some(web_api::client(&config.slack.api_url)?)
+        } else {
+            None
+        };
+        if let (Some(client), Some(token)) = (&slack_client, &secrets.slack_bot_token) {
+            transports.slack = Some(Arc::new(SlackWebApi::new(client.clone(), token)));
+            slack_groups = Some(Arc::new(SlackGroups::new(client.clone(), token)));
         }
         let sender = Sender::new(
             outbox.clone(),
@@ -104,6 +125,25 @@ impl App {
             config.scheduler.catch_up_window,
         );
         let (queue, receiver) = events::queue();
+        let intake = Intake {
+            queue: queue.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+        };
+        let slack_door = match (config.slack.mode, &secrets.slack_signing_secret) {
+            (SlackMode::Http, Some(secret)) => Some(Arc::new(SlackDoor {
+                verifier: SlackVerifier::new(secret.clone()),
+                intake: intake.clone(),
+                audit: audit.clone(),
+                clock: clock.clone(),
+                rejections: RejectionLog::default(),
+            })),
+            _ => None,
+        };
+        let slack_socket = match (config.slack.mode, &slack_client, &secrets.slack_app_token) {
+            (SlackMode::Socket, Some(client), Some(token)) => Some((client.clone(), token.clone())),
+            _ => None,
+        };
         let ctx = Context {
             config,
             secrets,
@@ -114,6 +154,7 @@ impl App {
             metrics,
             clock,
             aws,
+            slack_groups,
         };
         let app = Self {
             ctx,
@@ -121,6 +162,8 @@ impl App {
             receiver,
             scheduler,
             sender,
+            slack_door,
+            slack_socket,
         };
         app.announce(loaded).await?;
         app.recover().await?;
@@ -134,12 +177,21 @@ impl App {
 
     /// The HTTP router over this app's state.
     pub fn router(&self) -> axum::Router {
-        http::router(HttpState {
-            store: self.ctx.store.clone(),
-            metrics: self.ctx.metrics.clone(),
-            gate: self.ctx.gate.clone(),
-            outbox: self.ctx.outbox.clone(),
-        })
+        let doors = self
+            .slack_door
+            .clone()
+            .map(door::routes)
+            .into_iter()
+            .collect();
+        http::router(
+            HttpState {
+                store: self.ctx.store.clone(),
+                metrics: self.ctx.metrics.clone(),
+                gate: self.ctx.gate.clone(),
+                outbox: self.ctx.outbox.clone(),
+            },
+            doors,
+        )
     }
 
     /// Serves HTTP on `listener` and runs the dispatcher, outbox sender and scheduler
@@ -157,7 +209,22 @@ impl App {
             receiver,
             scheduler,
             sender,
+            slack_door: _,
+            slack_socket,
         } = self;
+        let socket = match slack_socket {
+            Some((client, token)) => {
+                let intake = Intake {
+                    queue: queue.clone(),
+                    store: ctx.store.clone(),
+                    clock: ctx.clock.clone(),
+                };
+                let socket = SocketMode::connect(client, &token, intake).await?;
+                tracing::info!("Slack Socket Mode connected");
+                Some(socket)
+            }
+            None => None,
+        };
         let tasks = [
             tokio::spawn(dispatch::run(ctx.clone(), receiver, shutdown.clone())),
             tokio::spawn(sender.run(shutdown.clone())),
@@ -166,10 +233,16 @@ impl App {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening; /healthz, /readyz and /metrics are up");
         let http_shutdown = shutdown.clone();
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-            .await
-            .context("HTTP server")?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+        .await
+        .context("HTTP server")?;
+        if let Some(socket) = &socket {
+            socket.shutdown().await;
+        }
         // The server returns once shutdown fired and open requests finished.
         shutdown.cancel();
         let wait_all = async {
@@ -237,22 +310,18 @@ impl App {
         if self.ctx.secrets.slack_bot_token.is_none() {
             return Ok(());
         }
-        let text = format!(
-            ":warning: OpsMate stopped while running `{}` on `{}` (approval {}). It is marked interrupted and will not be re-run; please check the target.",
-            p.kind, p.target, p.id
+        let msg = ChatMessage::text(
+            format!(
+                "⚠️ Interrupted: {} {}",
+                answers::kind_label(p.kind),
+                p.target
+            ),
+            format!(
+                "OpsMate stopped while this action was running (approval {}). It is marked interrupted and will not be re-run; please check the target by hand.",
+                p.id
+            ),
         );
-        self.ctx
-            .outbox
-            .enqueue(
-                Destination {
-                    platform: Platform::Slack,
-                    channel: channel.clone(),
-                },
-                Operation::Post,
-                json!({"text": text}),
-            )
-            .await?;
-        Ok(())
+        send::post(&self.ctx.outbox, channel, &msg, None).await
     }
 }
 

@@ -2,12 +2,15 @@
 //! each, inside a tracing span. Dispatch is an exhaustive `match`, so a new event or
 //! job kind that nobody handles does not compile.
 
-use crate::approvals::{Decided, DecisionError, Gate};
+use crate::approvals::Gate;
 use crate::audit::Audit;
+use crate::chat::handle;
+use crate::chat::slack::groups::SlackGroups;
+use crate::chat::slack::seen;
 use crate::clock::SharedClock;
 use crate::cloud::Aws;
 use crate::config::{Config, Secrets};
-use crate::events::{DecisionRequest, Event, EventReceiver, JobKind, JobRun};
+use crate::events::{Event, EventReceiver, JobKind, JobRun};
 use crate::metrics::{JobLabels, JobNameLabels, Metrics};
 use crate::outbox::Outbox;
 use crate::scheduler::sql as job_sql;
@@ -29,13 +32,23 @@ pub struct Context {
     pub metrics: Metrics,
     pub clock: SharedClock,
     pub aws: Aws,
+    /// Slack user-group lookups, when Slack is on.
+    pub slack_groups: Option<Arc<SlackGroups>>,
 }
 
 /// Handles one event.
 pub async fn dispatch(ctx: &Context, event: Event) -> anyhow::Result<()> {
     match event {
         Event::Job(run) => run_job(ctx, run).await,
-        Event::Decision(request) => decide(ctx, request).await,
+        Event::Decision(request) => {
+            let span = tracing::info_span!("decision", approval = %request.approval, decider = %request.decider);
+            handle::decision(ctx, request).instrument(span).await
+        }
+        Event::Command(request) => {
+            let span = tracing::info_span!("command", from = %request.from);
+            handle::command(ctx, request).instrument(span).await
+        }
+        Event::Directory(change) => handle::directory(ctx, change).await,
     }
 }
 
@@ -103,33 +116,15 @@ async fn expire_approvals(ctx: &Context) -> anyhow::Result<()> {
 }
 
 async fn prune_job_runs(ctx: &Context) -> anyhow::Result<()> {
-    let before = ctx.clock.now() - chrono::Duration::days(35);
-    let n = ctx.store.call(move |c| job_sql::prune(c, before)).await?;
-    tracing::debug!(rows = n, "old job runs pruned");
+    let now = ctx.clock.now();
+    let runs_before = now - chrono::Duration::days(35);
+    let n = ctx
+        .store
+        .call(move |c| job_sql::prune(c, runs_before))
+        .await?;
+    // Slack stops redelivering an event after about an hour; a day is plenty.
+    let seen_before = now - chrono::Duration::days(1);
+    let m = ctx.store.call(move |c| seen::prune(c, seen_before)).await?;
+    tracing::debug!(job_runs = n, slack_event_ids = m, "old bookkeeping pruned");
     Ok(())
-}
-
-async fn decide(ctx: &Context, request: DecisionRequest) -> anyhow::Result<()> {
-    let span =
-        tracing::info_span!("decision", approval = %request.approval, decider = %request.decider);
-    async {
-        match ctx
-            .gate
-            .decide(&request.approval, &request.decider, request.verdict)
-            .await
-        {
-            Ok(Decided::Executed(p)) => {
-                tracing::info!(state = %p.state, "proposal approved and run")
-            }
-            Ok(Decided::Rejected(_)) => tracing::info!("proposal rejected"),
-            Ok(Decided::NeedsMoreApprovals { have, need, .. }) => {
-                tracing::info!(have, need, "approval recorded; more approvers needed")
-            }
-            Err(DecisionError::Internal(e)) => return Err(e),
-            Err(refused) => tracing::info!(reason = %refused, "decision refused"),
-        }
-        Ok(())
-    }
-    .instrument(span)
-    .await
 }

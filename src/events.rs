@@ -1,7 +1,8 @@
 //! The one event type and the one queue. Chat doors and the scheduler produce
 //! [`Event`]s; the dispatcher consumes them.
 
-use crate::approvals::Verdict;
+use crate::approvals::{PostedAt, Verdict};
+use crate::chat::command::{Command, CommandError};
 use crate::domain::{Actor, ApprovalId};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -16,6 +17,10 @@ pub enum Event {
     Job(JobRun),
     /// A person decided a proposal (a button click on any platform).
     Decision(DecisionRequest),
+    /// A person typed a command.
+    Command(CommandRequest),
+    /// Someone joined, changed or left the chat workspace.
+    Directory(DirectoryChange),
 }
 
 impl Event {
@@ -24,6 +29,8 @@ impl Event {
         match self {
             Event::Job(_) => "job",
             Event::Decision(_) => "decision",
+            Event::Command(_) => "command",
+            Event::Directory(_) => "directory",
         }
     }
 }
@@ -71,6 +78,47 @@ pub struct DecisionRequest {
     pub approval: ApprovalId,
     pub decider: Actor,
     pub verdict: Verdict,
+    /// Where to answer the clicker privately.
+    pub reply: Option<ReplyTo>,
+    /// The message the button was on, to update after the decision.
+    pub message: Option<PostedAt>,
+}
+
+/// A command, parsed at the door (or the reason it could not be parsed).
+#[derive(Debug, Clone)]
+pub struct CommandRequest {
+    pub from: Actor,
+    pub parsed: Result<Command, CommandError>,
+    pub reply: ReplyTo,
+}
+
+/// Where an answer goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyTo {
+    /// Slack's per-interaction `response_url` (answers are private to the person),
+    /// with the channel it came from.
+    SlackResponseUrl { url: String, channel: String },
+}
+
+/// A change in the chat workspace's member directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectoryChange {
+    SlackMember(SlackMember),
+}
+
+/// A Slack member as `team_join` or `user_change` reported them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackMember {
+    pub user_id: String,
+    pub team_id: Option<String>,
+    pub name: Option<String>,
+    pub real_name: Option<String>,
+    pub email: Option<String>,
+    /// Deactivated.
+    pub deleted: bool,
+    pub is_bot: bool,
+    /// `team_join` or `user_change`.
+    pub event: &'static str,
 }
 
 /// Producer side of the queue. Cheap to clone.
@@ -79,6 +127,13 @@ pub struct EventQueue(mpsc::Sender<Event>);
 
 /// Consumer side, owned by the dispatcher.
 pub struct EventReceiver(pub(crate) mpsc::Receiver<Event>);
+
+impl EventReceiver {
+    /// The next event, or `None` once every producer is gone.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.0.recv().await
+    }
+}
 
 /// Creates the queue.
 pub fn queue() -> (EventQueue, EventReceiver) {

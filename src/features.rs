@@ -1,7 +1,7 @@
 //! Which integrations and jobs are on, and why. Logged at start-up and printed by
 //! `opsmate config check`, so nobody has to guess why something stays quiet.
 
-use crate::config::{Config, Secrets};
+use crate::config::{Config, Secrets, SlackMode};
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,19 +14,7 @@ pub struct FeatureStatus {
 /// The on/off state of everything OpsMate can do, with the reason.
 pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
     let mut out = Vec::new();
-    let slack_on = secrets.slack_bot_token.is_some();
-    out.push(FeatureStatus {
-        name: "slack",
-        on: slack_on,
-        why: if slack_on {
-            format!(
-                "SLACK_BOT_TOKEN is set; messages go to {}",
-                config.slack.api_url
-            )
-        } else {
-            "set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET) to turn it on".into()
-        },
-    });
+    out.push(slack_status(config, secrets));
     out.push(FeatureStatus {
         name: "telegram",
         on: false,
@@ -73,4 +61,42 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
         },
     });
     out
+}
+
+/// Slack is on when the tokens its mode needs are set.
+pub fn slack_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
+    let bot = secrets.slack_bot_token.is_some();
+    let (door_secret, door_var, door) = match config.slack.mode {
+        SlackMode::Http => (
+            secrets.slack_signing_secret.is_some(),
+            "SLACK_SIGNING_SECRET",
+            "HTTP endpoints under /slack/",
+        ),
+        SlackMode::Socket => (
+            secrets.slack_app_token.is_some(),
+            "SLACK_APP_TOKEN",
+            "Socket Mode",
+        ),
+    };
+    let (on, why) = match (bot, door_secret) {
+        (true, true) => (
+            true,
+            format!("{door}; messages go to {}", config.slack.api_url),
+        ),
+        (true, false) => (
+            false,
+            format!(
+                "SLACK_BOT_TOKEN is set but {door_var} is not: OpsMate can post but not hear commands or clicks; set {door_var}"
+            ),
+        ),
+        (false, _) => (
+            false,
+            format!("set SLACK_BOT_TOKEN and {door_var} to turn it on"),
+        ),
+    };
+    FeatureStatus {
+        name: "slack",
+        on,
+        why,
+    }
 }

@@ -1,3 +1,8 @@
-//! Chat platform adapters. Features produce neutral content; adapters deliver it.
+//! Chat: the neutral message and command model, and the platform adapters that
+//! render and deliver it. Features never import a platform crate.
 
+pub mod answers;
+pub mod command;
+pub mod handle;
+pub mod message;
 pub mod slack;

@@ -258,20 +258,40 @@ impl Default for OutboxConfig {
     }
 }
 
+/// How Slack reaches OpsMate.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SlackMode {
+    /// Slack calls `/slack/events`, `/slack/commands` and `/slack/interactivity`
+    /// (needs a public URL and `SLACK_SIGNING_SECRET`).
+    #[default]
+    Http,
+    /// OpsMate connects out over WebSocket (needs `SLACK_APP_TOKEN`; no public URL).
+    Socket,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlackConfig {
+    pub mode: SlackMode,
     /// Web API base URL; change it for GovSlack or a local fake.
     pub api_url: String,
-    /// Channel id for alerts and for surfacing interrupted actions.
+    /// Channel id for alerts (and actions interrupted by a stop).
     pub alert_channel: Option<String>,
+    /// Channel id for Access Guard's revocation requests.
+    pub security_channel: Option<String>,
+    /// Channel id for the daily digest.
+    pub digest_channel: Option<String>,
 }
 
 impl Default for SlackConfig {
     fn default() -> Self {
         Self {
+            mode: SlackMode::Http,
             api_url: "https://slack.com/api".into(),
             alert_channel: None,
+            security_channel: None,
+            digest_channel: None,
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::metrics::{Metrics, RouteLabels};
 use crate::outbox::Outbox;
 use crate::store::Store;
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
@@ -29,16 +30,28 @@ pub struct HttpState {
     pub outbox: Outbox,
 }
 
-/// Builds the router. Tests serve the same router on a loopback port.
-pub fn router(state: HttpState) -> Router {
+/// Builds the router, with the chat doors (e.g. Slack's endpoints) merged in. Tests
+/// serve the same router on a loopback port.
+///
+/// The core routes refuse bodies over the limit before reading them. The doors apply
+/// the same limit in their body extractor instead, so that they can audit the 413.
+pub fn router(state: HttpState, doors: Vec<Router>) -> Router {
     let metrics = state.metrics.clone();
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .fallback(not_found)
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn_with_state(metrics, count_requests))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES));
+    for door in doors {
+        router = router.merge(door.layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)));
+    }
+    router.layer(middleware::from_fn_with_state(metrics, count_requests))
+}
+
+async fn not_found() -> (StatusCode, &'static str) {
+    (StatusCode::NOT_FOUND, "not found")
 }
 
 async fn count_requests(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {

@@ -12,6 +12,7 @@ pub use sql::OutboxMessage;
 pub use transport::{Delivered, DeliveryError, Transport, Transports};
 
 use crate::clock::SharedClock;
+use crate::domain::ApprovalId;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,6 +58,9 @@ pub enum Operation {
     Post,
     /// Replace an earlier message (Slack `chat.update`; the payload names it).
     Update,
+    /// Answer through a per-interaction reply URL (Slack `response_url`; the payload
+    /// names it).
+    Respond,
 }
 
 impl Operation {
@@ -64,6 +68,7 @@ impl Operation {
         match self {
             Operation::Post => "post",
             Operation::Update => "update",
+            Operation::Respond => "respond",
         }
     }
 
@@ -71,6 +76,7 @@ impl Operation {
         match s {
             "post" => Some(Operation::Post),
             "update" => Some(Operation::Update),
+            "respond" => Some(Operation::Respond),
             _ => None,
         }
     }
@@ -100,10 +106,22 @@ impl Outbox {
         operation: Operation,
         payload: Value,
     ) -> anyhow::Result<i64> {
+        self.enqueue_for(to, operation, payload, None).await
+    }
+
+    /// Queues a message that presents a proposal: once delivered, the platform's
+    /// message id is recorded on the proposal, so a decision can update it.
+    pub async fn enqueue_for(
+        &self,
+        to: Destination,
+        operation: Operation,
+        payload: Value,
+        approval: Option<ApprovalId>,
+    ) -> anyhow::Result<i64> {
         let now = self.clock.now();
         let id = self
             .store
-            .call(move |c| sql::insert(c, &to, operation, &payload, now))
+            .call(move |c| sql::insert(c, &to, operation, &payload, approval.as_ref(), now))
             .await?;
         self.wake.notify_one();
         Ok(id)

@@ -143,7 +143,11 @@ impl Sender {
                     .inc();
                 self.outbox
                     .store()
-                    .call(move |c| sql::mark_sent(c, id, done.remote_id.as_deref(), now))
+                    .call(move |c| {
+                        store::immediate(c, |tx| {
+                            sql::mark_sent(tx, id, done.remote_id.as_deref(), now)
+                        })
+                    })
                     .await?;
                 Ok(true)
             }

@@ -2,6 +2,7 @@
 
 use super::{Destination, Operation, Platform};
 use crate::clock::{from_millis, to_millis};
+use crate::domain::ApprovalId;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -20,10 +21,12 @@ pub struct OutboxMessage {
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub remote_id: Option<String>,
+    /// The proposal this message presents, if any.
+    pub approval: Option<String>,
 }
 
 const COLUMNS: &str = "id, platform, channel, operation, payload, state, attempts,
-    next_attempt_at, last_error, created_at, sent_at, remote_id";
+    next_attempt_at, last_error, created_at, sent_at, remote_id, approval_id";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
     let bad = |i: usize, what: &str| {
@@ -51,6 +54,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
         created_at: from_millis(row.get(9)?),
         sent_at: row.get::<_, Option<i64>>(10)?.map(from_millis),
         remote_id: row.get(11)?,
+        approval: row.get(12)?,
     })
 }
 
@@ -59,17 +63,20 @@ pub fn insert(
     to: &Destination,
     op: Operation,
     payload: &Value,
+    approval: Option<&ApprovalId>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
     conn.execute(
-        "INSERT INTO outbox (platform, channel, operation, payload, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        "INSERT INTO outbox (platform, channel, operation, payload, next_attempt_at, created_at,
+                             approval_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
         params![
             to.platform.as_str(),
             to.channel,
             op.as_str(),
             payload.to_string(),
-            to_millis(now)
+            to_millis(now),
+            approval.map(ApprovalId::as_str),
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -129,6 +136,8 @@ pub fn next_due(conn: &Connection, platforms: &[&str]) -> anyhow::Result<Option<
     Ok(best.map(from_millis))
 }
 
+/// Marks a row sent. If it presented a proposal, the message id goes on the proposal
+/// too, so a decision can update that message. Call it inside a transaction.
 pub fn mark_sent(
     conn: &Connection,
     id: i64,
@@ -141,6 +150,17 @@ pub fn mark_sent(
          WHERE id = ?1 AND state = 'queued'",
         params![id, to_millis(now), remote_id],
     )?;
+    if remote_id.is_some() {
+        conn.execute(
+            "UPDATE proposals
+             SET posted_platform = o.platform, posted_channel = o.channel,
+                 posted_message_id = o.remote_id
+             FROM (SELECT platform, channel, remote_id, approval_id, operation
+                   FROM outbox WHERE id = ?1) AS o
+             WHERE proposals.id = o.approval_id AND o.operation = 'post'",
+            [id],
+        )?;
+    }
     Ok(())
 }
 
@@ -176,4 +196,45 @@ pub fn depth(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<(i64, i64)
     )?;
     let age = oldest.map_or(0, |t| ((to_millis(now) - t) / 1000).max(0));
     Ok((count, age))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::Platform;
+
+    #[test]
+    fn sent_proposal_messages_record_their_id_on_the_proposal() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply_all(&mut c).unwrap();
+        c.execute(
+            "INSERT INTO proposals (id, kind, target, reason, proposed_by, created_at, expires_at)
+             VALUES ('abcdefghij', 'delete_volume', 't', 'r', 'scheduler', 1, 2)",
+            [],
+        )
+        .unwrap();
+        let to = Destination {
+            platform: Platform::Slack,
+            channel: "C1".into(),
+        };
+        let id = ApprovalId::parse("abcdefghij").unwrap();
+        let row = insert(
+            &c,
+            &to,
+            Operation::Post,
+            &serde_json::json!({}),
+            Some(&id),
+            Utc::now(),
+        )
+        .unwrap();
+        mark_sent(&c, row, Some("123.456"), Utc::now()).unwrap();
+        let posted: (String, String, String) = c
+            .query_row(
+                "SELECT posted_platform, posted_channel, posted_message_id FROM proposals",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(posted, ("slack".into(), "C1".into(), "123.456".into()));
+    }
 }

@@ -553,6 +553,8 @@ async fn decisions_and_jobs_on_the_queue_reach_the_gate() {
             approval: p.id.clone(),
             decider: slack("UALICE"),
             verdict: Verdict::Approve,
+            reply: None,
+            message: None,
         }))
         .await
         .unwrap();

@@ -9,3 +9,8 @@ mod http;
 mod migrations;
 mod outbox;
 mod scheduler;
+mod slack_buttons;
+mod slack_commands;
+mod slack_events;
+mod slack_socket;
+mod slack_templates;

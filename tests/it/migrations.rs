@@ -34,7 +34,9 @@ fn migrations_apply_to_an_empty_database() {
             "audit_log",
             "job_runs",
             "outbox",
-            "proposals"
+            "proposals",
+            "slack_events_seen",
+            "slack_members"
         ]
     );
     // Applying again is a no-op.
@@ -77,6 +79,19 @@ fn seed(c: &Connection, version: usize) {
             )
             .unwrap();
         }
+        5 => {
+            c.execute(
+                "INSERT INTO slack_events_seen (event_id, received_at) VALUES ('Ev01', ?1)",
+                [ms],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO slack_members (user_id, email, deleted, updated_at, last_event)
+                 VALUES ('U1', 'a@example.com', 1, ?1, 'user_change')",
+                [ms],
+            )
+            .unwrap();
+        }
         _ => {}
     }
 }
@@ -100,6 +115,8 @@ fn migrations_apply_over_rows_from_earlier_migrations() {
     assert_eq!(count("approval_votes"), 1);
     assert_eq!(count("outbox"), 1);
     assert_eq!(count("job_runs"), 1);
+    assert_eq!(count("slack_events_seen"), 1);
+    assert_eq!(count("slack_members"), 1);
     assert!(matches!(
         audit::verify(&c).unwrap(),
         audit::Verification::Intact { rows: 1 }

@@ -1,5 +1,17 @@
-//! Slack adapter.
+//! Slack adapter: the HTTP endpoints and Socket Mode (doors in), Block Kit rendering
+//! and Web API delivery (out).
 
+pub mod door;
+pub mod groups;
+pub mod ingest;
+pub mod intake;
+pub mod members;
+pub mod rejections;
+pub mod render;
+pub mod seen;
+pub mod send;
+pub mod socket;
+pub mod verify;
 pub mod web_api;
 
 pub use web_api::SlackWebApi;

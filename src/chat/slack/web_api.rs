@@ -1,18 +1,22 @@
-//! Delivery of outbox rows through Slack's Web API (`chat.postMessage`, `chat.update`).
+//! Delivery of outbox rows through Slack's Web API with slack-morphism's client:
+//! `chat.postMessage`, `chat.update`, and answers through a `response_url`.
 //!
-//! Slack answers HTTP 200 with `{"ok": false, "error": "…"}` for most failures, and
-//! HTTP 429 with `Retry-After` when rate limited. Each answer is sorted into "try again"
-//! or "retrying cannot help", so an outage delays a message and a bad channel does not
-//! block the queue forever.
+//! The client throttles itself to Slack's per-method tiers; it does not retry, so a
+//! `429` comes back here with its `Retry-After` and the outbox schedules the retry
+//! (durably, across restarts). Each failure is sorted into "try again" or "retrying
+//! cannot help", so an outage delays a message and a bad channel does not block the
+//! queue forever.
 
 use crate::approvals::BoxFuture;
 use crate::config::Secret;
 use crate::outbox::{Delivered, DeliveryError, Operation, OutboxMessage, Transport};
-use reqwest::StatusCode;
-use serde::Deserialize;
-use std::time::Duration;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::Value;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::sync::Arc;
 
-/// Errors after which the same request can succeed later.
+/// Slack errors after which the same request can succeed later.
 const TRANSIENT_ERRORS: &[&str] = &[
     "ratelimited",
     "rate_limited",
@@ -23,91 +27,125 @@ const TRANSIENT_ERRORS: &[&str] = &[
     "team_added_to_org",
 ];
 
-/// A Slack Web API client for the outbox.
+/// The HTTP connector: TLS with the system's roots, plain HTTP allowed for local
+/// Slack fakes and proxies.
+pub type SlackConnector = SlackClientHyperConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
+pub type Slack = SlackClient<SlackConnector>;
+
+/// Builds slack-morphism's client against `api_url`.
+pub fn client(api_url: &str) -> anyhow::Result<Arc<Slack>> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let connector = SlackClientHyperConnector::with_connector(https)
+        .with_slack_api_url(api_url.trim_end_matches('/'))
+        .with_rate_control(SlackApiRateControlConfig::new().with_max_retries(0));
+    Ok(Arc::new(SlackClient::new(connector)))
+}
+
+/// The outbox transport for Slack.
 pub struct SlackWebApi {
-    http: reqwest::Client,
-    base_url: String,
-    token: Secret,
+    client: Arc<Slack>,
+    token: SlackApiToken,
 }
 
 impl SlackWebApi {
-    pub fn new(base_url: &str, token: Secret) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("opsmate/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            token,
-        })
+    pub fn new(client: Arc<Slack>, token: &Secret) -> Self {
+        Self {
+            client,
+            token: SlackApiToken::new(SlackApiTokenValue::new(token.expose().to_owned())),
+        }
     }
 
     async fn send(&self, msg: &OutboxMessage) -> Result<Delivered, DeliveryError> {
-        let method = match msg.operation {
-            Operation::Post => "chat.postMessage",
-            Operation::Update => "chat.update",
-        };
         let mut body = msg.payload.clone();
-        if let Some(obj) = body.as_object_mut() {
-            obj.insert("channel".into(), msg.destination.channel.clone().into());
-        } else {
+        let Some(obj) = body.as_object_mut() else {
             return Err(DeliveryError::Permanent(
                 "payload is not a JSON object".into(),
             ));
+        };
+        obj.insert(
+            "channel".into(),
+            Value::String(msg.destination.channel.clone()),
+        );
+        let session = self.client.open_session(&self.token);
+        match msg.operation {
+            Operation::Post => {
+                let req: SlackApiChatPostMessageRequest = decode(body)?;
+                let sent = session.chat_post_message(&req).await.map_err(classify)?;
+                Ok(Delivered {
+                    remote_id: Some(sent.ts.to_string()),
+                })
+            }
+            Operation::Update => {
+                let req: SlackApiChatUpdateRequest = decode(body)?;
+                let sent = session.chat_update(&req).await.map_err(classify)?;
+                Ok(Delivered {
+                    remote_id: Some(sent.ts.to_string()),
+                })
+            }
+            Operation::Respond => {
+                let url = obj_str(&body, "response_url").ok_or_else(|| {
+                    DeliveryError::Permanent("respond payload without response_url".into())
+                })?;
+                let url: SlackResponseUrl =
+                    SlackResponseUrl::new(url.parse().map_err(|_| {
+                        DeliveryError::Permanent("response_url is not a URL".into())
+                    })?);
+                let req: SlackApiPostWebhookMessageRequest = decode(body)?;
+                self.client
+                    .respond_to_event(&url, &req)
+                    .await
+                    .map_err(classify)?;
+                Ok(Delivered::default())
+            }
         }
-        let response = self
-            .http
-            .post(format!("{}/{method}", self.base_url))
-            .bearer_auth(self.token.expose())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| DeliveryError::Retry {
+    }
+}
+
+fn obj_str(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, DeliveryError> {
+    serde_json::from_value(body).map_err(|e| {
+        DeliveryError::Permanent(format!("payload does not fit the Slack request: {e}"))
+    })
+}
+
+/// Sorts a client error into retry-later or give-up.
+fn classify(e: SlackClientError) -> DeliveryError {
+    match e {
+        SlackClientError::RateLimitError(e) => DeliveryError::Retry {
+            after: e.retry_after,
+            reason: "rate limited (429)".into(),
+        },
+        SlackClientError::ApiError(e) if TRANSIENT_ERRORS.contains(&e.code.as_str()) => {
+            DeliveryError::Retry {
                 after: None,
-                reason: format!("{method}: {}", without_url(&e)),
-            })?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(DeliveryError::Retry {
-                after: retry_after.or(Some(Duration::from_secs(1))),
-                reason: format!("{method}: rate limited (HTTP 429)"),
-            });
+                reason: e.code,
+            }
         }
-        if status.is_server_error() {
-            return Err(DeliveryError::Retry {
-                after: retry_after,
-                reason: format!("{method}: HTTP {status}"),
-            });
-        }
-        if !status.is_success() {
-            return Err(DeliveryError::Permanent(format!("{method}: HTTP {status}")));
-        }
-        let answer: SlackAnswer = response.json().await.map_err(|e| DeliveryError::Retry {
+        SlackClientError::ApiError(e) => DeliveryError::Permanent(e.code),
+        SlackClientError::HttpError(e) if e.status_code.is_server_error() => DeliveryError::Retry {
             after: None,
-            reason: format!("{method}: unreadable answer: {}", without_url(&e)),
-        })?;
-        if answer.ok {
-            return Ok(Delivered {
-                remote_id: answer.ts,
-            });
+            reason: format!("HTTP {}", e.status_code),
+        },
+        SlackClientError::HttpError(e) => {
+            DeliveryError::Permanent(format!("HTTP {}", e.status_code))
         }
-        let error = answer.error.unwrap_or_else(|| "unknown_error".into());
-        if TRANSIENT_ERRORS.contains(&error.as_str()) {
-            Err(DeliveryError::Retry {
-                after: retry_after,
-                reason: format!("{method}: {error}"),
-            })
-        } else {
-            Err(DeliveryError::Permanent(format!("{method}: {error}")))
+        // Slack answered 200 but the answer does not parse: the message was most
+        // likely posted, and retrying would post it twice.
+        SlackClientError::ProtocolError(e) => {
+            DeliveryError::Permanent(format!("unreadable answer from Slack: {e}"))
         }
+        // Connection refused, reset, timeouts, unreadable answers: the network.
+        other => DeliveryError::Retry {
+            after: None,
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -118,20 +156,4 @@ impl Transport for SlackWebApi {
     ) -> BoxFuture<'a, Result<Delivered, DeliveryError>> {
         Box::pin(self.send(message))
     }
-}
-
-#[derive(Deserialize)]
-struct SlackAnswer {
-    ok: bool,
-    error: Option<String>,
-    ts: Option<String>,
-}
-
-/// reqwest errors print the URL; ours carry no secret, but keep log lines short.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), "");
-    }
-    text.trim().trim_end_matches(['(', ')', ' ']).to_owned()
 }

@@ -1,13 +1,14 @@
-//! A local HTTP server speaking the Slack Web API's JSON, with scripted failures.
+//! A local HTTP server speaking the Slack Web API's JSON (and `response_url`s), with
+//! scripted failures. It records every call.
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{any, post};
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -23,11 +24,12 @@ pub enum Reply {
 /// One request the fake received.
 #[derive(Clone, Debug)]
 pub struct Call {
+    /// Web API method (`chat.postMessage`), or `response_url:<name>`.
     pub method: String,
     pub authorization: Option<String>,
     pub body: Value,
     pub at: Instant,
-    /// What the fake answered: true for `ok: true`.
+    /// What the fake answered: true for success.
     pub succeeded: bool,
 }
 
@@ -36,6 +38,7 @@ struct Inner {
     script: VecDeque<Reply>,
     calls: Vec<Call>,
     next_ts: u64,
+    groups: HashMap<String, Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -51,7 +54,8 @@ impl FakeSlack {
             ..Inner::default()
         }));
         let app = Router::new()
-            .route("/api/{method}", post(handle))
+            .route("/api/{method}", any(web_api))
+            .route("/response/{name}", post(response_url))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -66,35 +70,39 @@ impl FakeSlack {
         format!("http://{}/api", self.addr)
     }
 
+    /// A `response_url` this fake answers, recorded as `response_url:<name>`.
+    pub fn response_url(&self, name: &str) -> String {
+        format!("http://{}/response/{name}", self.addr)
+    }
+
+    /// Members `usergroups.users.list` reports for a group.
+    pub fn set_group(&self, group: &str, users: &[&str]) {
+        self.inner
+            .lock()
+            .unwrap()
+            .groups
+            .insert(group.into(), users.iter().map(|u| u.to_string()).collect());
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.inner.lock().unwrap().calls.clone()
     }
+
+    /// Calls of one method, in order.
+    pub fn calls_to(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
 }
 
-async fn handle(
-    State(inner): State<Arc<Mutex<Inner>>>,
-    Path(method): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let mut inner = inner.lock().unwrap();
-    let reply = inner.script.pop_front();
-    let mut call = Call {
-        method,
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body: body.clone(),
-        at: Instant::now(),
-        succeeded: false,
-    };
-    let response = match reply {
-        Some(Reply::Status(code)) => {
+fn scripted(reply: Reply) -> Response {
+    match reply {
+        Reply::Status(code) => {
             (StatusCode::from_u16(code).unwrap(), "upstream trouble").into_response()
         }
-        Some(Reply::RateLimited { retry_after_secs }) => {
+        Reply::RateLimited { retry_after_secs } => {
             let mut r = (
                 StatusCode::TOO_MANY_REQUESTS,
                 axum::Json(json!({"ok": false, "error": "ratelimited"})),
@@ -106,16 +114,90 @@ async fn handle(
             );
             r
         }
-        Some(Reply::SlackError(code)) => {
-            axum::Json(json!({"ok": false, "error": code})).into_response()
-        }
+        Reply::SlackError(code) => axum::Json(json!({"ok": false, "error": code})).into_response(),
+    }
+}
+
+async fn web_api(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(method): Path<String>,
+    http_method: Method,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = if http_method == Method::GET {
+        json!(query)
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
+    let mut inner = inner.lock().unwrap();
+    let mut call = Call {
+        method: method.clone(),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: body.clone(),
+        at: Instant::now(),
+        succeeded: false,
+    };
+    let response = match inner.script.pop_front() {
+        Some(reply) => scripted(reply),
         None => {
-            inner.next_ts += 1;
             call.succeeded = true;
-            let ts = format!("1700000000.{:06}", inner.next_ts);
-            axum::Json(json!({"ok": true, "channel": body["channel"], "ts": ts})).into_response()
+            match method.as_str() {
+                "chat.postMessage" => {
+                    inner.next_ts += 1;
+                    let ts = format!("1700000000.{:06}", inner.next_ts);
+                    axum::Json(json!({
+                        "ok": true, "channel": body["channel"], "ts": ts,
+                        "message": {"type": "message", "subtype": "bot_message", "bot_id": "B0OPSMATE",
+                                    "text": body["text"], "blocks": body["blocks"], "ts": ts}
+                    }))
+                    .into_response()
+                }
+                "chat.update" => axum::Json(json!({
+                    "ok": true, "channel": body["channel"], "ts": body["ts"], "text": body["text"],
+                    "message": {"bot_id": "B0OPSMATE", "text": body["text"], "blocks": body["blocks"]}
+                }))
+                .into_response(),
+                "usergroups.users.list" => {
+                    let group = body["usergroup"].as_str().unwrap_or_default();
+                    match inner.groups.get(group) {
+                        Some(users) => axum::Json(json!({"ok": true, "users": users})).into_response(),
+                        None => {
+                            call.succeeded = false;
+                            axum::Json(json!({"ok": false, "error": "no_such_subteam"})).into_response()
+                        }
+                    }
+                }
+                _ => axum::Json(json!({"ok": true})).into_response(),
+            }
         }
     };
     inner.calls.push(call);
     response
+}
+
+/// Slack answers a `response_url` post with a plain `ok`.
+async fn response_url(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut inner = inner.lock().unwrap();
+    let reply = inner.script.pop_front();
+    inner.calls.push(Call {
+        method: format!("response_url:{name}"),
+        authorization: None,
+        body,
+        at: Instant::now(),
+        succeeded: reply.is_none(),
+    });
+    match reply {
+        Some(reply) => scripted(reply),
+        None => (StatusCode::OK, [("content-type", "text/plain")], "ok").into_response(),
+    }
 }

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod fake_slack;
 pub mod moto;
+pub mod slack;
 
 use opsmate::app::{App, AppOptions};
 use opsmate::config::{Config, ConfigSource, Loaded, Secrets};

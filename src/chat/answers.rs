@@ -1,0 +1,298 @@
+//! What OpsMate says, as neutral messages: answers to commands, proposals with their
+//! buttons, decision outcomes, and refusals. Slack and Telegram render the same text.
+
+use crate::approvals::{DecisionError, Proposal, ProposalState, Refusal, Verdict};
+use crate::audit;
+use crate::chat::command::{Command, CommandError, help_text};
+use crate::chat::message::{Button, ChatMessage, Part};
+use crate::dispatch::Context;
+use crate::domain::ActionKind;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// Most proposals listed by `approvals` in one answer.
+pub const APPROVALS_LISTED: usize = 20;
+
+/// Answers a command. `prefix` is how commands are typed on the platform
+/// (`/opsmate ` on Slack, `/` on Telegram), for the help text.
+pub async fn answer(
+    ctx: &Context,
+    command: &Command,
+    prefix: &str,
+) -> anyhow::Result<Vec<ChatMessage>> {
+    Ok(match command {
+        Command::Help => vec![help(prefix)],
+        Command::Zombies => vec![not_built(
+            "Zombie Hunter",
+            "idle EBS volumes, old snapshots and Elastic IPs",
+        )],
+        Command::Watchman(_) => vec![not_built("Night Watchman", "stopping staging at night")],
+        Command::Access { .. } => vec![not_built(
+            "Access Guard",
+            "revoking the access of people who left",
+        )],
+        Command::Health => vec![not_built("Observatory", "health checks")],
+        Command::Digest => vec![not_built("Observatory", "the daily digest")],
+        Command::Approvals => approvals(ctx).await?,
+        Command::Audit { rows } => vec![audit_tail(ctx, *rows).await?],
+    })
+}
+
+pub fn help(prefix: &str) -> ChatMessage {
+    ChatMessage::text("OpsMate help", help_text(prefix))
+}
+
+/// Said by every command whose feature this version does not include.
+pub fn not_built(feature: &str, what: &str) -> ChatMessage {
+    ChatMessage::text(
+        format!("{feature} is not available yet"),
+        format!(
+            "{feature} ({what}) is not included in this version of OpsMate, so there is nothing to show. Nothing was changed."
+        ),
+    )
+}
+
+/// For input that did not parse: the reason, "did you mean", and the help.
+pub fn not_understood(error: &CommandError, prefix: &str) -> ChatMessage {
+    let mut text = format!("Sorry, I did not understand that: {}.", error.message);
+    if let Some(s) = &error.suggestion {
+        text.push_str(&format!("\nDid you mean `{prefix}{s}`?"));
+    }
+    ChatMessage {
+        title: "Unknown command".into(),
+        parts: vec![Part::Text(text), Part::Text(help_text(prefix))],
+        footer: None,
+    }
+}
+
+async fn approvals(ctx: &Context) -> anyhow::Result<Vec<ChatMessage>> {
+    let pending = ctx.gate.pending().await?;
+    if pending.is_empty() {
+        return Ok(vec![ChatMessage::text(
+            "Open proposals",
+            "No proposal is waiting for a decision.",
+        )]);
+    }
+    let tz = ctx.config.timezone;
+    let mut parts = Vec::new();
+    for p in pending.iter().take(APPROVALS_LISTED) {
+        parts.push(Part::Text(format!(
+            "{}: {}\n{}\nExpires {}. Approval {}.",
+            kind_label(p.kind),
+            p.target,
+            p.reason,
+            local(p.expires_at, tz),
+            p.id
+        )));
+        if ctx.gate.has_approvers(p.kind) {
+            parts.push(Part::Buttons(buttons(p)));
+        } else {
+            parts.push(Part::Text(nobody_can_approve(p.kind)));
+        }
+    }
+    let footer = (pending.len() > APPROVALS_LISTED).then(|| {
+        format!(
+            "Showing the oldest {APPROVALS_LISTED} of {} open proposals.",
+            pending.len()
+        )
+    });
+    Ok(vec![ChatMessage {
+        title: format!("Open proposals ({})", pending.len()),
+        parts,
+        footer,
+    }])
+}
+
+async fn audit_tail(ctx: &Context, rows: usize) -> anyhow::Result<ChatMessage> {
+    let records = ctx.store.call(move |c| audit::tail(c, rows)).await?;
+    let lines: Vec<String> = records
+        .iter()
+        .map(|r| format!("#{} {} {} {} {}", r.seq, r.at, r.actor, r.event, r.subject))
+        .collect();
+    Ok(ChatMessage::text(
+        format!("Audit log: newest {} rows", lines.len()),
+        if lines.is_empty() {
+            "The audit log is empty.".to_owned()
+        } else {
+            lines.join("\n")
+        },
+    ))
+}
+
+/// Human name of an action kind.
+pub fn kind_label(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::DeleteVolume => "Delete EBS volume",
+        ActionKind::DeleteSnapshot => "Delete EBS snapshot",
+        ActionKind::ReleaseAddress => "Release Elastic IP",
+        ActionKind::StopInstances => "Stop instances",
+        ActionKind::RevokeAccess => "Revoke AWS access",
+    }
+}
+
+/// Approve and reject labels, and the confirmation the destructive button asks.
+fn button_texts(kind: ActionKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        ActionKind::DeleteVolume => (
+            "Delete volume",
+            "Keep",
+            "Delete this volume? A final snapshot is taken first if configured.",
+        ),
+        ActionKind::DeleteSnapshot => (
+            "Delete snapshot",
+            "Keep",
+            "Delete this snapshot? This cannot be undone.",
+        ),
+        ActionKind::ReleaseAddress => (
+            "Release IP",
+            "Keep",
+            "Release this Elastic IP? The address may not come back.",
+        ),
+        ActionKind::StopInstances => ("Stop now", "Keep online", "Stop these instances now?"),
+        ActionKind::RevokeAccess => (
+            "✅ Approve revocation",
+            "❌ Keep access",
+            "Remove every access key, password, group, policy and MFA device of this IAM user?",
+        ),
+    }
+}
+
+/// The decision buttons of a proposal: the destructive one red, with a confirmation.
+pub fn buttons(p: &Proposal) -> Vec<Button> {
+    let (approve, reject, confirm) = button_texts(p.kind);
+    vec![
+        Button {
+            label: approve.into(),
+            approval: p.id.clone(),
+            verdict: Verdict::Approve,
+            confirm: Some(confirm.into()),
+        },
+        Button {
+            label: reject.into(),
+            approval: p.id.clone(),
+            verdict: Verdict::Reject,
+            confirm: None,
+        },
+    ]
+}
+
+fn nobody_can_approve(kind: ActionKind) -> String {
+    format!(
+        "Nobody is configured to approve {kind} proposals, so nobody can approve this one. Add approvers under [approvals.{kind}]."
+    )
+}
+
+/// A new proposal, as posted to the channel.
+pub fn proposal(p: &Proposal, approvers_configured: bool, tz: Tz) -> ChatMessage {
+    let mut parts = vec![
+        Part::Text(p.reason.clone()),
+        Part::Fields(vec![
+            ("Target".into(), p.target.clone()),
+            ("Proposed by".into(), p.proposed_by.clone()),
+            ("Expires".into(), local(p.expires_at, tz)),
+            ("Approvals needed".into(), p.required_approvals.to_string()),
+        ]),
+    ];
+    if approvers_configured {
+        parts.push(Part::Buttons(buttons(p)));
+    } else {
+        parts.push(Part::Text(nobody_can_approve(p.kind)));
+    }
+    ChatMessage {
+        title: format!("{}: {}", kind_label(p.kind), p.target),
+        parts,
+        footer: Some(format!("Approval {}", p.id)),
+    }
+}
+
+/// The proposal's message once decided: no buttons; who decided, when, and what
+/// really happened.
+pub fn decided(p: &Proposal, tz: Tz) -> ChatMessage {
+    let (mark, state) = match p.state {
+        ProposalState::Succeeded => ("✅", "Approved and done"),
+        ProposalState::Failed => ("⚠️", "Approved, but it failed"),
+        ProposalState::Skipped => ("⏭️", "Approved, but skipped"),
+        ProposalState::Rejected => ("❌", "Rejected"),
+        ProposalState::Expired => ("⌛", "Expired"),
+        ProposalState::Interrupted => ("⚠️", "Interrupted"),
+        ProposalState::Pending | ProposalState::Approved | ProposalState::Executing => {
+            ("⏳", "In progress")
+        }
+    };
+    let mut fields = vec![("Target".into(), p.target.clone())];
+    if let Some(by) = &p.decided_by {
+        fields.push(("Decided by".into(), by.replace(',', ", ")));
+    }
+    if let Some(at) = p.decided_at.or(p.finished_at) {
+        fields.push(("At".into(), local(at, tz)));
+    }
+    let mut parts = vec![Part::Fields(fields)];
+    if let Some(text) = outcome_text(p) {
+        parts.push(Part::Text(text));
+    }
+    ChatMessage {
+        title: format!("{mark} {state}: {} {}", kind_label(p.kind), p.target),
+        parts,
+        footer: Some(format!("Approval {}", p.id)),
+    }
+}
+
+fn outcome_text(p: &Proposal) -> Option<String> {
+    let outcome = p.outcome.as_ref()?;
+    if let Some(why) = outcome.get("skipped").and_then(|v| v.as_str()) {
+        return Some(format!("Skipped: {why}"));
+    }
+    if let Some(err) = outcome.get("error").and_then(|v| v.as_str()) {
+        return Some(format!("Error: {err}"));
+    }
+    let dry = outcome
+        .get("dry_run")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let report = outcome
+        .get("report")
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    Some(if dry {
+        format!("Dry run, nothing was changed: {report}")
+    } else {
+        format!("Result: {report}")
+    })
+}
+
+/// A private answer to someone whose click did not decide anything.
+pub fn refusal(error: &DecisionError, tz: Tz) -> ChatMessage {
+    let text = match error {
+        DecisionError::NotFound(id) => format!("There is no proposal {id}."),
+        DecisionError::Refused { kind, refusal } => match refusal {
+            Refusal::NotAnApprover => format!("You are not allowed to approve {kind} proposals."),
+            Refusal::NoApproversConfigured => nobody_can_approve(*kind),
+            Refusal::OwnProposal => {
+                "You made this proposal, so someone else has to decide it.".into()
+            }
+        },
+        DecisionError::AlreadyDecided { state, by, at } => {
+            let when = DateTime::parse_from_rfc3339(at)
+                .map(|t| local(t.with_timezone(&Utc), tz))
+                .unwrap_or_else(|_| at.clone());
+            format!(
+                "This proposal was already {state} by {} at {when}.",
+                by.replace(',', ", ")
+            )
+        }
+        DecisionError::Expired(at) => format!("This proposal expired at {}.", local(*at, tz)),
+        DecisionError::AlreadyVoted => {
+            "You already approved this; it needs another approver.".into()
+        }
+        DecisionError::Internal(_) => {
+            "Something went wrong recording your decision; nothing was done. Please try again."
+                .into()
+        }
+    };
+    ChatMessage::text("Not done", text)
+}
+
+/// A time in the configured zone, e.g. `2026-11-21 09:00 CET`.
+pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}

@@ -1,0 +1,94 @@
+//! Neutral chat content. Features and command handlers build a [`ChatMessage`]; the
+//! platform adapters render it (Slack: Block Kit from `blocks/`; Telegram: HTML).
+//! Text here is plain: adapters escape it for their markup.
+
+use crate::approvals::Verdict;
+use crate::domain::ApprovalId;
+
+/// A message, before any platform markup.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatMessage {
+    /// Short headline.
+    pub title: String,
+    /// The body, in order.
+    pub parts: Vec<Part>,
+    /// Small print under the message.
+    pub footer: Option<String>,
+}
+
+/// One piece of a message body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// A paragraph of plain text; a long one is split by the adapter.
+    Text(String),
+    /// Label/value pairs shown side by side.
+    Fields(Vec<(String, String)>),
+    /// Decision buttons for one proposal.
+    Buttons(Vec<Button>),
+}
+
+/// A decision button. It carries only the approval id and the verdict; who clicked
+/// and whether they may is decided by the gate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Button {
+    pub label: String,
+    pub approval: ApprovalId,
+    pub verdict: Verdict,
+    /// Destructive: red, with a confirmation dialog saying this text.
+    pub confirm: Option<String>,
+}
+
+impl ChatMessage {
+    /// A title and one paragraph.
+    pub fn text(title: impl Into<String>, paragraph: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            parts: vec![Part::Text(paragraph.into())],
+            footer: None,
+        }
+    }
+
+    /// Plain-text rendering: the notification fallback, and what tests read.
+    pub fn plain(&self) -> String {
+        let mut out = self.title.clone();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => {
+                    out.push('\n');
+                    out.push_str(t);
+                }
+                Part::Fields(fields) => {
+                    for (k, v) in fields {
+                        out.push_str(&format!("\n{k}: {v}"));
+                    }
+                }
+                Part::Buttons(buttons) => {
+                    let labels: Vec<&str> = buttons.iter().map(|b| b.label.as_str()).collect();
+                    out.push_str(&format!("\n[{}]", labels.join("] [")));
+                }
+            }
+        }
+        if let Some(f) = &self.footer {
+            out.push('\n');
+            out.push_str(f);
+        }
+        out
+    }
+}
+
+/// The verb a button carries in its action id (`approve:<id>`, `reject:<id>`).
+pub fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Approve => "approve",
+        Verdict::Reject => "reject",
+    }
+}
+
+/// Parses a button's verb back.
+pub fn parse_verdict_word(word: &str) -> Option<Verdict> {
+    match word {
+        "approve" => Some(Verdict::Approve),
+        "reject" => Some(Verdict::Reject),
+        _ => None,
+    }
+}

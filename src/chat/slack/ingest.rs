@@ -1,0 +1,141 @@
+//! Turning Slack's payloads (as slack-morphism types) into platform-neutral events.
+//! The HTTP endpoints and Socket Mode both call these, so both doors behave the same.
+
+use crate::approvals::PostedAt;
+use crate::chat::command;
+use crate::chat::message::parse_verdict_word;
+use crate::domain::{Actor, ApprovalId, SlackUserId};
+use crate::events::{
+    CommandRequest, DecisionRequest, DirectoryChange, Event, ReplyTo, SlackMember,
+};
+use slack_morphism::prelude::*;
+
+/// A payload OpsMate cannot act on. Answered with 400 over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadPayload(pub String);
+
+fn bad(msg: impl Into<String>) -> BadPayload {
+    BadPayload(msg.into())
+}
+
+fn slack_actor(user: &str) -> Result<Actor, BadPayload> {
+    let user = SlackUserId::parse(user).map_err(|e| bad(e.to_string()))?;
+    // User groups are resolved by the dispatcher, only when a policy names groups.
+    Ok(Actor::Slack {
+        user,
+        groups: vec![],
+    })
+}
+
+/// `/opsmate …` → a command event (parsed here; a parse error is answered later).
+pub fn command(ev: &SlackCommandEvent) -> Result<Event, BadPayload> {
+    let text = ev.text.as_deref().unwrap_or_default();
+    Ok(Event::Command(CommandRequest {
+        from: slack_actor(ev.user_id.as_ref())?,
+        parsed: command::parse(text),
+        reply: ReplyTo::SlackResponseUrl {
+            url: ev.response_url.0.to_string(),
+            channel: ev.channel_id.to_string(),
+        },
+    }))
+}
+
+/// A button click → a decision event. Other interaction types are not used.
+pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPayload> {
+    let SlackInteractionEvent::BlockActions(click) = ev else {
+        return Ok(None);
+    };
+    let user = click
+        .user
+        .as_ref()
+        .ok_or_else(|| bad("block_actions without a user"))?;
+    let action = click
+        .actions
+        .as_ref()
+        .and_then(|a| a.first())
+        .ok_or_else(|| bad("block_actions without an action"))?;
+    let action_id = action.action_id.to_string();
+    let (verb, id_in_action) = action_id
+        .split_once(':')
+        .ok_or_else(|| bad(format!("unknown action {action_id:?}")))?;
+    let verdict =
+        parse_verdict_word(verb).ok_or_else(|| bad(format!("unknown action {action_id:?}")))?;
+    let value = action
+        .value
+        .as_deref()
+        .ok_or_else(|| bad("button without a value"))?;
+    if value != id_in_action {
+        return Err(bad("button value and action id disagree"));
+    }
+    let approval = ApprovalId::parse(value).map_err(|e| bad(e.to_string()))?;
+
+    let channel = click
+        .channel
+        .as_ref()
+        .map(|c| c.id.to_string())
+        .or_else(|| match &click.container {
+            SlackInteractionActionContainer::Message(m) => {
+                m.channel_id.as_ref().map(|c| c.to_string())
+            }
+            _ => None,
+        });
+    let message = match (&click.container, &channel) {
+        (SlackInteractionActionContainer::Message(m), Some(channel))
+            if m.is_ephemeral != Some(true) =>
+        {
+            Some(PostedAt {
+                platform: "slack".into(),
+                channel: channel.clone(),
+                message_id: m.message_ts.to_string(),
+            })
+        }
+        _ => None,
+    };
+    let reply = click
+        .response_url
+        .as_ref()
+        .map(|url| ReplyTo::SlackResponseUrl {
+            url: url.0.to_string(),
+            channel: channel.clone().unwrap_or_default(),
+        });
+    Ok(Some(Event::Decision(DecisionRequest {
+        approval,
+        decider: slack_actor(user.id.as_ref())?,
+        verdict,
+        reply,
+        message,
+    })))
+}
+
+/// An Events API callback → a directory change for `team_join` and `user_change`;
+/// other events are acknowledged and ignored.
+pub fn push(callback: &SlackPushEventCallback) -> Option<Event> {
+    let (user, event) = match &callback.event {
+        SlackEventCallbackBody::TeamJoin(e) => (&e.user, "team_join"),
+        SlackEventCallbackBody::UserChange(e) => (&e.user, "user_change"),
+        _ => return None,
+    };
+    let profile = user.profile.as_ref();
+    Some(Event::Directory(DirectoryChange::SlackMember(
+        SlackMember {
+            user_id: user.id.to_string(),
+            team_id: user
+                .team_id
+                .as_ref()
+                .map(|t| t.to_string())
+                .or_else(|| Some(callback.team_id.to_string())),
+            name: user.name.clone(),
+            real_name: user
+                .real_name
+                .clone()
+                .or_else(|| profile.and_then(|p| p.real_name.clone())),
+            email: profile
+                .and_then(|p| p.email.as_ref())
+                .map(|e| e.to_string()),
+            deleted: user.deleted.unwrap_or(false),
+            is_bot: user.flags.is_bot.unwrap_or(false),
+            event,
+        },
+    )))
+}

@@ -1,0 +1,84 @@
+//! Queuing Slack messages in the outbox: new posts, updates of a posted message, and
+//! private answers through a `response_url`. Rendering happens here, once, so a retry
+//! resends exactly the same message.
+
+use super::render::SlackRenderer;
+use crate::chat::message::ChatMessage;
+use crate::domain::ApprovalId;
+use crate::outbox::{Destination, Operation, Outbox, Platform};
+use serde_json::Value;
+use std::sync::OnceLock;
+
+fn renderer() -> &'static SlackRenderer {
+    static RENDERER: OnceLock<SlackRenderer> = OnceLock::new();
+    RENDERER.get_or_init(SlackRenderer::new)
+}
+
+fn slack(channel: &str) -> Destination {
+    Destination {
+        platform: Platform::Slack,
+        channel: channel.to_owned(),
+    }
+}
+
+fn with(mut payload: Value, key: &str, value: impl Into<Value>) -> Value {
+    if let Some(obj) = payload.as_object_mut() {
+        obj.insert(key.to_owned(), value.into());
+    }
+    payload
+}
+
+/// Posts a message to a channel. When it presents a proposal, the message id Slack
+/// returns is recorded on the proposal (first page).
+pub async fn post(
+    outbox: &Outbox,
+    channel: &str,
+    msg: &ChatMessage,
+    approval: Option<&ApprovalId>,
+) -> anyhow::Result<()> {
+    for (i, page) in renderer().render(msg)?.into_iter().enumerate() {
+        let link = if i == 0 { approval.cloned() } else { None };
+        outbox
+            .enqueue_for(slack(channel), Operation::Post, page, link)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Replaces a posted message (`chat.update`). An update is one message: only the
+/// first page is used.
+pub async fn update(
+    outbox: &Outbox,
+    channel: &str,
+    ts: &str,
+    msg: &ChatMessage,
+) -> anyhow::Result<()> {
+    if let Some(page) = renderer().render(msg)?.into_iter().next() {
+        outbox
+            .enqueue(slack(channel), Operation::Update, with(page, "ts", ts))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Answers through a `response_url`: private to the person unless `replace_original`
+/// rewrites the message they clicked on.
+pub async fn respond(
+    outbox: &Outbox,
+    response_url: &str,
+    channel: &str,
+    msg: &ChatMessage,
+    replace_original: bool,
+) -> anyhow::Result<()> {
+    for (i, page) in renderer().render(msg)?.into_iter().enumerate() {
+        let payload = with(
+            with(page, "response_url", response_url),
+            "replace_original",
+            replace_original && i == 0,
+        );
+        outbox
+            .enqueue(slack(channel), Operation::Respond, payload)
+            .await?;
+    }
+    Ok(())
+}

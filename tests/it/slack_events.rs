@@ -1,0 +1,273 @@
+//! Slack's Events API endpoint through the real router: verification, rejections,
+//! retries and the member directory.
+
+use crate::support::slack::SlackHarness;
+use serde_json::{Value, json};
+
+const JSON: &str = "application/json";
+
+fn audit_rows(h: &SlackHarness, event: &str) -> Vec<opsmate::audit::AuditRecord> {
+    h.app
+        .ctx
+        .store
+        .with_conn(|c| opsmate::audit::tail(c, 1000))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.event == event)
+        .collect()
+}
+
+fn user_event(kind: &str, event_id: &str, deleted: bool) -> String {
+    json!({
+        "token": "deprecated",
+        "team_id": "T0TEAM",
+        "api_app_id": "A0OPSMATE",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1700000000,
+        "event": {
+            "type": kind,
+            "user": {
+                "id": "UDAVE",
+                "team_id": "T0TEAM",
+                "name": "dave",
+                "deleted": deleted,
+                "real_name": "Dave Null",
+                "is_bot": false,
+                "profile": {"real_name": "Dave Null", "display_name": "dave", "email": "dave@example.com"}
+            },
+            "event_ts": "1700000000.000100",
+            "cache_ts": 1700000000
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_verification_echoes_the_challenge() {
+    let h = SlackHarness::start().await;
+    let body = json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"});
+    let r = h
+        .post_signed("/slack/events", JSON, &body.to_string(), 0)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["challenge"],
+        body["challenge"]
+    );
+    h.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_stale_and_missing_signatures_get_401_and_an_audit_row() {
+    let h = SlackHarness::start().await;
+    let body = json!({"token": "x", "challenge": "c", "type": "url_verification"}).to_string();
+    let http = reqwest::Client::new();
+
+    // Missing headers.
+    let r = http
+        .post(h.app.url("/slack/events"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Forged: signed with another secret.
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let forged =
+        opsmate::chat::slack::verify::SlackVerifier::new(opsmate::config::Secret::new("wrong"))
+            .sign(&ts, body.as_bytes());
+    let r = http
+        .post(h.app.url("/slack/commands"))
+        .header("x-slack-request-timestamp", &ts)
+        .header("x-slack-signature", forged)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Stale: correctly signed, six minutes ago; and from the future.
+    assert_eq!(
+        h.post_signed("/slack/events", JSON, &body, 360)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        h.post_signed("/slack/interactivity", JSON, &body, -360)
+            .await
+            .status(),
+        401
+    );
+    // Within the window it passes.
+    assert_eq!(
+        h.post_signed("/slack/events", JSON, &body, 240)
+            .await
+            .status(),
+        200
+    );
+
+    let reasons: Vec<String> = audit_rows(&h, "slack.request_rejected")
+        .iter()
+        .map(|r| r.details["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "missing_signature",
+            "forged_signature",
+            "stale_timestamp",
+            "stale_timestamp"
+        ]
+    );
+    h.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_payloads_get_400_and_oversized_bodies_413() {
+    let h = SlackHarness::start().await;
+    assert_eq!(
+        h.post_signed("/slack/events", JSON, "{not json", 0)
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        h.post_signed("/slack/events", JSON, "{\"type\": \"nonsense\"}", 0)
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        h.post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            "text=hi",
+            0
+        )
+        .await
+        .status(),
+        400
+    );
+    assert_eq!(
+        h.post_signed(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            "payload=%7B%22type%22%3A1%7D",
+            0
+        )
+        .await
+        .status(),
+        400
+    );
+    let big = "x".repeat(opsmate::http::BODY_LIMIT_BYTES + 10);
+    assert_eq!(
+        h.post_signed("/slack/events", JSON, &big, 0).await.status(),
+        413
+    );
+
+    let reasons: Vec<String> = audit_rows(&h, "slack.request_rejected")
+        .iter()
+        .map(|r| r.details["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "malformed_payload",
+            "malformed_payload",
+            "malformed_payload",
+            "malformed_payload",
+            "body_too_large"
+        ]
+    );
+    h.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_event_is_handled_once_even_across_a_restart() {
+    let h = SlackHarness::start().await;
+    let body = user_event("team_join", "Ev0JOIN1", false);
+    for retry in 0..3 {
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let sig = opsmate::chat::slack::verify::SlackVerifier::new(opsmate::config::Secret::new(
+            crate::support::slack::SIGNING_SECRET,
+        ))
+        .sign(&ts, body.as_bytes());
+        let mut req = reqwest::Client::new()
+            .post(h.app.url("/slack/events"))
+            .header("content-type", JSON)
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", sig)
+            .body(body.clone());
+        if retry > 0 {
+            req = req
+                .header("x-slack-retry-num", retry.to_string())
+                .header("x-slack-retry-reason", "http_timeout");
+        }
+        assert_eq!(req.send().await.unwrap().status(), 200);
+    }
+    let joined = crate::support::eventually(std::time::Duration::from_secs(5), || async {
+        !audit_rows(&h, "directory.joined").is_empty()
+    })
+    .await;
+    assert!(joined);
+
+    let h = h.restart().await;
+    assert_eq!(
+        h.post_signed("/slack/events", JSON, &body, 0)
+            .await
+            .status(),
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        audit_rows(&h, "directory.joined").len(),
+        1,
+        "handled exactly once"
+    );
+    h.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivation_is_stored_and_audited() {
+    let h = SlackHarness::start().await;
+    assert_eq!(
+        h.post_signed(
+            "/slack/events",
+            JSON,
+            &user_event("team_join", "Ev1", false),
+            0
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        h.post_signed(
+            "/slack/events",
+            JSON,
+            &user_event("user_change", "Ev2", true),
+            0
+        )
+        .await
+        .status(),
+        200
+    );
+    let store = h.app.ctx.store.clone();
+    let stored = crate::support::eventually(std::time::Duration::from_secs(5), || {
+        let store = store.clone();
+        async move {
+            store
+                .with_conn(|c| opsmate::chat::slack::members::get(c, "UDAVE"))
+                .unwrap()
+                == Some((Some("dave@example.com".into()), true))
+        }
+    })
+    .await;
+    assert!(stored, "the deactivation was not stored");
+    let rows = audit_rows(&h, "directory.deactivated");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].subject, "UDAVE");
+    assert_eq!(rows[0].details["email"], "dave@example.com");
+    h.app.stop().await;
+}

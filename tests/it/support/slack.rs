@@ -1,0 +1,265 @@
+//! Signed requests to the Slack endpoints of a running app, against a fake Web API.
+
+use super::actions::CountingAction;
+use super::fake_slack::FakeSlack;
+use super::{TestApp, config_in};
+use opsmate::app::AppOptions;
+use opsmate::approvals::{ActionRegistry, NewProposal, Proposal};
+use opsmate::chat::slack::verify::SlackVerifier;
+use opsmate::config::{Config, KindPolicy, Secret, Secrets};
+use opsmate::domain::{ActionKind, SlackGroupId, SlackUserId};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789abcdef";
+pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
+pub const CHANNEL: &str = "C0OPS";
+
+pub struct SlackHarness {
+    pub dir: tempfile::TempDir,
+    pub fake: FakeSlack,
+    pub app: TestApp,
+    pub action: Arc<CountingAction>,
+    pub config: Config,
+    http: reqwest::Client,
+    signer: SlackVerifier,
+}
+
+pub fn secrets() -> Secrets {
+    Secrets {
+        slack_bot_token: Some(Secret::new(BOT_TOKEN)),
+        slack_signing_secret: Some(Secret::new(SIGNING_SECRET)),
+        ..Secrets::default()
+    }
+}
+
+/// Approvers: UALICE and UBOB by id, members of SOPS by group.
+pub fn policy() -> KindPolicy {
+    KindPolicy {
+        slack_users: vec![
+            SlackUserId::parse("UALICE").unwrap(),
+            SlackUserId::parse("UBOB").unwrap(),
+        ],
+        slack_groups: vec![SlackGroupId::parse("SOPS").unwrap()],
+        ..KindPolicy::default()
+    }
+}
+
+impl SlackHarness {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeSlack::start(vec![]).await;
+        let mut config = config_in(dir.path());
+        config.slack.api_url = fake.api_url();
+        config.approvals.delete_volume = Some(policy());
+        Self::start_with(dir, fake, config).await
+    }
+
+    pub async fn start_with(dir: tempfile::TempDir, fake: FakeSlack, config: Config) -> Self {
+        let action = CountingAction::new();
+        let mut registry = ActionRegistry::default();
+        registry.register(ActionKind::DeleteVolume, action.clone());
+        registry.register(ActionKind::RevokeAccess, action.clone());
+        let app = TestApp::start(
+            config.clone(),
+            secrets(),
+            AppOptions {
+                actions: registry,
+                ..AppOptions::default()
+            },
+        )
+        .await;
+        Self {
+            dir,
+            fake,
+            app,
+            action,
+            config,
+            http: reqwest::Client::new(),
+            signer: SlackVerifier::new(Secret::new(SIGNING_SECRET)),
+        }
+    }
+
+    /// Stops the app and starts a new one on the same database and fake.
+    pub async fn restart(self) -> Self {
+        let Self {
+            dir,
+            fake,
+            app,
+            config,
+            ..
+        } = self;
+        app.stop().await;
+        Self::start_with(dir, fake, config).await
+    }
+
+    /// POSTs a body signed the way Slack signs it, `age_secs` seconds ago.
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        age_secs: i64,
+    ) -> reqwest::Response {
+        let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
+        let signature = self.signer.sign(&ts, body.as_bytes());
+        self.http
+            .post(self.app.url(path))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `/opsmate <text>` typed by `user`; the answer goes to `response_url:<reply>`.
+    pub async fn command(&self, user: &str, text: &str, reply: &str) -> reqwest::Response {
+        let body = serde_urlencoded::to_string([
+            ("token", "deprecated"),
+            ("team_id", "T0TEAM"),
+            ("team_domain", "acme"),
+            ("channel_id", CHANNEL),
+            ("channel_name", "ops"),
+            ("user_id", user),
+            ("user_name", "someone"),
+            ("command", "/opsmate"),
+            ("text", text),
+            ("response_url", &self.fake.response_url(reply)),
+            ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
+            ("api_app_id", "A0OPSMATE"),
+        ])
+        .unwrap();
+        self.post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &body,
+            0,
+        )
+        .await
+    }
+
+    /// A `block_actions` click on the message `ts` in the ops channel.
+    pub fn click_payload(
+        &self,
+        user: &str,
+        action_id: &str,
+        value: &str,
+        ts: &str,
+        reply: &str,
+    ) -> Value {
+        json!({
+            "type": "block_actions",
+            "team": {"id": "T0TEAM", "domain": "acme"},
+            "user": {"id": user, "username": "someone", "name": "someone", "team_id": "T0TEAM"},
+            "api_app_id": "A0OPSMATE",
+            "token": "deprecated",
+            "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": false},
+            "trigger_id": "12466734323.1395872398.e9a8b4f0c1c6b0d1",
+            "channel": {"id": CHANNEL, "name": "ops"},
+            "message": {"type": "message", "ts": ts, "text": "proposal", "bot_id": "B0OPSMATE"},
+            "response_url": self.fake.response_url(reply),
+            "actions": [{
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b1",
+                "text": {"type": "plain_text", "text": "Delete volume", "emoji": true},
+                "value": value,
+                "style": "danger",
+                "action_ts": "1700000100.000100"
+            }]
+        })
+    }
+
+    pub async fn click(
+        &self,
+        user: &str,
+        verb: &str,
+        p: &Proposal,
+        reply: &str,
+    ) -> reqwest::Response {
+        let ts = p
+            .posted
+            .as_ref()
+            .map(|at| at.message_id.clone())
+            .unwrap_or_else(|| "1700000000.000001".into());
+        let payload =
+            self.click_payload(user, &format!("{verb}:{}", p.id), p.id.as_str(), &ts, reply);
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        self.post_signed(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            &body,
+            0,
+        )
+        .await
+    }
+
+    /// Proposes deleting a volume and posts it to the channel; waits until Slack has
+    /// answered with the message ts.
+    pub async fn posted_proposal(&self, target: &str) -> Proposal {
+        let gate = &self.app.ctx.gate;
+        let p = gate
+            .propose(NewProposal {
+                kind: ActionKind::DeleteVolume,
+                target: target.into(),
+                params: json!({"region": "us-east-1"}),
+                reason: "Unattached for 9 days; $8.00/month".into(),
+                proposed_by: "scheduler".into(),
+            })
+            .await
+            .unwrap()
+            .proposal()
+            .clone();
+        opsmate::chat::handle::post_proposal_to_slack(&self.app.ctx, &p, CHANNEL)
+            .await
+            .unwrap();
+        let posted = super::eventually(std::time::Duration::from_secs(5), || async {
+            gate.get(&p.id).await.unwrap().unwrap().posted.is_some()
+        })
+        .await;
+        assert!(
+            posted,
+            "the proposal was never posted; Slack saw: {:#?}",
+            self.fake.calls()
+        );
+        gate.get(&p.id).await.unwrap().unwrap()
+    }
+
+    /// Waits until the fake has received `n` calls of `method`, and returns them.
+    pub async fn wait_calls(&self, method: &str, n: usize) -> Vec<super::fake_slack::Call> {
+        let ok = super::eventually(std::time::Duration::from_secs(5), || async {
+            self.fake.calls_to(method).len() >= n
+        })
+        .await;
+        let calls = self.fake.calls_to(method);
+        assert!(
+            ok,
+            "expected {n} calls to {method}, got {}: {:#?}",
+            calls.len(),
+            self.fake.calls()
+        );
+        calls
+    }
+}
+
+/// All the text of a Slack message payload (fallback text and every block), for
+/// assertions that do not depend on the layout.
+pub fn all_text(body: &Value) -> String {
+    let mut out = String::new();
+    fn walk(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    walk(&body["text"], &mut out);
+    walk(&body["blocks"], &mut out);
+    out
+}
