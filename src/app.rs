@@ -212,19 +212,14 @@ impl App {
             slack_door: _,
             slack_socket,
         } = self;
-        let socket = match slack_socket {
-            Some((client, token)) => {
-                let intake = Intake {
-                    queue: queue.clone(),
-                    store: ctx.store.clone(),
-                    clock: ctx.clock.clone(),
-                };
-                let socket = SocketMode::connect(client, &token, intake).await?;
-                tracing::info!("Slack Socket Mode connected");
-                Some(socket)
-            }
-            None => None,
-        };
+        let socket = slack_socket.map(|(client, token)| {
+            let intake = Intake {
+                queue: queue.clone(),
+                store: ctx.store.clone(),
+                clock: ctx.clock.clone(),
+            };
+            tokio::spawn(SocketMode::run(client, token, intake, shutdown.clone()))
+        });
         let tasks = [
             tokio::spawn(dispatch::run(ctx.clone(), receiver, shutdown.clone())),
             tokio::spawn(sender.run(shutdown.clone())),
@@ -240,8 +235,8 @@ impl App {
         .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
         .await
         .context("HTTP server")?;
-        if let Some(socket) = &socket {
-            socket.shutdown().await;
+        if let Some(socket) = socket {
+            let _ = socket.await;
         }
         // The server returns once shutdown fired and open requests finished.
         shutdown.cancel();

@@ -271,3 +271,42 @@ async fn a_deactivation_is_stored_and_audited() {
     assert_eq!(rows[0].details["email"], "dave@example.com");
     h.app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_but_signed_payloads_get_400_never_a_crash() {
+    let h = SlackHarness::start().await;
+    let form = "application/x-www-form-urlencoded";
+    for (path, content_type, body) in [
+        ("/slack/events", JSON, "[]"),
+        ("/slack/events", JSON, "null"),
+        ("/slack/events", JSON, "{\"type\": \"event_callback\"}"),
+        ("/slack/events", JSON, "\u{0}\u{1}binary"),
+        ("/slack/commands", form, "user_id=%ZZ&&&=="),
+        (
+            "/slack/commands",
+            form,
+            "team_id=T1&channel_id=C1&user_id=not-a-user&command=%2Fopsmate&response_url=https%3A%2F%2Fx&trigger_id=1",
+        ),
+        ("/slack/interactivity", form, "payload=not-json"),
+        (
+            "/slack/interactivity",
+            form,
+            "payload=%7B%22type%22%3A%22block_actions%22%7D",
+        ),
+        ("/slack/interactivity", form, "nothing=here"),
+    ] {
+        let r = h.post_signed(path, content_type, body, 0).await;
+        assert_eq!(r.status(), 400, "{path} {body}");
+    }
+    // Slack's certificate check on the commands URL is answered 200.
+    let r = h
+        .post_signed("/slack/commands", form, "ssl_check=1&token=x", 0)
+        .await;
+    assert_eq!(r.status(), 200);
+    // The server is still fine.
+    assert_eq!(
+        reqwest::get(h.app.url("/healthz")).await.unwrap().status(),
+        200
+    );
+    h.app.stop().await;
+}

@@ -8,6 +8,8 @@ use super::web_api::{Slack, SlackConnector};
 use crate::config::Secret;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 type State = SlackClientEventsUserState;
 type CallbackResult<T> = UserCallbackResult<T>;
@@ -98,5 +100,32 @@ impl SocketMode {
 
     pub async fn shutdown(&self) {
         self.listener.shutdown().await;
+    }
+
+    /// Connects, retrying with backoff while Slack cannot be reached (a bad token is
+    /// logged each time), and holds the connection until `shutdown`.
+    pub async fn run(
+        client: Arc<Slack>,
+        app_token: Secret,
+        intake: Intake,
+        shutdown: CancellationToken,
+    ) {
+        let mut wait = Duration::from_secs(1);
+        let socket = loop {
+            match Self::connect(client.clone(), &app_token, intake.clone()).await {
+                Ok(socket) => break socket,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "Slack Socket Mode is not connected");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                }
+            }
+        };
+        tracing::info!("Slack Socket Mode connected");
+        shutdown.cancelled().await;
+        socket.shutdown().await;
     }
 }

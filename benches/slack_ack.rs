@@ -1,0 +1,144 @@
+//! Slack acknowledgement latency: signed `/opsmate help` requests at 100 concurrent
+//! connections for 10 s on loopback, driven by `wrk` (Debian package `wrk`), against
+//! the release binary. Every request is verified, parsed, queued and answered through
+//! the outbox to a local `response_url` sink, as in production.
+//!
+//! `cargo bench --bench slack_ack` prints requests/s, p50, p99 and the RSS after.
+
+use axum::Router;
+use axum::routing::post;
+use opsmate::chat::slack::verify::SlackVerifier;
+use opsmate::config::Secret;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "bench-signing-secret";
+
+fn readyz(port: u16) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn lua_string(s: &str) -> String {
+    format!("{s:?}")
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("wrk is not installed (apt-get install wrk)");
+        std::process::exit(1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // The response_url sink: answers like Slack does.
+    let sink = rt.block_on(async {
+        let app = Router::new().route("/response", post(|| async { "ok" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        addr
+    });
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opsmate"))
+        .arg("serve")
+        .env("OPSMATE_STORAGE__PATH", dir.path().join("opsmate.db"))
+        .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("OPSMATE_SLACK__API_URL", format!("http://{sink}/api"))
+        .env("SLACK_BOT_TOKEN", "xoxb-bench")
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !readyz(port) {
+        assert!(start.elapsed() < Duration::from_secs(20), "not ready");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    let body = serde_urlencoded::to_string([
+        ("team_id", "T0BENCH"),
+        ("channel_id", "C0BENCH"),
+        ("user_id", "UBENCH"),
+        ("command", "/opsmate"),
+        ("text", "help"),
+        ("response_url", &format!("http://{sink}/response")),
+        ("trigger_id", "1.2.3"),
+    ])
+    .unwrap();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let signature = SlackVerifier::new(Secret::new(SECRET)).sign(&ts, body.as_bytes());
+    let script = dir.path().join("signed.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = {}\nwrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\nwrk.headers[\"X-Slack-Request-Timestamp\"] = {}\nwrk.headers[\"X-Slack-Signature\"] = {}\n",
+            lua_string(&body),
+            lua_string(&ts),
+            lua_string(&signature)
+        ),
+    )
+    .unwrap();
+    let out = Command::new("wrk")
+        .args(["-t", "2", "-c", "100", "-d", "10s", "--latency", "-s"])
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{port}/slack/commands"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    std::thread::sleep(Duration::from_secs(1));
+    let rss = rss_kib(child.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+
+    let line = |prefix: &str| {
+        report
+            .lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .map(|l| l.trim().to_owned())
+            .unwrap_or_default()
+    };
+    println!("{report}");
+    println!("| signed /slack/commands, 100 connections, 10 s | result |");
+    println!("|---|---|");
+    println!("| requests/s | {} |", line("Requests/sec:"));
+    println!("| p50 latency | {} |", line("50%"));
+    println!("| p99 latency | {} |", line("99%"));
+    println!("| non-2xx answers | {} |", {
+        let l = line("Non-2xx");
+        if l.is_empty() { "0".to_owned() } else { l }
+    });
+    println!("| RSS after the run | {:.1} MiB |", rss as f64 / 1024.0);
+}
