@@ -6,6 +6,9 @@
 //! - idle resident memory once ready;
 //! - release binary size.
 
+mod common;
+
+use common::{readyz, rss_kib};
 use opsmate::approvals::{
     ActionHandler, ActionRegistry, BoxFuture, Gate, NewProposal, Precheck, Proposal, Verdict,
 };
@@ -16,7 +19,6 @@ use opsmate::domain::{ActionKind, Actor, SlackGroupId, SlackUserId};
 use opsmate::metrics::Metrics;
 use opsmate::store::Store;
 use serde_json::{Value, json};
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,27 +109,6 @@ async fn bench_audit(dir: &std::path::Path) -> f64 {
             .unwrap();
     }
     N as f64 / start.elapsed().as_secs_f64()
-}
-
-fn readyz(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 /// Starts the binary on a fresh database; returns (time to ready, RSS after 2 s idle).

@@ -5,36 +5,17 @@
 //!
 //! `cargo bench --bench slack_ack` prints requests/s, p50, p99 and the RSS after.
 
+mod common;
+
 use axum::Router;
 use axum::routing::post;
+use common::{readyz, rss_kib};
 use opsmate::chat::slack::verify::SlackVerifier;
 use opsmate::config::Secret;
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "bench-signing-secret";
-
-fn readyz(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
-}
 
 fn lua_string(s: &str) -> String {
     format!("{s:?}")

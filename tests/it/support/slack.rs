@@ -101,17 +101,32 @@ impl SlackHarness {
         body: &str,
         age_secs: i64,
     ) -> reqwest::Response {
+        self.post_signed_with(path, content_type, body, age_secs, &[])
+            .await
+    }
+
+    /// [`Self::post_signed`] with extra headers (e.g. `X-Slack-Retry-Num`).
+    pub async fn post_signed_with(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        age_secs: i64,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
         let signature = self.signer.sign(&ts, body.as_bytes());
-        self.http
+        let mut req = self
+            .http
             .post(self.app.url(path))
             .header("content-type", content_type)
             .header("x-slack-request-timestamp", ts)
             .header("x-slack-signature", signature)
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap()
+            .body(body.to_owned());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
     }
 
     /// `/opsmate <text>` typed by `user`; the answer goes to `response_url:<reply>`.
