@@ -7,8 +7,9 @@ use crate::domain::{Actor, ApprovalId};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-/// Capacity of the queue. A full queue makes producers wait, it never drops events.
-pub const QUEUE_CAPACITY: usize = 1024;
+/// Capacity of the queue. A full queue makes producers wait (or, for slash commands,
+/// answer "busy" at once); it never drops an event silently.
+pub const QUEUE_CAPACITY: usize = 4096;
 
 /// Everything the dispatcher acts on, whatever door it came through.
 #[derive(Debug, Clone)]
@@ -146,10 +147,27 @@ pub fn queue() -> (EventQueue, EventReceiver) {
 #[error("the event queue is closed")]
 pub struct QueueClosed;
 
+/// Why [`EventQueue::try_send`] did not queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TryQueueError {
+    #[error("the event queue is full")]
+    Full,
+    #[error("the event queue is closed")]
+    Closed,
+}
+
 impl EventQueue {
     /// Queues an event, waiting if the queue is full.
     pub async fn send(&self, event: Event) -> Result<(), QueueClosed> {
         self.0.send(event).await.map_err(|_| QueueClosed)
+    }
+
+    /// Queues an event only if there is room right now.
+    pub fn try_send(&self, event: Event) -> Result<(), TryQueueError> {
+        self.0.try_send(event).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => TryQueueError::Full,
+            mpsc::error::TrySendError::Closed(_) => TryQueueError::Closed,
+        })
     }
 
     /// Events waiting to be handled.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 struct Harness {
     _dir: tempfile::TempDir,
+    queue: events::EventQueue,
     client: Arc<web_api::Slack>,
     states: SlackClientEventsUserState,
     rx: events::EventReceiver,
@@ -29,12 +30,13 @@ fn harness() -> Harness {
     let client = web_api::client("http://127.0.0.1:9/api").unwrap();
     let environment =
         SlackClientEventsListenerEnvironment::new(client.clone()).with_user_state(Intake {
-            queue,
+            queue: queue.clone(),
             store,
             clock,
         });
     Harness {
         _dir: dir,
+        queue,
         client,
         states: environment.user_state.clone(),
         rx,
@@ -153,5 +155,37 @@ async fn an_events_api_envelope_is_deduplicated_like_over_http() {
             .await
             .is_err(),
         "the redelivery was not queued again"
+    );
+}
+
+#[tokio::test]
+async fn a_command_arriving_at_a_full_queue_is_answered_busy_at_once() {
+    let h = harness();
+    while h
+        .queue
+        .try_send(Event::Job(opsmate::events::JobRun {
+            job: opsmate::events::JobKind::ExpireApprovals,
+            scheduled_for: chrono::Utc::now(),
+            catch_up: false,
+        }))
+        .is_ok()
+    {}
+    let command: SlackCommandEvent = envelope(
+        "slash_commands",
+        json!({
+            "team_id": "T0TEAM", "channel_id": "C0OPS", "user_id": "UALICE", "command": "/opsmate",
+            "text": "help", "response_url": "https://hooks.slack.com/commands/T0TEAM/1/abc", "trigger_id": "1.2.3"
+        }),
+    );
+    let ack = tokio::time::timeout(
+        Duration::from_secs(1),
+        on_command(command, h.client.clone(), h.states.clone()),
+    )
+    .await
+    .expect("the ack does not wait for room in the queue")
+    .unwrap();
+    assert_eq!(
+        ack.content.text.as_deref(),
+        Some(opsmate::chat::slack::intake::BUSY_TEXT)
     );
 }

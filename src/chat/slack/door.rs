@@ -9,7 +9,7 @@
 //! rate-limited per source address.
 
 use super::ingest::BadPayload;
-use super::intake::{Intake, IntakeError};
+use super::intake::{BUSY_TEXT, Intake, IntakeError};
 use super::rejections::RejectionLog;
 use super::verify::{SIGNATURE_HEADER, SlackVerifier, TIMESTAMP_HEADER};
 use crate::audit::Audit;
@@ -161,6 +161,11 @@ impl SlackDoor {
         match result {
             Ok(()) => StatusCode::OK.into_response(),
             Err(IntakeError::Bad(e)) => self.malformed(path, headers, peer, &e.0).await,
+            Err(IntakeError::Busy) => {
+                self.rejections
+                    .note("event-queue", path, "queue full: command answered busy");
+                Json(json!({"response_type": "ephemeral", "text": BUSY_TEXT})).into_response()
+            }
             Err(IntakeError::Unavailable(why)) => {
                 tracing::warn!(%why, "could not take a Slack request");
                 (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()

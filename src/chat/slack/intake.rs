@@ -4,7 +4,7 @@
 use super::ingest::{self, BadPayload};
 use super::seen;
 use crate::clock::SharedClock;
-use crate::events::{Event, EventQueue};
+use crate::events::{Event, EventQueue, TryQueueError};
 use crate::store::Store;
 use slack_morphism::prelude::*;
 
@@ -18,7 +18,14 @@ pub enum IntakeError {
     /// retries events answered with 5xx.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// More commands are waiting than OpsMate can take; the person is told at once.
+    #[error("busy")]
+    Busy,
 }
+
+/// What a person sees when their command arrives while the queue is full.
+pub const BUSY_TEXT: &str =
+    "OpsMate is busy right now and did not run this command. Please try again in a moment.";
 
 /// Queues Slack payloads as events.
 #[derive(Clone)]
@@ -36,8 +43,14 @@ impl Intake {
             .map_err(|e| IntakeError::Unavailable(e.to_string()))
     }
 
+    /// Queues a slash command without waiting: when the queue is full the command is
+    /// answered "busy" at once, so the acknowledgement never waits on slow work.
     pub async fn command(&self, ev: &SlackCommandEvent) -> Result<(), IntakeError> {
-        self.enqueue(ingest::command(ev)?).await
+        match self.queue.try_send(ingest::command(ev)?) {
+            Ok(()) => Ok(()),
+            Err(TryQueueError::Full) => Err(IntakeError::Busy),
+            Err(TryQueueError::Closed) => Err(IntakeError::Unavailable("shutting down".into())),
+        }
     }
 
     pub async fn interaction(&self, ev: &SlackInteractionEvent) -> Result<(), IntakeError> {

@@ -3,7 +3,7 @@
 //! connection with the app-level token, reconnects, and acknowledges each envelope
 //! once its callback returns.
 
-use super::intake::Intake;
+use super::intake::{BUSY_TEXT, Intake, IntakeError};
 use super::web_api::{Slack, SlackConnector};
 use crate::config::Secret;
 use slack_morphism::prelude::*;
@@ -30,8 +30,13 @@ pub async fn on_command(
     _client: Arc<Slack>,
     states: State,
 ) -> CallbackResult<SlackCommandEventResponse> {
-    intake_of(&states).await?.command(&ev).await?;
-    Ok(SlackCommandEventResponse::new(SlackMessageContent::new()))
+    match intake_of(&states).await?.command(&ev).await {
+        Ok(()) => Ok(SlackCommandEventResponse::new(SlackMessageContent::new())),
+        Err(IntakeError::Busy) => Ok(SlackCommandEventResponse::new(
+            SlackMessageContent::new().with_text(BUSY_TEXT.into()),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Button clicks over Socket Mode.
