@@ -3,7 +3,9 @@
 //! the release binary. Every request is verified, parsed, queued and answered through
 //! the outbox to a local `response_url` sink, as in production.
 //!
-//! `cargo bench --bench slack_ack` prints requests/s, p50, p99 and the RSS after.
+//! `cargo bench --bench slack_ack` prints requests/s, p50, p99, the RSS after, and
+//! how many commands went through the queue (the rest were answered "busy" at once
+//! because the queue was full).
 
 mod common;
 
@@ -36,8 +38,16 @@ fn main() {
         .build()
         .unwrap();
     // The response_url sink: answers like Slack does.
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = answered.clone();
     let sink = rt.block_on(async {
-        let app = Router::new().route("/response", post(|| async { "ok" }));
+        let app = Router::new().route(
+            "/response",
+            post(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                async { "ok" }
+            }),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -97,8 +107,13 @@ fn main() {
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
-    std::thread::sleep(Duration::from_secs(1));
     let rss = rss_kib(child.id());
+    // Let the outbox drain what was queued during the run.
+    let mut last = u64::MAX;
+    while last != answered.load(std::sync::atomic::Ordering::Relaxed) {
+        last = answered.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::sleep(Duration::from_secs(2));
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -121,5 +136,9 @@ fn main() {
         let l = line("Non-2xx");
         if l.is_empty() { "0".to_owned() } else { l }
     });
-    println!("| RSS after the run | {:.1} MiB |", rss as f64 / 1024.0);
+    println!(
+        "| RSS right after the run | {:.1} MiB |",
+        rss as f64 / 1024.0
+    );
+    println!("| commands queued and answered through response_url | {last} |");
 }
