@@ -13,9 +13,13 @@ use crate::chat::slack::send;
 use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::verify::SlackVerifier;
 use crate::chat::slack::web_api::{self, Slack, SlackWebApi};
+use crate::chat::telegram::door::TelegramDoor;
+use crate::chat::telegram::intake::TelegramIntake;
+use crate::chat::telegram::transport::TelegramTransport;
+use crate::chat::telegram::{self, TelegramBot};
 use crate::clock::{SharedClock, SystemClock};
 use crate::cloud::Aws;
-use crate::config::{Config, Loaded, Secret, SlackMode};
+use crate::config::{Config, Loaded, Secret, SlackMode, TelegramMode};
 use crate::dispatch::{self, Context};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
 use crate::features;
@@ -65,6 +69,10 @@ pub struct App {
     slack_door: Option<Arc<SlackDoor>>,
     /// Slack's Socket Mode connection parameters, when `slack.mode = "socket"`.
     slack_socket: Option<(Arc<Slack>, Secret)>,
+    /// Telegram's webhook endpoint, in webhook mode.
+    telegram_door: Option<Arc<TelegramDoor>>,
+    /// Telegram's bot and intake, for long polling or registering the webhook.
+    telegram: Option<(TelegramBot, TelegramIntake)>,
 }
 
 impl App {
@@ -107,6 +115,13 @@ impl App {
         } else {
             None
         };
+        let telegram_bot = match &secrets.telegram_bot_token {
+            Some(token) => Some(telegram::bot(&config.telegram.api_url, token)?),
+            None => None,
+        };
+        if let Some(bot) = &telegram_bot {
+            transports.telegram = Some(Arc::new(TelegramTransport::new(bot.clone())));
+        }
         if let (Some(client), Some(token)) = (&slack_client, &secrets.slack_bot_token) {
             transports.slack = Some(Arc::new(SlackWebApi::new(client.clone(), token)));
             slack_groups = Some(Arc::new(SlackGroups::new(client.clone(), token)));
@@ -144,6 +159,26 @@ impl App {
             (SlackMode::Socket, Some(client), Some(token)) => Some((client.clone(), token.clone())),
             _ => None,
         };
+        let telegram_intake = TelegramIntake::new(
+            queue.clone(),
+            store.clone(),
+            audit.clone(),
+            clock.clone(),
+            config.telegram.allowed_chat_ids.clone(),
+        );
+        let telegram_door = match (
+            &telegram_bot,
+            config.telegram.effective_mode(),
+            &secrets.telegram_webhook_secret,
+        ) {
+            (Some(_), TelegramMode::Webhook, Some(secret)) => Some(Arc::new(TelegramDoor {
+                secret: secret.clone(),
+                intake: telegram_intake.clone(),
+                audit: audit.clone(),
+            })),
+            _ => None,
+        };
+        let telegram = telegram_bot.map(|bot| (bot, telegram_intake));
         let ctx = Context {
             config,
             secrets,
@@ -164,6 +199,8 @@ impl App {
             sender,
             slack_door,
             slack_socket,
+            telegram_door,
+            telegram,
         };
         app.announce(loaded).await?;
         app.recover().await?;
@@ -177,12 +214,13 @@ impl App {
 
     /// The HTTP router over this app's state.
     pub fn router(&self) -> axum::Router {
-        let doors = self
+        let mut doors: Vec<axum::Router> = self
             .slack_door
             .clone()
             .map(door::routes)
             .into_iter()
             .collect();
+        doors.extend(self.telegram_door.clone().map(telegram::door::routes));
         http::router(
             HttpState {
                 store: self.ctx.store.clone(),
@@ -211,6 +249,8 @@ impl App {
             sender,
             slack_door: _,
             slack_socket,
+            telegram_door,
+            telegram,
         } = self;
         let socket = slack_socket.map(|(client, token)| {
             let intake = Intake {
@@ -219,6 +259,31 @@ impl App {
                 clock: ctx.clock.clone(),
             };
             tokio::spawn(SocketMode::run(client, token, intake, shutdown.clone()))
+        });
+        let telegram_task = telegram.map(|(bot, intake)| {
+            if telegram_door.is_some() {
+                let url = format!(
+                    "{}{}",
+                    ctx.config
+                        .telegram
+                        .public_url
+                        .as_deref()
+                        .unwrap_or_default()
+                        .trim_end_matches('/'),
+                    telegram::door::PATH
+                );
+                let secret = ctx.secrets.telegram_webhook_secret.clone();
+                tokio::spawn(telegram::register_webhook(
+                    bot,
+                    url,
+                    secret,
+                    shutdown.clone(),
+                ))
+            } else if ctx.config.telegram.effective_mode() == TelegramMode::Polling {
+                tokio::spawn(telegram::polling::run(bot, intake, shutdown.clone()))
+            } else {
+                tokio::spawn(async {})
+            }
         });
         let tasks = [
             tokio::spawn(dispatch::run(ctx.clone(), receiver, shutdown.clone())),
@@ -237,6 +302,9 @@ impl App {
         .context("HTTP server")?;
         if let Some(socket) = socket {
             let _ = socket.await;
+        }
+        if let Some(task) = telegram_task {
+            let _ = task.await;
         }
         // The server returns once shutdown fired and open requests finished.
         shutdown.cancel();

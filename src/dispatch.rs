@@ -125,6 +125,15 @@ async fn prune_job_runs(ctx: &Context) -> anyhow::Result<()> {
     // Slack stops redelivering an event after about an hour; a day is plenty.
     let seen_before = now - chrono::Duration::days(1);
     let m = ctx.store.call(move |c| seen::prune(c, seen_before)).await?;
-    tracing::debug!(job_runs = n, slack_event_ids = m, "old bookkeeping pruned");
+    let t = ctx
+        .store
+        .call(move |c| crate::chat::telegram::seen::prune(c, seen_before))
+        .await?;
+    tracing::debug!(
+        job_runs = n,
+        slack_event_ids = m,
+        telegram_update_ids = t,
+        "old bookkeeping pruned"
+    );
     Ok(())
 }

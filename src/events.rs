@@ -99,6 +99,11 @@ pub enum ReplyTo {
     /// Slack's per-interaction `response_url` (answers are private to the person),
     /// with the channel it came from.
     SlackResponseUrl { url: String, channel: String },
+    /// A Telegram chat (answers are visible to the chat).
+    TelegramChat { chat_id: i64 },
+    /// A Telegram button press: answered with `answerCallbackQuery`, which also
+    /// stops the client's spinner.
+    TelegramCallback { chat_id: i64, callback_id: String },
 }
 
 /// A change in the chat workspace's member directory.

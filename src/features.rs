@@ -1,7 +1,7 @@
 //! Which integrations and jobs are on, and why. Logged at start-up and printed by
 //! `opsmate config check`, so nobody has to guess why something stays quiet.
 
-use crate::config::{Config, Secrets, SlackMode};
+use crate::config::{Config, Secrets, SlackMode, TelegramMode};
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,16 +15,7 @@ pub struct FeatureStatus {
 pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
     let mut out = Vec::new();
     out.push(slack_status(config, secrets));
-    out.push(FeatureStatus {
-        name: "telegram",
-        on: false,
-        why: if secrets.telegram_bot_token.is_some() {
-            "TELEGRAM_BOT_TOKEN is set, but this version does not include Telegram support yet"
-                .into()
-        } else {
-            "not included in this version yet".into()
-        },
-    });
+    out.push(telegram_status(config, secrets));
     for name in [
         "zombie_hunter",
         "night_watchman",
@@ -61,6 +52,41 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
         },
     });
     out
+}
+
+/// Telegram is on when its token is set, and for a webhook its secret too.
+pub fn telegram_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
+    let (on, why) = match (
+        secrets.telegram_bot_token.is_some(),
+        config.telegram.effective_mode(),
+        secrets.telegram_webhook_secret.is_some(),
+    ) {
+        (false, _, _) => (false, "set TELEGRAM_BOT_TOKEN to turn it on".to_owned()),
+        (true, TelegramMode::Webhook, false) => (
+            false,
+            "webhook mode needs TELEGRAM_WEBHOOK_SECRET (the secret Telegram sends back with every update)".to_owned(),
+        ),
+        (true, TelegramMode::Webhook, true) => (
+            true,
+            format!(
+                "webhook at {}/telegram/webhook; serving chats {:?}",
+                config.telegram.public_url.as_deref().unwrap_or_default(),
+                config.telegram.allowed_chat_ids
+            ),
+        ),
+        (true, TelegramMode::Polling, _) => (
+            true,
+            format!(
+                "long polling {}; serving chats {:?}",
+                config.telegram.api_url, config.telegram.allowed_chat_ids
+            ),
+        ),
+    };
+    FeatureStatus {
+        name: "telegram",
+        on,
+        why,
+    }
 }
 
 /// Slack is on when the tokens its mode needs are set.

@@ -13,15 +13,38 @@ use chrono_tz::Tz;
 /// Most proposals listed by `approvals` in one answer.
 pub const APPROVALS_LISTED: usize = 20;
 
-/// Answers a command. `prefix` is how commands are typed on the platform
-/// (`/opsmate ` on Slack, `/` on Telegram), for the help text.
+/// Where a command was typed: the help and "did you mean" are written for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Slack,
+    Telegram,
+}
+
+impl Surface {
+    /// How a command is typed: `/opsmate zombies` on Slack, `/zombies` on Telegram.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Surface::Slack => "/opsmate ",
+            Surface::Telegram => "/",
+        }
+    }
+
+    fn help_text(self) -> String {
+        match self {
+            Surface::Slack => help_text(self.prefix()),
+            Surface::Telegram => crate::chat::telegram::commands::help_text(),
+        }
+    }
+}
+
+/// Answers a command typed on `surface`.
 pub async fn answer(
     ctx: &Context,
     command: &Command,
-    prefix: &str,
+    surface: Surface,
 ) -> anyhow::Result<Vec<ChatMessage>> {
     Ok(match command {
-        Command::Help => vec![help(prefix)],
+        Command::Help => vec![help(surface)],
         Command::Zombies => vec![not_built(
             "Zombie Hunter",
             "idle EBS volumes, old snapshots and Elastic IPs",
@@ -38,8 +61,8 @@ pub async fn answer(
     })
 }
 
-pub fn help(prefix: &str) -> ChatMessage {
-    ChatMessage::text("OpsMate help", help_text(prefix))
+pub fn help(surface: Surface) -> ChatMessage {
+    ChatMessage::text("OpsMate help", surface.help_text())
 }
 
 /// Said by every command whose feature this version does not include.
@@ -53,14 +76,14 @@ pub fn not_built(feature: &str, what: &str) -> ChatMessage {
 }
 
 /// For input that did not parse: the reason, "did you mean", and the help.
-pub fn not_understood(error: &CommandError, prefix: &str) -> ChatMessage {
+pub fn not_understood(error: &CommandError, surface: Surface) -> ChatMessage {
     let mut text = format!("Sorry, I did not understand that: {}.", error.message);
     if let Some(s) = &error.suggestion {
-        text.push_str(&format!("\nDid you mean `{prefix}{s}`?"));
+        text.push_str(&format!("\nDid you mean `{}{s}`?", surface.prefix()));
     }
     ChatMessage {
         title: "Unknown command".into(),
-        parts: vec![Part::Text(text), Part::Text(help_text(prefix))],
+        parts: vec![Part::Text(text), Part::Text(surface.help_text())],
         footer: None,
     }
 }

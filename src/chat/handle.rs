@@ -1,42 +1,75 @@
 //! The dispatcher's handlers for chat events: answering commands, deciding
 //! proposals and updating their messages, and keeping the member directory.
 
-use crate::approvals::{Decided, DecisionError, PostedAt, Proposal};
+use crate::approvals::{Decided, DecisionError, Proposal};
 use crate::audit;
-use crate::chat::answers;
-use crate::chat::message::ChatMessage;
+use crate::chat::answers::{self, Surface};
+use crate::chat::message::{ChatMessage, Part};
 use crate::chat::slack::{members, send};
+use crate::chat::telegram;
 use crate::dispatch::Context;
 use crate::domain::Actor;
 use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, ReplyTo};
 use crate::store;
 use serde_json::json;
 
-/// How commands are typed on each platform, for help and "did you mean".
-fn prefix(reply: &ReplyTo) -> &'static str {
+/// Which platform an answer goes to, for the help and "did you mean".
+fn surface(reply: &ReplyTo) -> Surface {
     match reply {
-        ReplyTo::SlackResponseUrl { .. } => "/opsmate ",
+        ReplyTo::SlackResponseUrl { .. } => Surface::Slack,
+        ReplyTo::TelegramChat { .. } | ReplyTo::TelegramCallback { .. } => Surface::Telegram,
     }
 }
 
-/// Sends a private answer.
+/// Sends an answer: privately on Slack, to the chat on Telegram, and as the button
+/// press's own answer (a dialog) for a Telegram click.
 async fn reply(ctx: &Context, to: &ReplyTo, msg: &ChatMessage) -> anyhow::Result<()> {
     match to {
         ReplyTo::SlackResponseUrl { url, channel } => {
             send::respond(&ctx.outbox, url, channel, msg, false).await
         }
+        ReplyTo::TelegramChat { chat_id } => {
+            telegram::send::post(&ctx.outbox, *chat_id, msg, None).await
+        }
+        ReplyTo::TelegramCallback {
+            chat_id,
+            callback_id,
+        } => {
+            let text = msg
+                .parts
+                .iter()
+                .find_map(|p| match p {
+                    Part::Text(t) => Some(t.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| msg.title.clone());
+            telegram::send::answer_callback(&ctx.outbox, *chat_id, callback_id, &text, true).await
+        }
+    }
+}
+
+/// Stops a Telegram client's spinner with a short note once the click decided.
+async fn acknowledge_click(ctx: &Context, to: &Option<ReplyTo>, text: &str) -> anyhow::Result<()> {
+    match to {
+        Some(ReplyTo::TelegramCallback {
+            chat_id,
+            callback_id,
+        }) => {
+            telegram::send::answer_callback(&ctx.outbox, *chat_id, callback_id, text, false).await
+        }
+        _ => Ok(()),
     }
 }
 
 /// Answers a command where it was typed.
 pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
-    let prefix = prefix(&req.reply);
+    let surface = surface(&req.reply);
     let messages = match &req.parsed {
         Ok(command) => {
             tracing::info!(from = %req.from, ?command, "command");
-            answers::answer(ctx, command, prefix).await?
+            answers::answer(ctx, command, surface).await?
         }
-        Err(error) => vec![answers::not_understood(error, prefix)],
+        Err(error) => vec![answers::not_understood(error, surface)],
     };
     for msg in &messages {
         reply(ctx, &req.reply, msg).await?;
@@ -47,10 +80,19 @@ pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
 /// Decides a proposal for the clicker, then updates the proposal's message or
 /// answers the clicker privately.
 pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()> {
-    let decider = with_groups(ctx, &req).await;
     let tz = ctx.config.timezone;
+    if let Some(refusal) = telegram_outer_check(ctx, &req).await? {
+        return match &req.reply {
+            Some(to) => reply(ctx, to, &refusal).await,
+            None => Ok(()),
+        };
+    }
+    let decider = with_groups(ctx, &req).await;
     match ctx.gate.decide(&req.approval, &decider, req.verdict).await {
-        Ok(Decided::Executed(p)) | Ok(Decided::Rejected(p)) => show_decided(ctx, &p, &req).await,
+        Ok(Decided::Executed(p)) | Ok(Decided::Rejected(p)) => {
+            acknowledge_click(ctx, &req.reply, &format!("Done: {}", p.state)).await?;
+            show_decided(ctx, &p, &req).await
+        }
         Ok(Decided::NeedsMoreApprovals { have, need, .. }) => {
             let msg = ChatMessage::text(
                 "Approval recorded",
@@ -81,6 +123,32 @@ pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()>
     }
 }
 
+/// `telegram.approver_user_ids` lists who may press decision buttons on Telegram at
+/// all. A press from anyone else is refused and audited before the gate.
+async fn telegram_outer_check(
+    ctx: &Context,
+    req: &DecisionRequest,
+) -> anyhow::Result<Option<ChatMessage>> {
+    let Actor::Telegram(user) = &req.decider else {
+        return Ok(None);
+    };
+    if ctx.config.telegram.approver_user_ids.contains(&user.0) {
+        return Ok(None);
+    }
+    ctx.audit
+        .record(
+            req.decider.key(),
+            "approval.refused",
+            req.approval.as_str(),
+            json!({"reason": "not_a_telegram_approver", "detail": "not in telegram.approver_user_ids"}),
+        )
+        .await?;
+    Ok(Some(ChatMessage::text(
+        "Not done",
+        "You are not allowed to decide proposals from Telegram.",
+    )))
+}
+
 /// The clicker with the Slack user groups the kind's policy names, resolved now.
 async fn with_groups(ctx: &Context, req: &DecisionRequest) -> Actor {
     let (Actor::Slack { user, .. }, Some(slack)) = (&req.decider, &ctx.slack_groups) else {
@@ -108,24 +176,25 @@ async fn with_groups(ctx: &Context, req: &DecisionRequest) -> Actor {
 /// else the one clicked, else through the click's `response_url`.
 async fn show_decided(ctx: &Context, p: &Proposal, req: &DecisionRequest) -> anyhow::Result<()> {
     let msg = answers::decided(p, ctx.config.timezone);
-    let posted = p
-        .posted
-        .clone()
-        .filter(|at| at.platform == "slack")
-        .or_else(|| req.message.clone());
+    // The clicked message first (the proposal may be posted on both platforms), then
+    // the one recorded when it was posted.
+    let posted = req.message.clone().or_else(|| p.posted.clone());
     match (posted, &req.reply) {
-        (
-            Some(PostedAt {
-                channel,
-                message_id,
-                ..
-            }),
-            _,
-        ) => send::update(&ctx.outbox, &channel, &message_id, &msg).await,
+        (Some(at), _) if at.platform == "telegram" => {
+            match (at.channel.parse::<i64>(), at.message_id.parse::<i32>()) {
+                (Ok(chat), Ok(id)) => telegram::send::update(&ctx.outbox, chat, id, &msg).await,
+                _ => anyhow::bail!(
+                    "unreadable Telegram message address {}/{}",
+                    at.channel,
+                    at.message_id
+                ),
+            }
+        }
+        (Some(at), _) => send::update(&ctx.outbox, &at.channel, &at.message_id, &msg).await,
         (None, Some(ReplyTo::SlackResponseUrl { url, channel })) => {
             send::respond(&ctx.outbox, url, channel, &msg, true).await
         }
-        (None, None) => Ok(()),
+        (None, _) => Ok(()),
     }
 }
 
@@ -138,6 +207,16 @@ pub async fn post_proposal_to_slack(
 ) -> anyhow::Result<()> {
     let msg = answers::proposal(p, ctx.gate.has_approvers(p.kind), ctx.config.timezone);
     send::post(&ctx.outbox, channel, &msg, Some(&p.id)).await
+}
+
+/// Posts a proposal to a Telegram chat, with its inline keyboard.
+pub async fn post_proposal_to_telegram(
+    ctx: &Context,
+    p: &Proposal,
+    chat_id: i64,
+) -> anyhow::Result<()> {
+    let msg = answers::proposal(p, ctx.gate.has_approvers(p.kind), ctx.config.timezone);
+    telegram::send::post(&ctx.outbox, chat_id, &msg, Some(&p.id)).await
 }
 
 /// Keeps the member directory; a deactivation is audited (Access Guard acts on it).

@@ -6,3 +6,4 @@ pub mod command;
 pub mod handle;
 pub mod message;
 pub mod slack;
+pub mod telegram;

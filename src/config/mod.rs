@@ -296,18 +296,60 @@ impl Default for SlackConfig {
     }
 }
 
+/// How Telegram reaches OpsMate.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TelegramMode {
+    /// Telegram POSTs updates to `/telegram/webhook` (needs `public_url` and
+    /// `TELEGRAM_WEBHOOK_SECRET`).
+    Webhook,
+    /// OpsMate long-polls `getUpdates` (no public URL needed).
+    Polling,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelegramConfig {
+    /// Unset: `webhook` when `public_url` is set, else `polling`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<TelegramMode>,
     /// Bot API base URL; change it for a local Bot API server.
     pub api_url: String,
+    /// This server's public base URL (e.g. `https://opsmate.example.com`); the
+    /// webhook is registered at `<public_url>/telegram/webhook`.
+    pub public_url: Option<String>,
+    /// Chats OpsMate answers in; updates from any other chat are ignored.
+    pub allowed_chat_ids: Vec<i64>,
+    /// Chat for alerts.
+    pub alert_chat_id: Option<i64>,
+    /// Chat for the daily digest.
+    pub digest_chat_id: Option<i64>,
+    /// Telegram users who may press decision buttons at all. Each kind's
+    /// `[approvals.<kind>] telegram_users` still decides who may approve that kind.
+    pub approver_user_ids: Vec<i64>,
 }
 
 impl Default for TelegramConfig {
     fn default() -> Self {
         Self {
+            mode: None,
             api_url: "https://api.telegram.org".into(),
+            public_url: None,
+            allowed_chat_ids: Vec::new(),
+            alert_chat_id: None,
+            digest_chat_id: None,
+            approver_user_ids: Vec::new(),
         }
+    }
+}
+
+impl TelegramConfig {
+    pub fn effective_mode(&self) -> TelegramMode {
+        self.mode.unwrap_or(if self.public_url.is_some() {
+            TelegramMode::Webhook
+        } else {
+            TelegramMode::Polling
+        })
     }
 }
 
@@ -359,6 +401,15 @@ impl Config {
         }
         check_url("slack.api_url", &self.slack.api_url)?;
         check_url("telegram.api_url", &self.telegram.api_url)?;
+        if let Some(url) = &self.telegram.public_url {
+            check_url("telegram.public_url", url)?;
+        }
+        if self.telegram.mode == Some(TelegramMode::Webhook) && self.telegram.public_url.is_none() {
+            return Err((
+                "telegram.public_url".into(),
+                "webhook mode needs the public base URL Telegram should call".into(),
+            ));
+        }
         check_url("github.api_url", &self.github.api_url)?;
         check_url("linear.api_url", &self.linear.api_url)?;
         for job in JobKind::ALL {

@@ -238,3 +238,30 @@ mod tests {
         assert_eq!(posted, ("slack".into(), "C1".into(), "123.456".into()));
     }
 }
+
+#[cfg(test)]
+mod due_tests {
+    use super::*;
+    use crate::outbox::Platform;
+
+    #[test]
+    fn the_next_row_becomes_the_head_after_the_first_is_sent() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply_all(&mut c).unwrap();
+        let to = Destination {
+            platform: Platform::Telegram,
+            channel: "-100".into(),
+        };
+        let t = Utc::now();
+        let a = insert(&c, &to, Operation::Post, &serde_json::json!({}), None, t).unwrap();
+        let b = insert(&c, &to, Operation::Respond, &serde_json::json!({}), None, t).unwrap();
+        let d = insert(&c, &to, Operation::Update, &serde_json::json!({}), None, t).unwrap();
+        let later = t + chrono::Duration::seconds(1);
+        assert_eq!(due_heads(&c, &["telegram"], later, 10).unwrap()[0].id, a);
+        mark_sent(&c, a, Some("1"), t).unwrap();
+        assert_eq!(due_heads(&c, &["telegram"], later, 10).unwrap()[0].id, b);
+        mark_sent(&c, b, None, t).unwrap();
+        let due = due_heads(&c, &["telegram"], later, 10).unwrap();
+        assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![d]);
+    }
+}

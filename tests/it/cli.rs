@@ -162,6 +162,8 @@ async fn serve_starts_reports_features_stops_on_sigterm_and_never_logs_secrets()
             .env("RUST_LOG", "trace")
             .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
             .env("OPSMATE_SLACK__API_URL", fake.api_url())
+            // Telegram long-polls a closed local port: its token is used in every request.
+            .env("OPSMATE_TELEGRAM__API_URL", "http://127.0.0.1:9")
             .env("OPSMATE_OUTBOX__INITIAL_BACKOFF", "10ms")
             .args(["--log-format", format, "serve"])
             .stdout(Stdio::piped())
@@ -199,7 +201,7 @@ async fn serve_starts_reports_features_stops_on_sigterm_and_never_logs_secrets()
         );
         assert_eq!(calls[1].body["text"], format!("hello from {format}"));
         assert_eq!(out.status.code(), Some(0), "{logs}");
-        assert!(logs.contains("telegram: off"), "{logs}");
+        assert!(logs.contains("telegram: on (long polling"), "{logs}");
         assert!(logs.contains("slack: on"), "{logs}");
         assert!(logs.contains("stopped"), "{logs}");
         for (name, value) in SECRETS {

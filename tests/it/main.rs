@@ -14,3 +14,4 @@ mod slack_commands;
 mod slack_events;
 mod slack_socket;
 mod slack_templates;
+mod telegram;

@@ -36,7 +36,8 @@ fn migrations_apply_to_an_empty_database() {
             "outbox",
             "proposals",
             "slack_events_seen",
-            "slack_members"
+            "slack_members",
+            "telegram_updates_seen"
         ]
     );
     // Applying again is a no-op.
@@ -92,6 +93,13 @@ fn seed(c: &Connection, version: usize) {
             )
             .unwrap();
         }
+        6 => {
+            c.execute(
+                "INSERT INTO telegram_updates_seen (update_id, received_at) VALUES (7, ?1)",
+                [ms],
+            )
+            .unwrap();
+        }
         _ => {}
     }
 }
@@ -117,6 +125,7 @@ fn migrations_apply_over_rows_from_earlier_migrations() {
     assert_eq!(count("job_runs"), 1);
     assert_eq!(count("slack_events_seen"), 1);
     assert_eq!(count("slack_members"), 1);
+    assert_eq!(count("telegram_updates_seen"), 1);
     assert!(matches!(
         audit::verify(&c).unwrap(),
         audit::Verification::Intact { rows: 1 }

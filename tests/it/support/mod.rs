@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod fake_slack;
+pub mod fake_telegram;
 pub mod moto;
 pub mod slack;
 
