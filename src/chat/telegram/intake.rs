@@ -8,7 +8,7 @@ use crate::approvals::PostedAt;
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::domain::{Actor, TelegramUserId};
-use crate::events::{CommandRequest, DecisionRequest, Event, EventQueue, ReplyTo};
+use crate::events::{CommandRequest, DecisionRequest, Event, EventQueue, ReplyTo, TryQueueError};
 use crate::store::Store;
 use serde_json::json;
 use std::collections::HashMap;
@@ -23,6 +23,10 @@ const STRANGER_AUDIT_EVERY: Duration = Duration::from_secs(3600);
 pub enum IntakeError {
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The event queue is full. The update is not marked handled, so Telegram's
+    /// redelivery (webhook) or the next `getUpdates` (polling) brings it back.
+    #[error("the event queue is full")]
+    Busy,
 }
 
 /// Queues Telegram updates as events.
@@ -69,9 +73,14 @@ impl TelegramIntake {
         let Some(event) = self.event_for(update).await else {
             return Ok(true);
         };
-        if let Err(e) = self.queue.send(event).await {
+        // Never wait for room: a full queue is answered at once and the update comes
+        // back later, so the webhook acknowledges in milliseconds even under load.
+        if let Err(e) = self.queue.try_send(event) {
             let _ = self.store.call(move |c| seen::forget(c, id)).await;
-            return Err(IntakeError::Unavailable(e.to_string()));
+            return Err(match e {
+                TryQueueError::Full => IntakeError::Busy,
+                TryQueueError::Closed => IntakeError::Unavailable(e.to_string()),
+            });
         }
         Ok(true)
     }

@@ -42,6 +42,7 @@ pub async fn run(bot: TelegramBot, intake: TelegramIntake, shutdown: Cancellatio
                 for update in &updates {
                     if let Err(e) = intake.update(update).await {
                         tracing::warn!(error = %e, "could not take a Telegram update; it will be fetched again");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
                         break;
                     }
                 }

@@ -1,0 +1,143 @@
+//! Telegram webhook throughput: `/help` updates with distinct `update_id`s at 50
+//! concurrent connections for 10 s on loopback, driven by `wrk` (Debian package
+//! `wrk`), against the release binary. Each update's secret is checked, its id
+//! recorded in SQLite (dedupe), and the command queued; the answer goes through the
+//! outbox to a local fake Bot API.
+//!
+//! `cargo bench --bench telegram_webhook` prints updates/s, p50, p99 and the RSS after.
+
+mod common;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::routing::post;
+use common::{readyz, rss_kib};
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "bench-webhook-secret";
+const CHAT: i64 = -100200300;
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("wrk is not installed (apt-get install wrk)");
+        std::process::exit(1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // A fake Bot API that accepts whatever OpsMate sends.
+    let api = rt.block_on(async {
+        let app = Router::new().route(
+            "/{bot}/{method}",
+            post(|Path((_bot, method)): Path<(String, String)>| async move {
+                let result = if method.eq_ignore_ascii_case("sendMessage") {
+                    json!({"message_id": 1, "date": 1700000000, "chat": {"id": CHAT, "type": "supergroup", "title": "ops"}, "text": "ok"})
+                } else {
+                    json!(true)
+                };
+                axum::Json(json!({"ok": true, "result": result}))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        addr
+    });
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opsmate"))
+        .arg("serve")
+        .env("OPSMATE_STORAGE__PATH", dir.path().join("opsmate.db"))
+        .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("OPSMATE_TELEGRAM__API_URL", format!("http://{api}"))
+        .env("OPSMATE_TELEGRAM__MODE", "webhook")
+        .env(
+            "OPSMATE_TELEGRAM__PUBLIC_URL",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("OPSMATE_TELEGRAM__ALLOWED_CHAT_IDS", format!("[{CHAT}]"))
+        .env("TELEGRAM_BOT_TOKEN", "123456:bench")
+        .env("TELEGRAM_WEBHOOK_SECRET", SECRET)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !readyz(port) {
+        assert!(start.elapsed() < Duration::from_secs(20), "not ready");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    // Each wrk thread numbers its own updates from a distinct base.
+    let script = dir.path().join("updates.lua");
+    std::fs::write(
+        &script,
+        format!(
+            r#"local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("base", threads * 100000000)
+end
+function init(args)
+  n = 0
+end
+function request()
+  n = n + 1
+  local body = string.format('{{"update_id":%d,"message":{{"message_id":%d,"date":1700000000,"chat":{{"id":{CHAT},"type":"supergroup","title":"ops"}},"from":{{"id":42,"is_bot":false,"first_name":"Ops"}},"text":"/help","entities":[{{"type":"bot_command","offset":0,"length":5}}]}}}}', base + n, n)
+  return wrk.format("POST", nil, {{["Content-Type"] = "application/json", ["X-Telegram-Bot-Api-Secret-Token"] = "{SECRET}"}}, body)
+end
+"#
+        ),
+    )
+    .unwrap();
+    let out = Command::new("wrk")
+        .args(["-t", "2", "-c", "50", "-d", "10s", "--latency", "-s"])
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{port}/telegram/webhook"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rss = rss_kib(child.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+
+    let line = |prefix: &str| {
+        report
+            .lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .map(|l| l.trim().to_owned())
+            .unwrap_or_default()
+    };
+    println!("{report}");
+    println!("| Telegram webhook updates, 50 connections, 10 s | result |");
+    println!("|---|---|");
+    println!("| updates/s | {} |", line("Requests/sec:"));
+    println!("| p50 latency | {} |", line("50%"));
+    println!("| p99 latency | {} |", line("99%"));
+    println!(
+        "| non-2xx (503 = queue full, Telegram redelivers) | {} |",
+        {
+            let l = line("Non-2xx");
+            if l.is_empty() { "0".to_owned() } else { l }
+        }
+    );
+    println!(
+        "| RSS right after the run | {:.1} MiB |",
+        rss as f64 / 1024.0
+    );
+}
