@@ -1,7 +1,7 @@
 //! `POST /telegram/webhook`: Telegram's webhook, checked against the secret token
 //! set with `setWebhook` (compared in constant time), then handed to the intake.
 
-use super::intake::TelegramIntake;
+use super::intake::{IntakeError, TelegramIntake};
 use crate::audit::Audit;
 use crate::config::Secret;
 use axum::Router;
@@ -78,7 +78,11 @@ async fn webhook(
     };
     match door.intake.update(&update).await {
         Ok(_) => StatusCode::OK.into_response(),
-        // Telegram retries a webhook delivery that did not get a 2xx.
+        // Telegram redelivers an update that did not get a 2xx.
+        Err(IntakeError::Busy) => {
+            tracing::debug!("event queue full: Telegram will redeliver the update");
+            (StatusCode::SERVICE_UNAVAILABLE, "busy, try again").into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "could not take a Telegram update");
             (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
