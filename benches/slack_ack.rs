@@ -138,4 +138,19 @@ fn main() {
         rss as f64 / 1024.0
     );
     println!("| answers already delivered through response_url when the run ended | {last} |");
+    let db = rusqlite::Connection::open(dir.path().join("opsmate.db")).unwrap();
+    let answered: i64 = db
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    let total: u64 = report
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    println!("| commands taken into the queue and answered (outbox rows) | {answered} |");
+    println!(
+        "| commands answered \"busy\" at once (queue full) | {} |",
+        total.saturating_sub(answered as u64)
+    );
 }

@@ -123,7 +123,8 @@ impl App {
             transports.telegram = Some(Arc::new(TelegramTransport::new(bot.clone())));
         }
         if let (Some(client), Some(token)) = (&slack_client, &secrets.slack_bot_token) {
-            transports.slack = Some(Arc::new(SlackWebApi::new(client.clone(), token)));
+            let webhooks = web_api::webhook_client(&config.slack.api_url)?;
+            transports.slack = Some(Arc::new(SlackWebApi::new(client.clone(), webhooks, token)));
             slack_groups = Some(Arc::new(SlackGroups::new(client.clone(), token)));
         }
         let sender = Sender::new(
@@ -366,13 +367,9 @@ impl App {
         Ok(())
     }
 
+    /// Tells the alert channel and alert chat (whichever are configured) about an
+    /// action cut off by a stop.
     async fn surface_interrupted(&self, p: &Proposal) -> anyhow::Result<()> {
-        let Some(channel) = &self.ctx.config.slack.alert_channel else {
-            return Ok(());
-        };
-        if self.ctx.secrets.slack_bot_token.is_none() {
-            return Ok(());
-        }
         let msg = ChatMessage::text(
             format!(
                 "⚠️ Interrupted: {} {}",
@@ -384,7 +381,15 @@ impl App {
                 p.id
             ),
         );
-        send::post(&self.ctx.outbox, channel, &msg, None).await
+        let (config, secrets) = (&self.ctx.config, &self.ctx.secrets);
+        if let (Some(channel), Some(_)) = (&config.slack.alert_channel, &secrets.slack_bot_token) {
+            send::post(&self.ctx.outbox, channel, &msg, None).await?;
+        }
+        if let (Some(chat), Some(_)) = (config.telegram.alert_chat_id, &secrets.telegram_bot_token)
+        {
+            telegram::send::post(&self.ctx.outbox, chat, &msg, None).await?;
+        }
+        Ok(())
     }
 }
 

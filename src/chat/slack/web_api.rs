@@ -32,29 +32,51 @@ const TRANSIENT_ERRORS: &[&str] = &[
 pub type SlackConnector = SlackClientHyperConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
 pub type Slack = SlackClient<SlackConnector>;
 
-/// Builds slack-morphism's client against `api_url`.
+/// Builds slack-morphism's client against `api_url`, throttled to Slack's per-method
+/// tiers. It never retries by itself: a 429 comes back to the outbox, which owns retries.
 pub fn client(api_url: &str) -> anyhow::Result<Arc<Slack>> {
+    build(
+        api_url,
+        Some(SlackApiRateControlConfig::new().with_max_retries(0)),
+    )
+}
+
+/// A client without the crate's throttle, for `response_url` answers: the crate keys
+/// its webhook limit (one a second) globally, while each `response_url` belongs to one
+/// interaction, so one person's answer would wait behind everyone else's.
+pub fn webhook_client(api_url: &str) -> anyhow::Result<Arc<Slack>> {
+    build(api_url, None)
+}
+
+fn build(
+    api_url: &str,
+    rate_control: Option<SlackApiRateControlConfig>,
+) -> anyhow::Result<Arc<Slack>> {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(rustls::crypto::ring::default_provider())?
         .https_or_http()
         .enable_http1()
         .build();
-    let connector = SlackClientHyperConnector::with_connector(https)
-        .with_slack_api_url(api_url.trim_end_matches('/'))
-        .with_rate_control(SlackApiRateControlConfig::new().with_max_retries(0));
+    let mut connector = SlackClientHyperConnector::with_connector(https)
+        .with_slack_api_url(api_url.trim_end_matches('/'));
+    if let Some(rc) = rate_control {
+        connector = connector.with_rate_control(rc);
+    }
     Ok(Arc::new(SlackClient::new(connector)))
 }
 
 /// The outbox transport for Slack.
 pub struct SlackWebApi {
     client: Arc<Slack>,
+    webhooks: Arc<Slack>,
     token: SlackApiToken,
 }
 
 impl SlackWebApi {
-    pub fn new(client: Arc<Slack>, token: &Secret) -> Self {
+    pub fn new(client: Arc<Slack>, webhooks: Arc<Slack>, token: &Secret) -> Self {
         Self {
             client,
+            webhooks,
             token: SlackApiToken::new(SlackApiTokenValue::new(token.expose().to_owned())),
         }
     }
@@ -95,7 +117,7 @@ impl SlackWebApi {
                         DeliveryError::Permanent("response_url is not a URL".into())
                     })?);
                 let req: SlackApiPostWebhookMessageRequest = decode(body)?;
-                self.client
+                self.webhooks
                     .respond_to_event(&url, &req)
                     .await
                     .map_err(classify)?;
