@@ -11,7 +11,7 @@ mod common;
 
 use axum::Router;
 use axum::routing::post;
-use common::{readyz, rss_kib};
+use common::{readyz, rss_kib, wrk};
 use opsmate::chat::slack::verify::SlackVerifier;
 use opsmate::config::Secret;
 use std::process::{Command, Stdio};
@@ -100,13 +100,11 @@ fn main() {
         ),
     )
     .unwrap();
-    let out = Command::new("wrk")
-        .args(["-t", "2", "-c", "100", "-d", "10s", "--latency", "-s"])
-        .arg(&script)
-        .arg(format!("http://127.0.0.1:{port}/slack/commands"))
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = wrk(
+        &script,
+        100,
+        &format!("http://127.0.0.1:{port}/slack/commands"),
+    );
     let rss = rss_kib(child.id());
     // Answers delivered by the end of the run (the rest are still queued: the outbox
     // drains at slack-morphism's per-webhook rate).
@@ -116,23 +114,10 @@ fn main() {
         .status();
     let _ = child.wait();
 
-    let line = |prefix: &str| {
-        report
-            .lines()
-            .find(|l| l.trim_start().starts_with(prefix))
-            .map(|l| l.trim().to_owned())
-            .unwrap_or_default()
-    };
-    println!("{report}");
-    println!("| signed /slack/commands, 100 connections, 10 s | result |");
-    println!("|---|---|");
-    println!("| requests/s | {} |", line("Requests/sec:"));
-    println!("| p50 latency | {} |", line("50%"));
-    println!("| p99 latency | {} |", line("99%"));
-    println!("| non-2xx answers | {} |", {
-        let l = line("Non-2xx");
-        if l.is_empty() { "0".to_owned() } else { l }
-    });
+    report.print_table(
+        "signed /slack/commands, 100 connections, 10 s",
+        "non-2xx answers",
+    );
     println!(
         "| RSS right after the run | {:.1} MiB |",
         rss as f64 / 1024.0
@@ -142,12 +127,7 @@ fn main() {
     let answered: i64 = db
         .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
         .unwrap();
-    let total: u64 = report
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let total = report.total();
     println!("| commands taken into the queue and answered (outbox rows) | {answered} |");
     println!(
         "| commands answered \"busy\" at once (queue full) | {} |",

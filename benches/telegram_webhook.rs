@@ -11,7 +11,7 @@ mod common;
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::post;
-use common::{readyz, rss_kib};
+use common::{readyz, rss_kib, wrk};
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -103,38 +103,20 @@ end
         ),
     )
     .unwrap();
-    let out = Command::new("wrk")
-        .args(["-t", "2", "-c", "50", "-d", "10s", "--latency", "-s"])
-        .arg(&script)
-        .arg(format!("http://127.0.0.1:{port}/telegram/webhook"))
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = wrk(
+        &script,
+        50,
+        &format!("http://127.0.0.1:{port}/telegram/webhook"),
+    );
     let rss = rss_kib(child.id());
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
 
-    let line = |prefix: &str| {
-        report
-            .lines()
-            .find(|l| l.trim_start().starts_with(prefix))
-            .map(|l| l.trim().to_owned())
-            .unwrap_or_default()
-    };
-    println!("{report}");
-    println!("| Telegram webhook updates, 50 connections, 10 s | result |");
-    println!("|---|---|");
-    println!("| updates/s | {} |", line("Requests/sec:"));
-    println!("| p50 latency | {} |", line("50%"));
-    println!("| p99 latency | {} |", line("99%"));
-    println!(
-        "| non-2xx (503 = queue full, Telegram redelivers) | {} |",
-        {
-            let l = line("Non-2xx");
-            if l.is_empty() { "0".to_owned() } else { l }
-        }
+    report.print_table(
+        "Telegram webhook updates, 50 connections, 10 s",
+        "non-2xx (503 = queue full, Telegram redelivers)",
     );
     println!(
         "| RSS right after the run | {:.1} MiB |",

@@ -7,14 +7,7 @@ use serde_json::{Value, json};
 const JSON: &str = "application/json";
 
 fn audit_rows(h: &SlackHarness, event: &str) -> Vec<opsmate::audit::AuditRecord> {
-    h.app
-        .ctx
-        .store
-        .with_conn(|c| opsmate::audit::tail(c, 1000))
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.event == event)
-        .collect()
+    crate::support::audit_rows(&h.app, event)
 }
 
 /// The `reason` of every audited rejection, oldest first.

@@ -130,14 +130,7 @@ impl Harness {
     }
 
     fn audit(&self, event: &str) -> Vec<opsmate::audit::AuditRecord> {
-        self.app
-            .ctx
-            .store
-            .with_conn(|c| opsmate::audit::tail(c, 1000))
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.event == event)
-            .collect()
+        crate::support::audit_rows(&self.app, event)
     }
 }
 

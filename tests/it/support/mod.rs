@@ -92,6 +92,17 @@ pub async fn plain_app() -> (tempfile::TempDir, TestApp) {
     (dir, app)
 }
 
+/// Audit rows of one event, oldest first.
+pub fn audit_rows(app: &TestApp, event: &str) -> Vec<opsmate::audit::AuditRecord> {
+    app.ctx
+        .store
+        .with_conn(|c| opsmate::audit::tail(c, 10_000))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.event == event)
+        .collect()
+}
+
 /// Polls `check` every 10 ms until it returns true or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where
