@@ -11,11 +11,10 @@ mod common;
 
 use axum::Router;
 use axum::routing::post;
-use common::{readyz, rss_kib, wrk};
+use common::{rss_kib, serve_fake, start_opsmate, stop, wrk};
 use opsmate::chat::slack::verify::SlackVerifier;
 use opsmate::config::Secret;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const SECRET: &str = "bench-signing-secret";
 
@@ -40,42 +39,25 @@ fn main() {
     // The response_url sink: answers like Slack does.
     let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = answered.clone();
-    let sink = rt.block_on(async {
-        let app = Router::new().route(
+    let sink = serve_fake(
+        &rt,
+        Router::new().route(
             "/response",
             post(move || {
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 async { "ok" }
             }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        addr
-    });
+        ),
+    );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opsmate"))
-        .arg("serve")
-        .env("OPSMATE_STORAGE__PATH", dir.path().join("opsmate.db"))
-        .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("OPSMATE_SLACK__API_URL", format!("http://{sink}/api"))
-        .env("SLACK_BOT_TOKEN", "xoxb-bench")
-        .env("SLACK_SIGNING_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !readyz(port) {
-        assert!(start.elapsed() < Duration::from_secs(20), "not ready");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (child, port) = start_opsmate(
+        dir.path(),
+        &[
+            ("OPSMATE_SLACK__API_URL", format!("http://{sink}/api")),
+            ("SLACK_BOT_TOKEN", "xoxb-bench".into()),
+            ("SLACK_SIGNING_SECRET", SECRET.into()),
+        ],
+    );
 
     let body = serde_urlencoded::to_string([
         ("team_id", "T0BENCH"),
@@ -109,10 +91,7 @@ fn main() {
     // Answers delivered by the end of the run (the rest are still queued: the outbox
     // drains at slack-morphism's per-webhook rate).
     let last = answered.load(std::sync::atomic::Ordering::Relaxed);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    stop(child);
 
     report.print_table(
         "signed /slack/commands, 100 connections, 10 s",

@@ -11,10 +11,9 @@ mod common;
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::post;
-use common::{readyz, rss_kib, wrk};
+use common::{rss_kib, serve_fake, start_opsmate, stop, wrk};
 use serde_json::json;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const SECRET: &str = "bench-webhook-secret";
 const CHAT: i64 = -100200300;
@@ -34,8 +33,9 @@ fn main() {
         .build()
         .unwrap();
     // A fake Bot API that accepts whatever OpsMate sends.
-    let api = rt.block_on(async {
-        let app = Router::new().route(
+    let api = serve_fake(
+        &rt,
+        Router::new().route(
             "/{bot}/{method}",
             post(|Path((_bot, method)): Path<(String, String)>| async move {
                 let result = if method.eq_ignore_ascii_case("sendMessage") {
@@ -45,41 +45,20 @@ fn main() {
                 };
                 axum::Json(json!({"ok": true, "result": result}))
             }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        addr
-    });
+        ),
+    );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opsmate"))
-        .arg("serve")
-        .env("OPSMATE_STORAGE__PATH", dir.path().join("opsmate.db"))
-        .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("OPSMATE_TELEGRAM__API_URL", format!("http://{api}"))
-        .env("OPSMATE_TELEGRAM__MODE", "webhook")
-        .env(
-            "OPSMATE_TELEGRAM__PUBLIC_URL",
-            format!("http://127.0.0.1:{port}"),
-        )
-        .env("OPSMATE_TELEGRAM__ALLOWED_CHAT_IDS", format!("[{CHAT}]"))
-        .env("TELEGRAM_BOT_TOKEN", "123456:bench")
-        .env("TELEGRAM_WEBHOOK_SECRET", SECRET)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !readyz(port) {
-        assert!(start.elapsed() < Duration::from_secs(20), "not ready");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (child, port) = start_opsmate(
+        dir.path(),
+        &[
+            ("OPSMATE_TELEGRAM__API_URL", format!("http://{api}")),
+            ("OPSMATE_TELEGRAM__MODE", "webhook".into()),
+            ("OPSMATE_TELEGRAM__PUBLIC_URL", "http://127.0.0.1:1".into()),
+            ("OPSMATE_TELEGRAM__ALLOWED_CHAT_IDS", format!("[{CHAT}]")),
+            ("TELEGRAM_BOT_TOKEN", "123456:bench".into()),
+            ("TELEGRAM_WEBHOOK_SECRET", SECRET.into()),
+        ],
+    );
 
     // Each wrk thread numbers its own updates from a distinct base.
     let script = dir.path().join("updates.lua");
@@ -109,10 +88,7 @@ end
         &format!("http://127.0.0.1:{port}/telegram/webhook"),
     );
     let rss = rss_kib(child.id());
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    stop(child);
 
     report.print_table(
         "Telegram webhook updates, 50 connections, 10 s",

@@ -89,3 +89,55 @@ impl WrkReport {
         );
     }
 }
+
+/// Serves `router` on a free loopback port from `rt`; returns the address.
+pub fn serve_fake(rt: &tokio::runtime::Runtime, router: axum::Router) -> std::net::SocketAddr {
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    })
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the release binary's `serve` on a fresh database in `dir` with extra
+/// environment, and waits until `/readyz` answers.
+pub fn start_opsmate(dir: &std::path::Path, env: &[(&str, String)]) -> (std::process::Child, u16) {
+    let port = free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_opsmate"))
+        .arg("serve")
+        .env("OPSMATE_STORAGE__PATH", dir.join("opsmate.db"))
+        .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !readyz(port) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "not ready in 20 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    (child, port)
+}
+
+/// Stops a server started by [`start_opsmate`] with SIGTERM.
+pub fn stop(mut child: std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
