@@ -11,10 +11,9 @@ mod common;
 
 use axum::Router;
 use axum::routing::post;
-use common::{rss_kib, serve_fake, start_opsmate, stop, wrk};
+use common::{rss_kib, serve_fake, start_opsmate, stop, wrk, wrk_bench_setup};
 use opsmate::chat::slack::verify::SlackVerifier;
 use opsmate::config::Secret;
-use std::process::Command;
 
 const SECRET: &str = "bench-signing-secret";
 
@@ -23,19 +22,9 @@ fn lua_string(s: &str) -> String {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    let Some((dir, rt)) = wrk_bench_setup() else {
         return;
-    }
-    if Command::new("wrk").arg("--version").output().is_err() {
-        eprintln!("wrk is not installed (apt-get install wrk)");
-        std::process::exit(1);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    };
     // The response_url sink: answers like Slack does.
     let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = answered.clone();

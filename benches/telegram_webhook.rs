@@ -11,27 +11,16 @@ mod common;
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::post;
-use common::{rss_kib, serve_fake, start_opsmate, stop, wrk};
+use common::{rss_kib, serve_fake, start_opsmate, stop, wrk, wrk_bench_setup};
 use serde_json::json;
-use std::process::Command;
 
 const SECRET: &str = "bench-webhook-secret";
 const CHAT: i64 = -100200300;
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    let Some((dir, rt)) = wrk_bench_setup() else {
         return;
-    }
-    if Command::new("wrk").arg("--version").output().is_err() {
-        eprintln!("wrk is not installed (apt-get install wrk)");
-        std::process::exit(1);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    };
     // A fake Bot API that accepts whatever OpsMate sends.
     let api = serve_fake(
         &rt,

@@ -141,3 +141,25 @@ pub fn stop(mut child: std::process::Child) {
         .status();
     let _ = child.wait();
 }
+
+/// Common start of the wrk benchmarks: nothing under `cargo test --benches`; a clear
+/// exit without `wrk`; else a temp folder and a runtime for the fake servers.
+pub fn wrk_bench_setup() -> Option<(tempfile::TempDir, tokio::runtime::Runtime)> {
+    if !std::env::args().any(|a| a == "--bench") {
+        return None;
+    }
+    if std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("wrk is not installed (apt-get install wrk)");
+        std::process::exit(1);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    Some((tempfile::tempdir().unwrap(), rt))
+}

@@ -125,6 +125,21 @@ impl Harness {
         gate.get(&p.id).await.unwrap().unwrap()
     }
 
+    /// Presses a proposal's button (`a` approve, `r` reject) on its message.
+    async fn press(&self, user: i64, verb: &str, p: &Proposal, message_id: i64) {
+        let update = callback_update(user, &format!("{verb}:{}", p.id), message_id);
+        assert_eq!(self.webhook(&update, Some(SECRET)).await, 200);
+    }
+
+    /// The text of the `n`th delivered callback answer (waiting for it).
+    async fn callback_answer(&self, n: usize) -> String {
+        let answers = self.wait("answerCallbackQuery", n + 1).await;
+        answers[n].body["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     async fn state(&self, p: &Proposal) -> ProposalState {
         self.app.ctx.gate.get(&p.id).await.unwrap().unwrap().state
     }
@@ -273,40 +288,19 @@ async fn approve_edits_the_message_and_always_answers_the_callback() {
         .unwrap();
 
     // A stranger to the approver list: refused, answered, audited.
+    h.press(MALLORY, "a", &p, message_id).await;
+    let refusal = h.callback_answer(0).await;
+    assert!(refusal.contains("not allowed"), "{refusal}");
     assert_eq!(
-        h.webhook(
-            &callback_update(MALLORY, &format!("a:{}", p.id), message_id),
-            Some(SECRET)
-        )
-        .await,
-        200
+        h.wait("answerCallbackQuery", 1).await[0].body["show_alert"],
+        true
     );
-    let answers = h.wait("answerCallbackQuery", 1).await;
-    assert!(
-        answers[0].body["text"]
-            .as_str()
-            .unwrap()
-            .contains("not allowed")
-    );
-    assert_eq!(answers[0].body["show_alert"], true);
     assert_eq!(h.state(&p).await, ProposalState::Pending);
 
     // Alice approves.
-    assert_eq!(
-        h.webhook(
-            &callback_update(ALICE, &format!("a:{}", p.id), message_id),
-            Some(SECRET)
-        )
-        .await,
-        200
-    );
-    let answers = h.wait("answerCallbackQuery", 2).await;
-    assert!(
-        answers[1].body["text"]
-            .as_str()
-            .unwrap()
-            .contains("succeeded")
-    );
+    h.press(ALICE, "a", &p, message_id).await;
+    let done = h.callback_answer(1).await;
+    assert!(done.contains("succeeded"), "{done}");
     let edits = h.wait("editMessageText", 1).await;
     assert_eq!(edits[0].body["message_id"], message_id);
     let edited = edits[0].body["text"].as_str().unwrap();
@@ -323,23 +317,9 @@ async fn approve_edits_the_message_and_always_answers_the_callback() {
     assert_eq!(h.action.executions(), 1);
 
     // Bob clicks too late: told who decided; nothing runs again.
-    assert_eq!(
-        h.webhook(
-            &callback_update(BOB, &format!("a:{}", p.id), message_id),
-            Some(SECRET)
-        )
-        .await,
-        200
-    );
-    let answers = h.wait("answerCallbackQuery", 3).await;
-    assert!(
-        answers[2].body["text"]
-            .as_str()
-            .unwrap()
-            .contains("already succeeded by telegram:42"),
-        "{:?}",
-        answers[2].body
-    );
+    h.press(BOB, "a", &p, message_id).await;
+    let late = h.callback_answer(2).await;
+    assert!(late.contains("already succeeded by telegram:42"), "{late}");
     assert_eq!(h.action.executions(), 1);
     assert!(
         h.audit("approval.refused")
@@ -360,11 +340,7 @@ async fn reject_keeps_and_says_so() {
         .message_id
         .parse::<i64>()
         .unwrap();
-    h.webhook(
-        &callback_update(BOB, &format!("r:{}", p.id), message_id),
-        Some(SECRET),
-    )
-    .await;
+    h.press(BOB, "r", &p, message_id).await;
     let edits = h.wait("editMessageText", 1).await;
     assert!(edits[0].body["text"].as_str().unwrap().contains("Rejected"));
     h.wait("answerCallbackQuery", 1).await;

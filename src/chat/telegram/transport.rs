@@ -50,7 +50,15 @@ impl TelegramTransport {
     }
 
     /// Reserves a send slot for the chat, or says how long to wait for one.
-    fn flood_slot(&self, chat: i64) -> Result<(), Duration> {
+    fn flood_slot(&self, chat: i64) -> Result<(), DeliveryError> {
+        self.wait_for_slot(chat)
+            .map_err(|wait| DeliveryError::Retry {
+                after: Some(wait),
+                reason: "Telegram flood limit".into(),
+            })
+    }
+
+    fn wait_for_slot(&self, chat: i64) -> Result<(), Duration> {
         let now = Instant::now();
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         let recent = sent.entry(chat).or_default();
@@ -102,10 +110,7 @@ impl TelegramTransport {
                 }
             }
             Operation::Post => {
-                self.flood_slot(chat).map_err(|wait| DeliveryError::Retry {
-                    after: Some(wait),
-                    reason: "Telegram flood limit".into(),
-                })?;
+                self.flood_slot(chat)?;
                 let mut req = self
                     .bot
                     .send_message(ChatId(chat), payload.text)
@@ -122,10 +127,7 @@ impl TelegramTransport {
                 let id = payload
                     .message_id
                     .ok_or_else(|| DeliveryError::Permanent("edit without a message id".into()))?;
-                self.flood_slot(chat).map_err(|wait| DeliveryError::Retry {
-                    after: Some(wait),
-                    reason: "Telegram flood limit".into(),
-                })?;
+                self.flood_slot(chat)?;
                 let mut req = self
                     .bot
                     .edit_message_text(ChatId(chat), MessageId(id), payload.text)
