@@ -22,7 +22,7 @@ use crate::cloud::Aws;
 use crate::config::{Config, Loaded, Secret, SlackMode, TelegramMode};
 use crate::dispatch::{self, Context};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
-use crate::features;
+use crate::features::{self, hunter, hunter::Hunter};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::outbox::sender::Sender;
@@ -92,20 +92,34 @@ impl App {
             .await
             .context("opening the database")??;
 
-        let gate = Gate::new(
-            store.clone(),
-            clock.clone(),
-            config.approvals.clone(),
-            options.actions,
-            metrics.clone(),
-            config.dry_run,
-        );
         let outbox = Outbox::new(store.clone(), clock.clone());
         let audit = Audit::new(store.clone(), clock.clone());
         let aws = match options.aws {
             Some(aws) => aws,
             None => Aws::load(&config.aws).await,
         };
+        let mut actions = options.actions;
+        let hunter = match &config.hunter {
+            Some(_) => {
+                let hunter = Arc::new(Hunter::new(&config, &aws).await?);
+                hunter::actions::register(
+                    &mut actions,
+                    hunter.clone(),
+                    audit.clone(),
+                    clock.clone(),
+                );
+                Some(hunter)
+            }
+            None => None,
+        };
+        let gate = Gate::new(
+            store.clone(),
+            clock.clone(),
+            config.approvals.clone(),
+            actions,
+            metrics.clone(),
+            config.dry_run,
+        );
 
         let mut transports = Transports::default();
         let mut slack_groups = None;
@@ -135,7 +149,7 @@ impl App {
         );
 
         let scheduler = Scheduler::new(
-            core_jobs(&config)?,
+            scheduled_jobs(&config)?,
             store.clone(),
             clock.clone(),
             config.scheduler.catch_up_window,
@@ -191,6 +205,7 @@ impl App {
             clock,
             aws,
             slack_groups,
+            hunter,
         };
         let app = Self {
             ctx,
@@ -393,10 +408,14 @@ impl App {
     }
 }
 
-/// Jobs every OpsMate runs, whatever features are on.
-fn core_jobs(config: &Config) -> anyhow::Result<Vec<ScheduledJob>> {
+/// The jobs to schedule: the core ones always, a feature's when it is on.
+fn scheduled_jobs(config: &Config) -> anyhow::Result<Vec<ScheduledJob>> {
     JobKind::ALL
         .into_iter()
+        .filter(|kind| match kind {
+            JobKind::ExpireApprovals | JobKind::PruneJobRuns => true,
+            JobKind::HuntZombies => config.hunter.is_some(),
+        })
         .map(|kind| {
             Ok(ScheduledJob {
                 kind,

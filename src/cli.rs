@@ -48,6 +48,16 @@ pub enum Command {
     },
     /// Exit 0 if the local server's /healthz answers 200 (for container health checks).
     Probe,
+    /// List idle EBS volumes, old snapshots and Elastic IPs with their monthly cost.
+    /// No chat needed; nothing is deleted. Exits 1 if a region could not be scanned.
+    Zombies {
+        /// Scan only this region (repeatable); default: hunter.regions or aws.regions.
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,7 +116,37 @@ fn run(command: Command, loaded: &Loaded) -> anyhow::Result<i32> {
         } => config_check(loaded),
         Command::Audit { command } => audit_command(command, loaded),
         Command::Probe => probe(loaded),
+        Command::Zombies { regions, json } => zombies(loaded, &regions, json),
     }
+}
+
+fn zombies(loaded: &Loaded, regions: &[String], json: bool) -> anyhow::Result<i32> {
+    use crate::features::hunter::{Hunter, hunt, table};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let config = &loaded.config;
+        let (path, busy) = (config.storage.path.clone(), config.storage.busy_timeout);
+        let store = tokio::task::spawn_blocking(move || Store::open(&path, busy)).await??;
+        let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+        let audit = crate::audit::Audit::new(store.clone(), clock.clone());
+        let aws = crate::cloud::Aws::load(&config.aws).await;
+        let hunter = Hunter::new(config, &aws).await?;
+        let result = hunt::hunt(&hunter, &store, &audit, clock.now(), regions, "cli").await?;
+        let mut out = std::io::stdout().lock();
+        if json {
+            table::write_json(&mut out, &result)?;
+        } else {
+            table::write_table(&mut out, &result)?;
+        }
+        table::write_regions(&mut std::io::stderr().lock(), &result)?;
+        Ok(if result.failed_regions().next().is_some() {
+            exit_code::CHECK_FAILED
+        } else {
+            exit_code::OK
+        })
+    })
 }
 
 fn serve(loaded: &Loaded) -> anyhow::Result<i32> {

@@ -34,6 +34,8 @@ pub struct Context {
     pub aws: Aws,
     /// Slack user-group lookups, when Slack is on.
     pub slack_groups: Option<Arc<SlackGroups>>,
+    /// Zombie Hunter, when `[hunter]` is set.
+    pub hunter: Option<Arc<crate::features::hunter::Hunter>>,
 }
 
 /// Handles one event.
@@ -80,6 +82,7 @@ async fn run_job(ctx: &Context, run: JobRun) -> anyhow::Result<()> {
         match run.job {
             JobKind::ExpireApprovals => expire_approvals(ctx).await,
             JobKind::PruneJobRuns => prune_job_runs(ctx).await,
+            JobKind::HuntZombies => crate::features::hunter::run::scheduled(ctx).await,
         }
     }
     .instrument(span)

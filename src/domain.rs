@@ -97,15 +97,19 @@ pub enum ActionKind {
     ReleaseAddress,
     StopInstances,
     RevokeAccess,
+    /// A set of Zombie Hunter deletions decided as one ("Delete all"). Whoever decides
+    /// it must be allowed to approve every kind in the set.
+    DeleteZombies,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 5] = [
+    pub const ALL: [ActionKind; 6] = [
         ActionKind::DeleteVolume,
         ActionKind::DeleteSnapshot,
         ActionKind::ReleaseAddress,
         ActionKind::StopInstances,
         ActionKind::RevokeAccess,
+        ActionKind::DeleteZombies,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -115,6 +119,7 @@ impl ActionKind {
             ActionKind::ReleaseAddress => "release_address",
             ActionKind::StopInstances => "stop_instances",
             ActionKind::RevokeAccess => "revoke_access",
+            ActionKind::DeleteZombies => "delete_zombies",
         }
     }
 }

@@ -43,15 +43,22 @@ pub enum JobKind {
     ExpireApprovals,
     /// Trims old scheduler bookkeeping.
     PruneJobRuns,
+    /// Zombie Hunter's scan and report (only scheduled when `[hunter]` is set).
+    HuntZombies,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::ExpireApprovals, JobKind::PruneJobRuns];
+    pub const ALL: [JobKind; 3] = [
+        JobKind::ExpireApprovals,
+        JobKind::PruneJobRuns,
+        JobKind::HuntZombies,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::ExpireApprovals => "expire_approvals",
             JobKind::PruneJobRuns => "prune_job_runs",
+            JobKind::HuntZombies => "hunt_zombies",
         }
     }
 
@@ -60,6 +67,7 @@ impl JobKind {
         match self {
             JobKind::ExpireApprovals => "* * * * *",
             JobKind::PruneJobRuns => "17 3 * * *",
+            JobKind::HuntZombies => crate::config::hunter::DEFAULT_HUNTER_SCHEDULE,
         }
     }
 }

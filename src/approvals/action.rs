@@ -29,7 +29,9 @@ pub trait ActionHandler: Send + Sync + 'static {
     fn recheck<'a>(&'a self, proposal: &'a Proposal) -> BoxFuture<'a, anyhow::Result<Precheck>>;
 
     /// Does the work (or, with `dry_run`, only describes it) and returns a JSON report
-    /// of what really happened. An `Err` marks the proposal failed with that error.
+    /// of what really happened. An `Err` marks the proposal failed with that error; so
+    /// does a report whose `failed` count is above zero (a set where some parts
+    /// failed), keeping the report.
     fn execute<'a>(
         &'a self,
         proposal: &'a Proposal,

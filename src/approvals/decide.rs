@@ -93,7 +93,8 @@ pub(super) fn decide_tx(
         refuse("not_found", Value::Null)?;
         return Ok(Step::Missing);
     };
-    if let Err(refusal) = policy::check(config, p.kind, &p.proposed_by, decider) {
+    let kinds = policy::policy_kinds(p.kind, &p.params);
+    if let Err(refusal) = policy::check_all(config, &kinds, &p.proposed_by, decider) {
         refuse(refusal.code(), json!({"kind": p.kind}))?;
         return Ok(Step::Refused(p, refusal));
     }

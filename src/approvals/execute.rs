@@ -59,6 +59,12 @@ impl Gate {
                     json!({"error": format!("precondition check failed: {e:#}")}),
                 ),
                 Ok(Precheck::Qualifies) => match handler.execute(&p, self.dry_run).await {
+                    // A set whose report counts failures failed, with the report kept.
+                    Ok(report) if report.get("failed").and_then(|n| n.as_u64()) > Some(0) => (
+                        ProposalState::Failed,
+                        json!({"dry_run": self.dry_run, "report": report,
+                               "error": format!("{} of the actions failed", report["failed"])}),
+                    ),
                     Ok(report) => (
                         ProposalState::Succeeded,
                         json!({"dry_run": self.dry_run, "report": report}),

@@ -121,9 +121,9 @@ impl Gate {
         &self.config
     }
 
-    /// True when someone could approve this kind. Messages say so when nobody can.
-    pub fn has_approvers(&self, kind: ActionKind) -> bool {
-        self.config.policy(kind).is_some_and(|p| p.has_approvers())
+    /// True when someone could approve this proposal. Messages say so when nobody can.
+    pub fn has_approvers(&self, p: &Proposal) -> bool {
+        policy::has_approvers(&self.config, &policy::policy_kinds(p.kind, &p.params))
     }
 
     /// Puts an action up for decision. At most one open proposal exists per (kind, target).
@@ -132,8 +132,19 @@ impl Gate {
             anyhow::bail!("no handler is registered for {} actions", new.kind);
         }
         let now = self.clock.now();
-        let ttl = chrono::Duration::from_std(self.config.ttl_for(new.kind))?;
-        let required = self.config.policy(new.kind).map_or(1, |p| p.required()) as u32;
+        let kinds = policy::policy_kinds(new.kind, &new.params);
+        let ttl = kinds
+            .iter()
+            .map(|k| self.config.ttl_for(*k))
+            .min()
+            .unwrap_or(self.config.ttl);
+        let ttl = chrono::Duration::from_std(ttl)?;
+        // A set needs as many approvers as its strictest member.
+        let required = kinds
+            .iter()
+            .map(|k| self.config.policy(*k).map_or(1, |p| p.required()))
+            .max()
+            .unwrap_or(1) as u32;
         self.store
             .call(move |conn| {
                 store::immediate(conn, |tx| {

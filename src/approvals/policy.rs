@@ -2,6 +2,7 @@
 
 use crate::config::{ApprovalsConfig, KindPolicy};
 use crate::domain::{ActionKind, Actor};
+use serde_json::Value;
 
 /// Why a decision was refused before it touched the proposal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,44 @@ impl Refusal {
             Refusal::OwnProposal => "own_proposal",
         }
     }
+}
+
+/// The kinds whose policies govern a proposal: its own kind, or for a set of
+/// deletions every kind listed in its `params.kinds`.
+pub fn policy_kinds(kind: ActionKind, params: &Value) -> Vec<ActionKind> {
+    match kind {
+        ActionKind::DeleteZombies => params
+            .get("kinds")
+            .cloned()
+            .and_then(|k| serde_json::from_value::<Vec<ActionKind>>(k).ok())
+            .filter(|k| !k.is_empty() && !k.contains(&ActionKind::DeleteZombies))
+            .unwrap_or_default(),
+        other => vec![other],
+    }
+}
+
+/// True when someone could approve a proposal governed by these kinds.
+pub fn has_approvers(config: &ApprovalsConfig, kinds: &[ActionKind]) -> bool {
+    !kinds.is_empty()
+        && kinds
+            .iter()
+            .all(|k| config.policy(*k).is_some_and(|p| p.has_approvers()))
+}
+
+/// Checks that `decider` may decide a proposal governed by `kinds` (see
+/// [`policy_kinds`]) made by `proposed_by`: they must pass every kind's policy.
+pub fn check_all(
+    config: &ApprovalsConfig,
+    kinds: &[ActionKind],
+    proposed_by: &str,
+    decider: &Actor,
+) -> Result<(), Refusal> {
+    if kinds.is_empty() {
+        return Err(Refusal::NoApproversConfigured);
+    }
+    kinds
+        .iter()
+        .try_for_each(|k| check(config, *k, proposed_by, decider))
 }
 
 /// Checks that `decider` may decide a proposal of `kind` made by `proposed_by`.

@@ -45,10 +45,8 @@ pub async fn answer(
 ) -> anyhow::Result<Vec<ChatMessage>> {
     Ok(match command {
         Command::Help => vec![help(surface)],
-        Command::Zombies => vec![not_built(
-            "Zombie Hunter",
-            "idle EBS volumes, old snapshots and Elastic IPs",
-        )],
+        // Answered by Zombie Hunter itself (it posts a report), see `handle::command`.
+        Command::Zombies => Vec::new(),
         Command::Watchman(_) => vec![not_built("Night Watchman", "stopping staging at night")],
         Command::Access { .. } => vec![not_built(
             "Access Guard",
@@ -107,7 +105,7 @@ async fn approvals(ctx: &Context) -> anyhow::Result<Vec<ChatMessage>> {
             local(p.expires_at, tz),
             p.id
         )));
-        if ctx.gate.has_approvers(p.kind) {
+        if ctx.gate.has_approvers(p) {
             parts.push(Part::Buttons(buttons(p)));
         } else {
             parts.push(Part::Text(nobody_can_approve(p.kind)));
@@ -150,6 +148,7 @@ pub fn kind_label(kind: ActionKind) -> &'static str {
         ActionKind::ReleaseAddress => "Release Elastic IP",
         ActionKind::StopInstances => "Stop instances",
         ActionKind::RevokeAccess => "Revoke AWS access",
+        ActionKind::DeleteZombies => "Delete idle resources",
     }
 }
 
@@ -177,6 +176,11 @@ fn button_texts(kind: ActionKind) -> (&'static str, &'static str, &'static str) 
             "❌ Keep access",
             "Remove every access key, password, group, policy and MFA device of this IAM user?",
         ),
+        ActionKind::DeleteZombies => (
+            "Delete all",
+            "Keep",
+            "Delete every listed resource? Each is checked again just before deletion.",
+        ),
     }
 }
 
@@ -199,10 +203,13 @@ pub fn buttons(p: &Proposal) -> Vec<Button> {
     ]
 }
 
-fn nobody_can_approve(kind: ActionKind) -> String {
-    format!(
-        "Nobody is configured to approve {kind} proposals, so nobody can approve this one. Add approvers under [approvals.{kind}]."
-    )
+pub fn nobody_can_approve(kind: ActionKind) -> String {
+    match kind {
+        ActionKind::DeleteZombies => "Nobody is configured to approve every kind of deletion in this set, so nobody can approve it. Add approvers under [approvals.delete_volume], [approvals.delete_snapshot] and [approvals.release_address].".into(),
+        _ => format!(
+            "Nobody is configured to approve {kind} proposals, so nobody can approve this one. Add approvers under [approvals.{kind}]."
+        ),
+    }
 }
 
 /// A new proposal, as posted to the channel.

@@ -10,6 +10,7 @@ use crate::chat::telegram;
 use crate::dispatch::Context;
 use crate::domain::Actor;
 use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, ReplyTo};
+use crate::features::hunter;
 use crate::store;
 use serde_json::json;
 
@@ -65,6 +66,10 @@ async fn acknowledge_click(ctx: &Context, to: &Option<ReplyTo>, text: &str) -> a
 pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
     let surface = surface(&req.reply);
     let messages = match &req.parsed {
+        Ok(crate::chat::command::Command::Zombies) => {
+            tracing::info!(from = %req.from, "command zombies");
+            hunter::run::on_demand(ctx, &req.reply, &req.from.key()).await?
+        }
         Ok(command) => {
             tracing::info!(from = %req.from, ?command, "command");
             answers::answer(ctx, command, surface).await?
@@ -91,7 +96,24 @@ pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()>
     match ctx.gate.decide(&req.approval, &decider, req.verdict).await {
         Ok(Decided::Executed(p)) | Ok(Decided::Rejected(p)) => {
             acknowledge_click(ctx, &req.reply, &format!("Done: {}", p.state)).await?;
-            show_decided(ctx, &p, &req).await
+            // A line of a Zombie Hunter report: the whole report is rewritten.
+            let on_report = match &req.message {
+                Some(at) => hunter::report::report_of_message(
+                    ctx,
+                    &at.platform,
+                    &at.channel,
+                    &at.message_id,
+                )
+                .await?
+                .is_some(),
+                None => false,
+            };
+            hunter::report::refresh_for(ctx, &p.id).await?;
+            if on_report {
+                Ok(())
+            } else {
+                show_decided(ctx, &p, &req).await
+            }
         }
         Ok(Decided::NeedsMoreApprovals { have, need, .. }) => {
             let msg = ChatMessage::text(
@@ -157,12 +179,13 @@ async fn with_groups(ctx: &Context, req: &DecisionRequest) -> Actor {
     let Ok(Some(p)) = ctx.gate.get(&req.approval).await else {
         return req.decider.clone();
     };
-    let candidates = ctx
-        .gate
-        .config()
-        .policy(p.kind)
-        .map(|policy| policy.slack_groups.clone())
-        .unwrap_or_default();
+    let mut candidates: Vec<_> = crate::approvals::policy::policy_kinds(p.kind, &p.params)
+        .into_iter()
+        .filter_map(|k| ctx.gate.config().policy(k))
+        .flat_map(|policy| policy.slack_groups.clone())
+        .collect();
+    candidates.sort();
+    candidates.dedup();
     if candidates.is_empty() {
         return req.decider.clone();
     }
@@ -205,7 +228,7 @@ pub async fn post_proposal_to_slack(
     p: &Proposal,
     channel: &str,
 ) -> anyhow::Result<()> {
-    let msg = answers::proposal(p, ctx.gate.has_approvers(p.kind), ctx.config.timezone);
+    let msg = answers::proposal(p, ctx.gate.has_approvers(p), ctx.config.timezone);
     send::post(&ctx.outbox, channel, &msg, Some(&p.id)).await
 }
 
@@ -215,7 +238,7 @@ pub async fn post_proposal_to_telegram(
     p: &Proposal,
     chat_id: i64,
 ) -> anyhow::Result<()> {
-    let msg = answers::proposal(p, ctx.gate.has_approvers(p.kind), ctx.config.timezone);
+    let msg = answers::proposal(p, ctx.gate.has_approvers(p), ctx.config.timezone);
     telegram::send::post(&ctx.outbox, chat_id, &msg, Some(&p.id)).await
 }
 

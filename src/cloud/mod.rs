@@ -1,11 +1,52 @@
 //! AWS access. One shared SDK configuration (default credential chain, optional
 //! endpoint override for moto or LocalStack); per-region clients are cheap to build.
+//!
+//! Every client retries throttling and transient errors with the SDK's standard
+//! exponential backoff, and counts the HTTP attempts it makes, so a scan can report
+//! how many calls it cost.
 
 pub mod ec2;
 
 use crate::config::AwsConfig;
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ec2::config::Credentials;
+use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ec2::config::{ConfigBag, Credentials, Intercept, RuntimeComponents};
+use aws_sdk_ec2::error::BoxError;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Attempts per call, first try included. Throttling backs off exponentially up to
+/// [`MAX_BACKOFF`] between attempts, so a throttled call waits rather than fails.
+pub const MAX_ATTEMPTS: u32 = 8;
+pub const MAX_BACKOFF: Duration = Duration::from_secs(20);
+
+/// Counts HTTP attempts (retries included) of the clients it is attached to.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(Arc<AtomicU64>);
+
+impl CallCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
 
 /// Handle to AWS. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -37,7 +78,13 @@ impl Aws {
             .first()
             .cloned()
             .unwrap_or_else(|| "us-east-1".into());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(home));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(home))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(MAX_ATTEMPTS)
+                    .with_max_backoff(MAX_BACKOFF),
+            );
         if let Some(url) = &config.endpoint_url {
             loader = loader.endpoint_url(url);
         }
@@ -57,9 +104,36 @@ impl Aws {
 
     /// An EC2 client for one region.
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        self.ec2_counted(region, &CallCounter::default())
+    }
+
+    /// An EC2 client for one region whose HTTP attempts add to `counter`.
+    pub fn ec2_counted(&self, region: &str, counter: &CallCounter) -> aws_sdk_ec2::Client {
         let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_owned()))
+            .interceptor(counter.clone())
             .build();
         aws_sdk_ec2::Client::from_conf(conf)
+    }
+
+    /// The same endpoint and regions, with credentials from assuming `role_arn`
+    /// through STS (refreshed by the SDK before they expire).
+    pub async fn assume_role(&self, role_arn: &str) -> Self {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name("opsmate")
+            .configure(&self.sdk)
+            .build()
+            .await;
+        let sdk = self
+            .sdk
+            .to_builder()
+            .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+                provider,
+            ))
+            .build();
+        Self {
+            sdk,
+            regions: self.regions.clone(),
+        }
     }
 }

@@ -5,9 +5,11 @@
 //! from the environment (see [`secrets`]). Any key can also be set from the
 //! environment as `OPSMATE_<SECTION>__<KEY>` (see [`load`]).
 
+pub mod hunter;
 pub mod load;
 pub mod secrets;
 
+pub use hunter::HunterConfig;
 pub use load::{ConfigError, ConfigSource, Loaded, load};
 pub use secrets::{Secret, Secrets};
 
@@ -38,6 +40,9 @@ pub struct Config {
     pub telegram: TelegramConfig,
     pub github: GithubConfig,
     pub linear: LinearConfig,
+    /// Zombie Hunter; absent means off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hunter: Option<HunterConfig>,
 }
 
 impl Default for Config {
@@ -55,6 +60,7 @@ impl Default for Config {
             telegram: TelegramConfig::default(),
             github: GithubConfig::default(),
             linear: LinearConfig::default(),
+            hunter: None,
         }
     }
 }
@@ -133,10 +139,12 @@ impl Default for SchedulerConfig {
 }
 
 impl SchedulerConfig {
-    pub fn settings(&self, job: JobKind) -> &JobSettings {
+    /// Settings of a core job; feature jobs are scheduled in their own section.
+    pub fn settings(&self, job: JobKind) -> Option<&JobSettings> {
         match job {
-            JobKind::ExpireApprovals => &self.expire_approvals,
-            JobKind::PruneJobRuns => &self.prune_job_runs,
+            JobKind::ExpireApprovals => Some(&self.expire_approvals),
+            JobKind::PruneJobRuns => Some(&self.prune_job_runs),
+            JobKind::HuntZombies => None,
         }
     }
 }
@@ -194,7 +202,9 @@ impl Default for ApprovalsConfig {
 }
 
 impl ApprovalsConfig {
-    /// The policy for one kind; `None` means nobody may approve it.
+    /// The policy for one kind; `None` means nobody may approve it. A set of
+    /// deletions (`delete_zombies`) has no policy of its own: see
+    /// [`crate::approvals::policy::policy_kinds`].
     pub fn policy(&self, kind: ActionKind) -> Option<&KindPolicy> {
         match kind {
             ActionKind::DeleteVolume => self.delete_volume.as_ref(),
@@ -202,6 +212,7 @@ impl ApprovalsConfig {
             ActionKind::ReleaseAddress => self.release_address.as_ref(),
             ActionKind::StopInstances => self.stop_instances.as_ref(),
             ActionKind::RevokeAccess => self.revoke_access.as_ref(),
+            ActionKind::DeleteZombies => None,
         }
     }
 
@@ -386,9 +397,25 @@ impl Default for LinearConfig {
 impl Config {
     /// The effective schedule of a built-in job.
     pub fn job_schedule(&self, job: JobKind) -> Result<CronSchedule, CronError> {
-        self.scheduler
-            .settings(job)
-            .resolve(job.default_schedule(), self.timezone)
+        match (job, &self.hunter) {
+            (JobKind::HuntZombies, Some(h)) => {
+                CronSchedule::parse(&h.schedule, h.timezone.unwrap_or(self.timezone))
+            }
+            _ => self
+                .scheduler
+                .settings(job)
+                .cloned()
+                .unwrap_or_default()
+                .resolve(job.default_schedule(), self.timezone),
+        }
+    }
+
+    /// Where a job's schedule is configured, for error messages.
+    pub fn job_schedule_key(job: JobKind) -> String {
+        match job {
+            JobKind::HuntZombies => "hunter.schedule".into(),
+            _ => format!("scheduler.{}.schedule", job.as_str()),
+        }
     }
 
     /// Checks that types alone cannot express. Returns `(key, problem)` on failure.
@@ -413,12 +440,11 @@ impl Config {
         check_url("github.api_url", &self.github.api_url)?;
         check_url("linear.api_url", &self.linear.api_url)?;
         for job in JobKind::ALL {
-            self.job_schedule(job).map_err(|e| {
-                (
-                    format!("scheduler.{}.schedule", job.as_str()),
-                    e.to_string(),
-                )
-            })?;
+            self.job_schedule(job)
+                .map_err(|e| (Self::job_schedule_key(job), e.to_string()))?;
+        }
+        if let Some(hunter) = &self.hunter {
+            hunter.validate()?;
         }
         for kind in ActionKind::ALL {
             if let Some(n) = self

@@ -8,7 +8,7 @@ pub mod sender;
 mod sql;
 mod transport;
 
-pub use sql::OutboxMessage;
+pub use sql::{OutboxMessage, TaggedMessage};
 pub use transport::{Delivered, DeliveryError, Transport, Transports};
 
 use crate::clock::SharedClock;
@@ -121,10 +121,52 @@ impl Outbox {
         let now = self.clock.now();
         let id = self
             .store
-            .call(move |c| sql::insert(c, &to, operation, &payload, approval.as_ref(), now))
+            .call(move |c| sql::insert(c, &to, operation, &payload, approval.as_ref(), None, now))
             .await?;
         self.wake.notify_one();
         Ok(id)
+    }
+
+    /// Queues a new message with a tag; once delivered, [`Outbox::tagged`] finds where
+    /// it landed, so a feature can rewrite it later.
+    pub async fn enqueue_tagged(
+        &self,
+        to: Destination,
+        payload: Value,
+        tag: String,
+    ) -> anyhow::Result<i64> {
+        let now = self.clock.now();
+        let id = self
+            .store
+            .call(move |c| sql::insert(c, &to, Operation::Post, &payload, None, Some(&tag), now))
+            .await?;
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// The tag of a delivered message (e.g. the one a button was clicked on).
+    pub async fn tag_of(
+        &self,
+        platform: &str,
+        channel: &str,
+        message_id: &str,
+    ) -> anyhow::Result<Option<String>> {
+        let (p, c, m) = (
+            platform.to_owned(),
+            channel.to_owned(),
+            message_id.to_owned(),
+        );
+        self.store
+            .call(move |conn| sql::tag_of(conn, &p, &c, &m))
+            .await
+    }
+
+    /// Delivered messages whose tag starts with `prefix`.
+    pub async fn tagged(&self, prefix: &str) -> anyhow::Result<Vec<TaggedMessage>> {
+        let prefix = prefix.to_owned();
+        self.store
+            .call(move |conn| sql::tagged(conn, &prefix))
+            .await
     }
 
     /// Messages not yet delivered, and the age in seconds of the oldest.

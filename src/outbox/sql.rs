@@ -64,12 +64,13 @@ pub fn insert(
     op: Operation,
     payload: &Value,
     approval: Option<&ApprovalId>,
+    tag: Option<&str>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
     conn.execute(
         "INSERT INTO outbox (platform, channel, operation, payload, next_attempt_at, created_at,
-                             approval_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                             approval_id, tag)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
         params![
             to.platform.as_str(),
             to.channel,
@@ -77,6 +78,7 @@ pub fn insert(
             payload.to_string(),
             to_millis(now),
             approval.map(ApprovalId::as_str),
+            tag,
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -160,6 +162,12 @@ pub fn mark_sent(
              WHERE proposals.id = o.approval_id AND o.operation = 'post'",
             [id],
         )?;
+        conn.execute(
+            "INSERT OR REPLACE INTO tagged_messages (platform, channel, message_id, tag)
+             SELECT platform, channel, remote_id, tag FROM outbox
+             WHERE id = ?1 AND tag IS NOT NULL AND operation = 'post'",
+            [id],
+        )?;
     }
     Ok(())
 }
@@ -224,6 +232,7 @@ mod tests {
             Operation::Post,
             &serde_json::json!({}),
             Some(&id),
+            None,
             Utc::now(),
         )
         .unwrap();
@@ -253,9 +262,36 @@ mod due_tests {
             channel: "-100".into(),
         };
         let t = Utc::now();
-        let a = insert(&c, &to, Operation::Post, &serde_json::json!({}), None, t).unwrap();
-        let b = insert(&c, &to, Operation::Respond, &serde_json::json!({}), None, t).unwrap();
-        let d = insert(&c, &to, Operation::Update, &serde_json::json!({}), None, t).unwrap();
+        let a = insert(
+            &c,
+            &to,
+            Operation::Post,
+            &serde_json::json!({}),
+            None,
+            None,
+            t,
+        )
+        .unwrap();
+        let b = insert(
+            &c,
+            &to,
+            Operation::Respond,
+            &serde_json::json!({}),
+            None,
+            None,
+            t,
+        )
+        .unwrap();
+        let d = insert(
+            &c,
+            &to,
+            Operation::Update,
+            &serde_json::json!({}),
+            None,
+            None,
+            t,
+        )
+        .unwrap();
         let later = t + chrono::Duration::seconds(1);
         assert_eq!(due_heads(&c, &["telegram"], later, 10).unwrap()[0].id, a);
         mark_sent(&c, a, Some("1"), t).unwrap();
@@ -264,4 +300,46 @@ mod due_tests {
         let due = due_heads(&c, &["telegram"], later, 10).unwrap();
         assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![d]);
     }
+}
+
+/// A delivered message that carries a tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedMessage {
+    pub platform: String,
+    pub channel: String,
+    pub message_id: String,
+    pub tag: String,
+}
+
+/// The tag of a delivered message, if it has one.
+pub fn tag_of(
+    conn: &Connection,
+    platform: &str,
+    channel: &str,
+    message_id: &str,
+) -> anyhow::Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT tag FROM tagged_messages WHERE platform = ?1 AND channel = ?2 AND message_id = ?3",
+            params![platform, channel, message_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Delivered messages whose tag starts with `prefix`.
+pub fn tagged(conn: &Connection, prefix: &str) -> anyhow::Result<Vec<TaggedMessage>> {
+    let mut stmt = conn.prepare(
+        "SELECT platform, channel, message_id, tag FROM tagged_messages
+         WHERE substr(tag, 1, length(?1)) = ?1 ORDER BY tag, platform",
+    )?;
+    let rows = stmt.query_map([prefix], |r| {
+        Ok(TaggedMessage {
+            platform: r.get(0)?,
+            channel: r.get(1)?,
+            message_id: r.get(2)?,
+            tag: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -249,7 +249,7 @@ async fn a_kind_without_approvers_lets_nobody_through() {
         .unwrap()
         .proposal()
         .clone();
-    assert!(!f.gate.has_approvers(ActionKind::RevokeAccess));
+    assert!(!f.gate.has_approvers(&p));
     let err = f
         .gate
         .decide(&p.id, &slack("UALICE"), Verdict::Approve)

@@ -45,6 +45,27 @@ pub async fn post(
     Ok(())
 }
 
+/// Posts a message that will be rewritten later: its first page carries `tag`.
+pub async fn post_tagged(
+    outbox: &Outbox,
+    channel: &str,
+    msg: &ChatMessage,
+    tag: &str,
+) -> anyhow::Result<()> {
+    for (i, page) in renderer().render(msg)?.into_iter().enumerate() {
+        if i == 0 {
+            outbox
+                .enqueue_tagged(slack(channel), page, tag.to_owned())
+                .await?;
+        } else {
+            outbox
+                .enqueue(slack(channel), Operation::Post, page)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Replaces a posted message (`chat.update`). An update is one message: only the
 /// first page is used.
 pub async fn update(

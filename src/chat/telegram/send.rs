@@ -40,6 +40,30 @@ pub async fn post(
     Ok(())
 }
 
+/// Sends a message that will be rewritten later: the part with the buttons (the
+/// last) carries `tag`.
+pub async fn post_tagged(
+    outbox: &Outbox,
+    chat_id: i64,
+    msg: &ChatMessage,
+    tag: &str,
+) -> anyhow::Result<()> {
+    let parts = render(msg);
+    let last = parts.len() - 1;
+    for (i, part) in parts.iter().enumerate() {
+        if i == last {
+            outbox
+                .enqueue_tagged(chat(chat_id), payload(part), tag.to_owned())
+                .await?;
+        } else {
+            outbox
+                .enqueue(chat(chat_id), Operation::Post, payload(part))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Replaces a sent message's text; the keyboard goes unless the message has buttons.
 pub async fn update(
     outbox: &Outbox,

@@ -1,5 +1,8 @@
-//! Which integrations and jobs are on, and why. Logged at start-up and printed by
+//! The four jobs, one folder each, and the report of which integrations and jobs
+//! are on and why. The report is logged at start-up and printed by
 //! `opsmate config check`, so nobody has to guess why something stays quiet.
+
+pub mod hunter;
 
 use crate::config::{Config, Secrets, SlackMode, TelegramMode};
 
@@ -16,12 +19,8 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
     let mut out = Vec::new();
     out.push(slack_status(config, secrets));
     out.push(telegram_status(config, secrets));
-    for name in [
-        "zombie_hunter",
-        "night_watchman",
-        "access_guard",
-        "observatory",
-    ] {
+    out.push(hunter_status(config, secrets));
+    for name in ["night_watchman", "access_guard", "observatory"] {
         out.push(FeatureStatus {
             name,
             on: false,
@@ -52,6 +51,44 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
         },
     });
     out
+}
+
+/// Zombie Hunter is on when `[hunter]` is present.
+pub fn hunter_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
+    let Some(h) = &config.hunter else {
+        return FeatureStatus {
+            name: "zombie_hunter",
+            on: false,
+            why: "add a [hunter] section to turn it on".into(),
+        };
+    };
+    let regions = h.regions.as_ref().unwrap_or(&config.aws.regions);
+    let slack = secrets.slack_bot_token.as_ref().and(
+        h.slack_channel
+            .as_ref()
+            .or(config.slack.alert_channel.as_ref()),
+    );
+    let telegram = secrets
+        .telegram_bot_token
+        .as_ref()
+        .and(h.telegram_chat_id.or(config.telegram.alert_chat_id));
+    let to = match (slack, telegram) {
+        (None, None) => "nowhere yet: set hunter.slack_channel or hunter.telegram_chat_id (or the alert channel/chat)".to_owned(),
+        (s, t) => [s.map(|c| format!("Slack {c}")), t.map(|c| format!("Telegram {c}"))]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" and "),
+    };
+    FeatureStatus {
+        name: "zombie_hunter",
+        on: true,
+        why: format!(
+            "regions {regions:?}, {} extra account(s), schedule \"{}\"; reports go to {to}",
+            h.assume_roles.len(),
+            h.schedule
+        ),
+    }
 }
 
 /// Telegram is on when its token is set, and for a webhook its secret too.

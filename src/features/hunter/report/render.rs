@@ -1,0 +1,325 @@
+//! A report's pages as neutral chat messages, from the stored report and the current
+//! state of its proposals. Pure, so the wording is unit-tested.
+
+use super::store::StoredReport;
+use super::{Summary, Tally};
+use crate::approvals::{Proposal, ProposalState, Verdict};
+use crate::chat::answers::local;
+use crate::chat::message::{Button, ChatMessage, Part};
+use crate::domain::ApprovalId;
+use crate::features::hunter::{Finding, ZombieKind};
+use chrono::Utc;
+use chrono_tz::Tz;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Lines per message: two Slack blocks each keeps a page within Slack's 50 blocks,
+/// and the text within Telegram's 4,096 characters.
+pub const ITEMS_PER_PAGE: usize = 15;
+
+fn money(usd: f64) -> String {
+    format!("${usd:.2}")
+}
+
+fn tally(t: &Tally) -> String {
+    format!("{} · {}/mo", t.count, money(t.usd))
+}
+
+fn days(from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) -> i64 {
+    (to - from).num_days().max(0)
+}
+
+/// One resource as a line of text.
+fn line(f: &Finding, now: chrono::DateTime<Utc>) -> String {
+    let mut bits = vec![
+        f.id.clone(),
+        match &f.account {
+            Some(a) => format!("{a}/{}", f.region),
+            None => f.region.clone(),
+        },
+    ];
+    match f.kind {
+        ZombieKind::Volume => {
+            bits.push(format!(
+                "{} GiB {}",
+                f.size_gib.unwrap_or_default(),
+                f.detail
+            ));
+            bits.push(format!("idle {} d", days(f.first_seen, now)));
+            if let Some(c) = f.created {
+                bits.push(format!("created {} d ago", days(c, now)));
+            }
+        }
+        ZombieKind::Snapshot => {
+            bits.push(format!(
+                "{} GiB, {}",
+                f.size_gib.unwrap_or_default(),
+                f.detail
+            ));
+            if let Some(c) = f.created {
+                bits.push(format!("{} d old", days(c, now)));
+            }
+        }
+        ZombieKind::ElasticIp => {
+            bits.push(f.detail.clone());
+            bits.push(format!("unassociated for {} d", days(f.first_seen, now)));
+        }
+    }
+    if let Some(n) = &f.name {
+        bits.push(format!("Name {n}"));
+    }
+    if let Some(o) = &f.owner {
+        bits.push(format!("Owner {o}"));
+    }
+    let cost = if f.cost_is_upper_bound {
+        format!("up to {}/mo", money(f.monthly_cost_usd))
+    } else {
+        format!("{}/mo", money(f.monthly_cost_usd))
+    };
+    bits.push(cost);
+    bits.join(" · ")
+}
+
+/// What happened to a resource, from one per-resource report (`{"result": …}`).
+fn result_text(item: &Value, decided_by: Option<&str>) -> String {
+    let by = decided_by
+        .map(|d| format!(", approved by {}", d.replace(',', ", ")))
+        .unwrap_or_default();
+    match item.get("result").and_then(Value::as_str) {
+        Some("deleted") => match item.get("final_snapshot").and_then(Value::as_str) {
+            Some(s) => format!("✅ Deleted{by}; final snapshot {s}"),
+            None => format!("✅ Deleted{by}"),
+        },
+        Some("already_deleted") => format!("✅ Already gone when deleting{by}"),
+        Some("would_delete") => format!("🧪 Dry run: would delete{by}; nothing was changed"),
+        Some("skipped") => format!(
+            "⏭️ Skipped{by}: {}",
+            item.get("why")
+                .and_then(Value::as_str)
+                .unwrap_or("it changed")
+        ),
+        Some("failed") => format!(
+            "⚠️ Failed{by}: {}",
+            item.get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error")
+        ),
+        _ => format!("Done{by}"),
+    }
+}
+
+/// The status of a decided proposal about one resource.
+fn status(p: &Proposal, target: &str, bulk: Option<&Proposal>) -> Option<String> {
+    // A "Delete all" that ran covers the resource.
+    if let Some(b) = bulk
+        && let Some(items) = b
+            .outcome
+            .as_ref()
+            .and_then(|o| o.pointer("/report/items"))
+            .and_then(Value::as_array)
+        && let Some(item) = items
+            .iter()
+            .find(|i| i.get("target").and_then(Value::as_str) == Some(target))
+    {
+        return Some(result_text(item, b.decided_by.as_deref()));
+    }
+    let by = p.decided_by.as_deref();
+    match p.state {
+        ProposalState::Pending => None,
+        ProposalState::Approved | ProposalState::Executing => Some("⏳ Deleting…".into()),
+        ProposalState::Succeeded => Some(match p.outcome.as_ref().and_then(|o| o.get("report")) {
+            Some(report) => result_text(report, by),
+            None => "✅ Done".into(),
+        }),
+        ProposalState::Skipped => Some(format!(
+            "⏭️ Skipped: {}",
+            p.outcome
+                .as_ref()
+                .and_then(|o| o.get("skipped"))
+                .and_then(Value::as_str)
+                .unwrap_or("it changed since the scan")
+        )),
+        ProposalState::Failed => Some(format!(
+            "⚠️ Failed: {}",
+            p.outcome
+                .as_ref()
+                .and_then(|o| o.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error")
+        )),
+        ProposalState::Rejected => Some(format!("❌ Kept by {}", by.unwrap_or("someone"))),
+        ProposalState::Expired => Some("⌛ Expired: not decided in time".into()),
+        ProposalState::Interrupted => Some("⚠️ Interrupted: check it by hand".into()),
+    }
+}
+
+fn summary_parts(s: &Summary, tz: Tz) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut text = format!(
+        "Scanned {} region(s) at {}. Deleting everything found would save about {}/month.",
+        s.regions_scanned,
+        local(s.scanned_at, tz),
+        money(s.found.usd)
+    );
+    if s.by_kind.contains_key(&ZombieKind::Snapshot) {
+        text.push_str(" Snapshot savings are upper bounds: snapshots are incremental, so deleting one frees only the blocks no other snapshot uses.");
+    }
+    parts.push(Part::Text(text));
+    if !s.by_kind.is_empty() {
+        let mut fields: Vec<(String, String)> = s
+            .by_kind
+            .iter()
+            .map(|(k, t)| (capitalize(k.label()), tally(t)))
+            .collect();
+        fields.extend(s.by_region.iter().map(|(r, t)| (r.clone(), tally(t))));
+        parts.push(Part::Fields(fields));
+    }
+    let mut notes = Vec::new();
+    if s.watching > 0 {
+        notes.push(format!(
+            "{} more unattached volume(s) are watched until they have been idle {} days.",
+            s.watching, s.volume_min_idle_days
+        ));
+    }
+    let k = &s.skipped;
+    if k.total() > 0 {
+        notes.push(format!(
+            "Skipped {}: {} tagged {}, {} protected until a date, {} used by an AMI, {} managed by AWS Backup.",
+            k.total(), k.excluded, s.exclude_tag, k.protected, k.used_by_ami, k.aws_backup
+        ));
+    }
+    for (region, error) in &s.failed_regions {
+        notes.push(format!(
+            "⚠️ Could not scan {region}: {error}. Its resources are not in this report."
+        ));
+    }
+    if s.listed < s.found.count {
+        notes.push(format!(
+            "Listing the {} most expensive of {}; `opsmate zombies` prints them all.",
+            s.listed, s.found.count
+        ));
+    }
+    if !notes.is_empty() {
+        parts.push(Part::Text(notes.join("\n")));
+    }
+    parts
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn delete_button(approval: &ApprovalId, label: String, confirm: String) -> Part {
+    Part::Buttons(vec![Button {
+        label,
+        approval: approval.clone(),
+        verdict: Verdict::Approve,
+        confirm: Some(confirm),
+    }])
+}
+
+/// The report's pages. `can_approve` says whether anybody could approve a proposal.
+pub fn pages(
+    report: &StoredReport,
+    states: &HashMap<ApprovalId, Proposal>,
+    can_approve: &dyn Fn(&Proposal) -> bool,
+    tz: Tz,
+) -> Vec<ChatMessage> {
+    let s = &report.summary;
+    let now = s.scanned_at;
+    let bulk = report.bulk.as_ref().and_then(|b| states.get(b));
+    let mut first = summary_parts(s, tz);
+    if let Some(b) = bulk {
+        match b.state {
+            ProposalState::Pending if can_approve(b) => {
+                let usd: f64 = report.items.iter().map(|(_, f)| f.monthly_cost_usd).sum();
+                first.push(delete_button(
+                    &b.id,
+                    format!("Delete all {} ({}/mo)", report.items.len(), money(usd)),
+                    format!(
+                        "Delete all {} listed resources? Each is checked again just before deletion; volumes get a final snapshot if configured.",
+                        report.items.len()
+                    ),
+                ));
+            }
+            ProposalState::Pending => {
+                first.push(Part::Text(crate::chat::answers::nobody_can_approve(b.kind)));
+            }
+            _ => first.push(Part::Text(match b.decided_by.as_deref() {
+                Some(by) => format!("Delete all: {} by {}.", b.state, by.replace(',', ", ")),
+                None => format!("Delete all: {}.", b.state),
+            })),
+        }
+    }
+    let chunks: Vec<&[(ApprovalId, Finding)]> = report.items.chunks(ITEMS_PER_PAGE).collect();
+    let page_count = chunks.len().max(1);
+    let title = if s.found.count == 0 {
+        "🧟 Zombie Hunter: no idle resources found".to_owned()
+    } else {
+        format!(
+            "🧟 Zombie Hunter: {} idle resource(s), {}/month",
+            s.found.count,
+            money(s.found.usd)
+        )
+    };
+    let mut out = Vec::new();
+    for i in 0..page_count {
+        let mut parts = if i == 0 {
+            std::mem::take(&mut first)
+        } else {
+            Vec::new()
+        };
+        for (approval, f) in chunks.get(i).copied().unwrap_or_default() {
+            let text = line(f, now);
+            match states.get(approval) {
+                Some(p) => match status(p, &f.resource().target(), bulk) {
+                    Some(st) => parts.push(Part::Text(format!("{text}\n{st}"))),
+                    None if can_approve(p) => {
+                        parts.push(Part::Text(text));
+                        parts.push(delete_button(
+                            approval,
+                            format!("Delete ({}/mo)", money(f.monthly_cost_usd)),
+                            confirm_text(f),
+                        ));
+                    }
+                    None => parts.push(Part::Text(format!(
+                        "{text}\nNobody is configured to approve this.",
+                    ))),
+                },
+                None => parts.push(Part::Text(format!(
+                    "{text}\n(proposal {approval} is missing)"
+                ))),
+            }
+        }
+        out.push(ChatMessage {
+            title: if page_count > 1 {
+                format!("{title} ({}/{page_count})", i + 1)
+            } else {
+                title.clone()
+            },
+            parts,
+            footer: Some(format!("Report {}", report.id)),
+        });
+    }
+    out
+}
+
+fn confirm_text(f: &Finding) -> String {
+    match f.kind {
+        ZombieKind::Volume => format!(
+            "Delete volume {} in {}? A final snapshot is taken first if configured.",
+            f.id, f.region
+        ),
+        ZombieKind::Snapshot => format!(
+            "Delete snapshot {} in {}? This cannot be undone.",
+            f.id, f.region
+        ),
+        ZombieKind::ElasticIp => format!(
+            "Release {} ({}) in {}? The address may not come back.",
+            f.id, f.detail, f.region
+        ),
+    }
+}

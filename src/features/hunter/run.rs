@@ -1,0 +1,102 @@
+//! The scheduled hunt and `/opsmate zombies`: hunt, propose, post the report.
+
+use super::Hunter;
+use super::hunt::{self, HuntResult};
+use super::report::{self, Destinations};
+use crate::chat::message::ChatMessage;
+use crate::dispatch::Context;
+use crate::events::ReplyTo;
+use std::sync::Arc;
+
+fn hunter(ctx: &Context) -> Option<&Arc<Hunter>> {
+    ctx.hunter.as_ref()
+}
+
+async fn hunt_now(ctx: &Context, hunter: &Hunter, actor: &str) -> anyhow::Result<HuntResult> {
+    hunt::hunt(hunter, &ctx.store, &ctx.audit, ctx.clock.now(), &[], actor).await
+}
+
+/// Where the scheduled report goes: `hunter.slack_channel` (else the alert channel)
+/// and `hunter.telegram_chat_id` (else the alert chat), where those platforms are on.
+pub fn scheduled_destinations(ctx: &Context, hunter: &Hunter) -> Destinations {
+    let (c, s) = (&ctx.config, &ctx.secrets);
+    Destinations {
+        slack_channel: s.slack_bot_token.as_ref().and(
+            hunter
+                .settings
+                .slack_channel
+                .clone()
+                .or_else(|| c.slack.alert_channel.clone()),
+        ),
+        telegram_chat: s.telegram_bot_token.as_ref().and(
+            hunter
+                .settings
+                .telegram_chat_id
+                .or(c.telegram.alert_chat_id),
+        ),
+    }
+}
+
+/// The weekday-morning job.
+pub async fn scheduled(ctx: &Context) -> anyhow::Result<()> {
+    let Some(hunter) = hunter(ctx) else {
+        return Ok(());
+    };
+    let result = hunt_now(ctx, hunter, "scheduler").await?;
+    let to = scheduled_destinations(ctx, hunter);
+    if to == Destinations::default() {
+        tracing::warn!(
+            found = result.findings.len(),
+            "Zombie Hunter has nowhere to post: set hunter.slack_channel or slack.alert_channel, or a Telegram chat"
+        );
+        return Ok(());
+    }
+    let stored = report::propose(ctx, &result).await?;
+    report::post(ctx, &stored, &to).await
+}
+
+/// `/opsmate zombies`: the report is posted where it was asked (so its buttons can
+/// be updated), and the asker gets a short answer.
+pub async fn on_demand(
+    ctx: &Context,
+    reply: &ReplyTo,
+    asked_by: &str,
+) -> anyhow::Result<Vec<ChatMessage>> {
+    let Some(hunter) = hunter(ctx) else {
+        return Ok(vec![ChatMessage::text(
+            "Zombie Hunter is off",
+            "Add a [hunter] section to the configuration to turn it on (see the README). `opsmate zombies` on the command line works without it.",
+        )]);
+    };
+    let result = hunt_now(ctx, hunter, asked_by).await?;
+    let to = match reply {
+        ReplyTo::SlackResponseUrl { channel, .. } => Destinations {
+            slack_channel: Some(channel.clone()),
+            telegram_chat: None,
+        },
+        ReplyTo::TelegramChat { chat_id } | ReplyTo::TelegramCallback { chat_id, .. } => {
+            Destinations {
+                slack_channel: None,
+                telegram_chat: Some(*chat_id),
+            }
+        }
+    };
+    let stored = report::propose(ctx, &result).await?;
+    report::post(ctx, &stored, &to).await?;
+    Ok(match reply {
+        ReplyTo::SlackResponseUrl { .. } => vec![ChatMessage::text(
+            "Zombie Hunter",
+            format!(
+                "Found {} idle resource(s) costing ${:.2}/month{}. The report with its Delete buttons is posted in this channel.",
+                result.findings.len(),
+                result.total_usd(),
+                match result.failed_regions().count() {
+                    0 => String::new(),
+                    n => format!("; {n} region(s) could not be scanned"),
+                }
+            ),
+        )],
+        // On Telegram the report itself is the answer.
+        _ => Vec::new(),
+    })
+}
