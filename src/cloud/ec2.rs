@@ -144,13 +144,18 @@ fn snapshot(s: &aws_sdk_ec2::types::Snapshot) -> SnapshotSummary {
     }
 }
 
+/// Some endpoints send an empty element for "none"; both mean absent.
+fn present(s: Option<&str>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
 fn address(a: &aws_sdk_ec2::types::Address) -> AddressSummary {
     AddressSummary {
         public_ip: a.public_ip().unwrap_or_default().to_owned(),
-        allocation_id: a.allocation_id().map(str::to_owned),
-        association_id: a.association_id().map(str::to_owned),
-        instance_id: a.instance_id().map(str::to_owned),
-        network_interface_id: a.network_interface_id().map(str::to_owned),
+        allocation_id: present(a.allocation_id()),
+        association_id: present(a.association_id()),
+        instance_id: present(a.instance_id()),
+        network_interface_id: present(a.network_interface_id()),
         tags: tags(a.tags()),
     }
 }

@@ -17,9 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Attempts per call, first try included. Throttling backs off exponentially up to
-/// [`MAX_BACKOFF`] between attempts, so a throttled call waits rather than fails.
-pub const MAX_ATTEMPTS: u32 = 8;
+/// Longest wait between two attempts of a call. Throttling backs off exponentially
+/// up to this (`aws.max_attempts` attempts), so a throttled call waits rather than fails.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(20);
 
 /// Counts HTTP attempts (retries included) of the clients it is attached to.
@@ -82,7 +81,7 @@ impl Aws {
             .region(Region::new(home))
             .retry_config(
                 RetryConfig::standard()
-                    .with_max_attempts(MAX_ATTEMPTS)
+                    .with_max_attempts(config.max_attempts)
                     .with_max_backoff(MAX_BACKOFF),
             );
         if let Some(url) = &config.endpoint_url {

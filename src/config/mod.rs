@@ -106,6 +106,9 @@ pub struct AwsConfig {
     pub regions: Vec<String>,
     /// Endpoint override (moto, LocalStack, a VPC endpoint). Unset means AWS itself.
     pub endpoint_url: Option<String>,
+    /// Attempts per AWS call, first try included; throttling and transient errors
+    /// are retried with exponential backoff.
+    pub max_attempts: u32,
 }
 
 impl Default for AwsConfig {
@@ -113,6 +116,7 @@ impl Default for AwsConfig {
         Self {
             regions: vec!["us-east-1".into()],
             endpoint_url: None,
+            max_attempts: 8,
         }
     }
 }
@@ -425,6 +429,9 @@ impl Config {
         }
         if let Some(url) = &self.aws.endpoint_url {
             check_url("aws.endpoint_url", url)?;
+        }
+        if !(1..=20).contains(&self.aws.max_attempts) {
+            return Err(("aws.max_attempts".into(), "must be between 1 and 20".into()));
         }
         check_url("slack.api_url", &self.slack.api_url)?;
         check_url("telegram.api_url", &self.telegram.api_url)?;

@@ -10,6 +10,7 @@ async fn describe_volumes_goes_through_the_endpoint_override() {
     let config = AwsConfig {
         regions: vec!["eu-west-1".into()],
         endpoint_url: Some(moto.endpoint.clone()),
+        ..AwsConfig::default()
     };
     let aws = Aws::with_static_credentials(&config, "testing", "testing").await;
     let client = aws.ec2("eu-west-1");

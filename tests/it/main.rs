@@ -2,10 +2,13 @@
 
 mod support;
 
+mod aws_proxy;
 mod aws_smoke;
 mod cli;
 mod gate;
 mod http;
+mod hunter_delete;
+mod hunter_scan;
 mod migrations;
 mod outbox;
 mod scheduler;

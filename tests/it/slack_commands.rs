@@ -34,11 +34,7 @@ async fn each_subcommand_routes_and_answers() {
         );
     }
     assert!(answer(&h, "").await.contains("OpsMate help"));
-    assert!(
-        answer(&h, "zombies")
-            .await
-            .contains("Zombie Hunter is not available yet")
-    );
+    assert!(answer(&h, "zombies").await.contains("Zombie Hunter is off"));
     assert!(
         answer(&h, "watchman status")
             .await

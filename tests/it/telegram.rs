@@ -4,6 +4,7 @@
 
 use crate::support::actions::CountingAction;
 use crate::support::fake_telegram::FakeTelegram;
+use crate::support::telegram_updates::{callback_update, command_update};
 use crate::support::{TestApp, config_in, eventually};
 use opsmate::app::AppOptions;
 use opsmate::approvals::{ActionRegistry, NewProposal, Proposal, ProposalState};
@@ -11,7 +12,6 @@ use opsmate::config::{Config, KindPolicy, Secret, Secrets, TelegramMode};
 use opsmate::domain::ActionKind;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 const SECRET: &str = "webhook-secret-0123456789";
@@ -20,12 +20,6 @@ const STRANGER_CHAT: i64 = -1009999999999;
 const ALICE: i64 = 42;
 const BOB: i64 = 43;
 const MALLORY: i64 = 7;
-
-static UPDATE_ID: AtomicI64 = AtomicI64::new(1000);
-
-fn next_update_id() -> i64 {
-    UPDATE_ID.fetch_add(1, Ordering::SeqCst)
-}
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -127,7 +121,7 @@ impl Harness {
 
     /// Presses a proposal's button (`a` approve, `r` reject) on its message.
     async fn press(&self, user: i64, verb: &str, p: &Proposal, message_id: i64) {
-        let update = callback_update(user, &format!("{verb}:{}", p.id), message_id);
+        let update = callback_update(CHAT, user, &format!("{verb}:{}", p.id), message_id);
         assert_eq!(self.webhook(&update, Some(SECRET)).await, 200);
     }
 
@@ -147,39 +141,6 @@ impl Harness {
     fn audit(&self, event: &str) -> Vec<opsmate::audit::AuditRecord> {
         crate::support::audit_rows(&self.app, event)
     }
-}
-
-fn command_update(chat: i64, user: i64, text: &str) -> Value {
-    json!({
-        "update_id": next_update_id(),
-        "message": {
-            "message_id": 5,
-            "date": 1700000000,
-            "chat": if chat < 0 { json!({"id": chat, "type": "supergroup", "title": "ops"}) } else { json!({"id": chat, "type": "private", "first_name": "A"}) },
-            "from": {"id": user, "is_bot": false, "first_name": "Alice", "username": "alice"},
-            "text": text,
-            "entities": [{"type": "bot_command", "offset": 0, "length": text.split(' ').next().unwrap().len()}]
-        }
-    })
-}
-
-fn callback_update(user: i64, data: &str, message_id: i64) -> Value {
-    json!({
-        "update_id": next_update_id(),
-        "callback_query": {
-            "id": format!("cb{}", next_update_id()),
-            "from": {"id": user, "is_bot": false, "first_name": "Someone"},
-            "message": {
-                "message_id": message_id,
-                "date": 1700000000,
-                "chat": {"id": CHAT, "type": "supergroup", "title": "ops"},
-                "from": {"id": 777000, "is_bot": true, "first_name": "OpsMate"},
-                "text": "proposal"
-            },
-            "chat_instance": "-123456789",
-            "data": data
-        }
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,7 +206,7 @@ async fn strangers_get_no_answer_and_one_audit_row() {
         sent[0].body["text"]
             .as_str()
             .unwrap()
-            .contains("Zombie Hunter is not available yet")
+            .contains("Zombie Hunter is off")
     );
     let ignored = h.audit("telegram.chat_ignored");
     assert_eq!(ignored.len(), 1);

@@ -5,6 +5,7 @@ use super::Finding;
 use crate::clock::{from_millis, to_millis};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
+use std::collections::HashSet;
 
 /// Records one region that was listed in full: every candidate is upserted (a
 /// resource seen again after it was resolved starts a new idle period), and every
@@ -51,11 +52,28 @@ pub fn record_region(
         f.first_seen = from_millis(first_seen);
         f.last_seen = now;
     }
-    let resolved = conn.execute(
-        "UPDATE hunter_findings SET resolved_at = ?3
-         WHERE account = ?1 AND region = ?2 AND resolved_at IS NULL AND last_seen < ?3",
-        params![account_key, region, now_ms],
+    // Everything open in this region that the listing did not include is resolved.
+    let seen: HashSet<(&str, &str)> = candidates
+        .iter()
+        .map(|f| (f.kind.as_str(), f.id.as_str()))
+        .collect();
+    let mut open = conn.prepare_cached(
+        "SELECT kind, resource_id FROM hunter_findings
+         WHERE account = ?1 AND region = ?2 AND resolved_at IS NULL",
     )?;
+    let open: Vec<(String, String)> = open
+        .query_map(params![account_key, region], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut resolve = conn.prepare_cached(
+        "UPDATE hunter_findings SET resolved_at = ?5
+         WHERE account = ?1 AND region = ?2 AND kind = ?3 AND resource_id = ?4",
+    )?;
+    let mut resolved = 0;
+    for (kind, id) in &open {
+        if !seen.contains(&(kind.as_str(), id.as_str())) {
+            resolved += resolve.execute(params![account_key, region, kind, id, now_ms])?;
+        }
+    }
     Ok((candidates, resolved))
 }
 

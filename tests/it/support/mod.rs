@@ -2,10 +2,13 @@
 //! a real moto server, and a scriptable action handler.
 
 pub mod actions;
+pub mod aws_proxy;
 pub mod fake_slack;
 pub mod fake_telegram;
+pub mod hunter;
 pub mod moto;
 pub mod slack;
+pub mod telegram_updates;
 
 use opsmate::app::{App, AppOptions};
 use opsmate::config::{Config, ConfigSource, Loaded, Secrets};

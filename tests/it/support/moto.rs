@@ -77,6 +77,8 @@ impl Moto {
             .port();
         let child = Command::new(&binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // No Amazon-owned sample AMIs and their snapshots: each test seeds its own.
+            .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

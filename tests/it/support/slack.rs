@@ -60,15 +60,24 @@ impl SlackHarness {
         let mut registry = ActionRegistry::default();
         registry.register(ActionKind::DeleteVolume, action.clone());
         registry.register(ActionKind::RevokeAccess, action.clone());
-        let app = TestApp::start(
-            config.clone(),
-            secrets(),
-            AppOptions {
-                actions: registry,
-                ..AppOptions::default()
-            },
-        )
-        .await;
+        let options = AppOptions {
+            actions: registry,
+            ..AppOptions::default()
+        };
+        Self::start_custom(dir, fake, config, secrets(), options, action).await
+    }
+
+    /// The app with the given secrets and options (e.g. real action handlers);
+    /// `action` is only counted if `options` registered it.
+    pub async fn start_custom(
+        dir: tempfile::TempDir,
+        fake: FakeSlack,
+        config: Config,
+        secrets: Secrets,
+        options: AppOptions,
+        action: Arc<CountingAction>,
+    ) -> Self {
+        let app = TestApp::start(config.clone(), secrets, options).await;
         Self {
             dir,
             fake,

@@ -1,0 +1,341 @@
+//! Zombie Hunter against a real moto server (behind the paginating, fault-injecting
+//! proxy), with the fake Slack and Telegram APIs and a manual clock.
+
+use super::aws_proxy::AwsProxy;
+use super::eventually;
+use super::fake_slack::FakeSlack;
+use super::fake_telegram::FakeTelegram;
+use super::moto::Moto;
+use super::slack::{self, CHANNEL, SlackHarness};
+use super::telegram_updates::callback_update;
+use super::{actions::CountingAction, config_in};
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, ResourceType, Tag, TagSpecification, VolumeType,
+};
+use opsmate::app::AppOptions;
+use opsmate::clock::{Clock, ManualClock};
+use opsmate::cloud::Aws;
+use opsmate::config::{AwsConfig, Config, HunterConfig, KindPolicy, Secret};
+use opsmate::features::hunter::hunt::{self, HuntResult};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const REGION: &str = "us-east-1";
+pub const AZ: &str = "us-east-1a";
+pub const TG_CHAT: i64 = -1001234567890;
+pub const TG_ALICE: i64 = 42;
+pub const TG_SECRET: &str = "webhook-secret-0123456789";
+
+pub struct HunterHarness {
+    pub slack: SlackHarness,
+    pub telegram: FakeTelegram,
+    pub proxy: AwsProxy,
+    pub clock: ManualClock,
+    pub moto: Moto,
+}
+
+/// Approvers of every deletion kind: UALICE and UBOB on Slack, 42 on Telegram.
+fn approvers() -> KindPolicy {
+    KindPolicy {
+        telegram_users: vec![TG_ALICE],
+        ..slack::policy()
+    }
+}
+
+impl HunterHarness {
+    /// Starts moto, the proxy, both fakes and the app with `[hunter]` on (volumes due
+    /// at once), after `tweak` adjusts the config.
+    pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
+        let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+        let proxy = AwsProxy::start(&moto.endpoint).await;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeSlack::start(vec![]).await;
+        let telegram = FakeTelegram::start().await;
+        let mut config = config_in(dir.path());
+        config.aws = AwsConfig {
+            regions: vec![REGION.into()],
+            endpoint_url: Some(proxy.endpoint.clone()),
+            // An unreachable region gives up after about a second, not a minute.
+            max_attempts: 3,
+        };
+        config.slack.api_url = fake.api_url();
+        config.telegram.api_url = telegram.api_url();
+        config.telegram.public_url = Some("https://opsmate.example.com".into());
+        config.telegram.allowed_chat_ids = vec![TG_CHAT];
+        config.telegram.approver_user_ids = vec![TG_ALICE];
+        config.approvals.delete_volume = Some(approvers());
+        config.approvals.delete_snapshot = Some(approvers());
+        config.approvals.release_address = Some(approvers());
+        config.hunter = Some(HunterConfig {
+            volume_min_idle_days: 0,
+            slack_channel: Some(CHANNEL.into()),
+            ..HunterConfig::default()
+        });
+        tweak(&mut config);
+        let clock = ManualClock::new(chrono::Utc::now());
+        let mut secrets = slack::secrets();
+        secrets.telegram_bot_token = Some(Secret::new("123456:TEST-token"));
+        secrets.telegram_webhook_secret = Some(Secret::new(TG_SECRET));
+        let aws = Aws::with_static_credentials(&config.aws, "testing", "testing").await;
+        let options = AppOptions {
+            clock: Arc::new(clock.clone()),
+            aws: Some(aws),
+            ..AppOptions::default()
+        };
+        let slack =
+            SlackHarness::start_custom(dir, fake, config, secrets, options, CountingAction::new())
+                .await;
+        Self {
+            slack,
+            telegram,
+            proxy,
+            clock,
+            moto,
+        }
+    }
+
+    /// A client straight to moto (not through the proxy), for seeding and checking.
+    pub async fn ec2(&self, region: &str) -> Client {
+        let config = AwsConfig {
+            regions: vec![region.into()],
+            endpoint_url: Some(self.moto.endpoint.clone()),
+            ..AwsConfig::default()
+        };
+        Aws::with_static_credentials(&config, "testing", "testing")
+            .await
+            .ec2(region)
+    }
+
+    pub fn ctx(&self) -> &opsmate::dispatch::Context {
+        &self.slack.app.ctx
+    }
+
+    /// One hunt of every configured region, as the job runs it.
+    pub async fn hunt(&self) -> HuntResult {
+        let ctx = self.ctx();
+        hunt::hunt(
+            ctx.hunter.as_ref().expect("hunter is on"),
+            &ctx.store,
+            &ctx.audit,
+            self.clock.now(),
+            &[],
+            "test",
+        )
+        .await
+        .expect("hunt")
+    }
+
+    /// Runs the scheduled job and returns the report's first Slack message, once
+    /// Slack has answered with its ts.
+    pub async fn scheduled_report(&self) -> Value {
+        let before = self.slack.fake.calls_to("chat.postMessage").len();
+        opsmate::features::hunter::run::scheduled(self.ctx())
+            .await
+            .expect("scheduled hunt");
+        let posts = self.slack.wait_calls("chat.postMessage", before + 1).await;
+        let body = posts[before].body.clone();
+        // The tag is recorded once the sender marks it sent.
+        let ctx = self.ctx();
+        let ok = eventually(Duration::from_secs(5), || async {
+            ctx.outbox.tagged("hunter:").await.unwrap().len() > before
+        })
+        .await;
+        assert!(ok, "the report was never recorded as delivered");
+        body
+    }
+
+    /// Clicks a button of a posted Slack message as `user`.
+    pub async fn click_slack(&self, user: &str, action_id: &str, ts: &str, reply: &str) -> u16 {
+        let value = action_id.split(':').nth(1).unwrap_or_default();
+        let payload = self.slack.click_payload(user, action_id, value, ts, reply);
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        self.slack
+            .post_signed(
+                "/slack/interactivity",
+                "application/x-www-form-urlencoded",
+                &body,
+                0,
+            )
+            .await
+            .status()
+            .as_u16()
+    }
+
+    /// Presses an inline button (`callback_data`) on a Telegram message.
+    pub async fn press_telegram(&self, user: i64, data: &str, message_id: i64) -> u16 {
+        let update = callback_update(TG_CHAT, user, data, message_id);
+        reqwest::Client::new()
+            .post(self.slack.app.url("/telegram/webhook"))
+            .header("x-telegram-bot-api-secret-token", TG_SECRET)
+            .json(&update)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    pub async fn stop(self) {
+        self.slack.app.stop().await;
+    }
+}
+
+/// The action id of the Slack button whose label starts with `label`, in a message
+/// whose text around it mentions `near` (the resource id on the line above).
+pub fn slack_button(body: &Value, near: &str, label: &str) -> String {
+    let blocks = body["blocks"].as_array().expect("blocks");
+    for (i, b) in blocks.iter().enumerate() {
+        if b["type"] != "actions" {
+            continue;
+        }
+        let above = i
+            .checked_sub(1)
+            .map(|j| blocks[j].to_string())
+            .unwrap_or_default();
+        if !near.is_empty() && !above.contains(near) {
+            continue;
+        }
+        for e in b["elements"].as_array().unwrap() {
+            if e["text"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(label)
+            {
+                return e["action_id"].as_str().unwrap().to_owned();
+            }
+        }
+    }
+    panic!("no {label:?} button near {near:?} in {body:#}");
+}
+
+// Seeding moto.
+
+fn tag_spec(kind: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+pub async fn volume(ec2: &Client, size: i32, kind: VolumeType, tags: &[(&str, &str)]) -> String {
+    let mut req = ec2
+        .create_volume()
+        .availability_zone(AZ)
+        .size(size)
+        .volume_type(kind);
+    if !tags.is_empty() {
+        req = req.tag_specifications(tag_spec(ResourceType::Volume, tags));
+    }
+    req.send().await.unwrap().volume_id().unwrap().to_owned()
+}
+
+pub async fn io1_volume(ec2: &Client, size: i32, iops: i32) -> String {
+    ec2.create_volume()
+        .availability_zone(AZ)
+        .size(size)
+        .volume_type(VolumeType::Io1)
+        .iops(iops)
+        .send()
+        .await
+        .unwrap()
+        .volume_id()
+        .unwrap()
+        .to_owned()
+}
+
+pub async fn snapshot(ec2: &Client, volume_id: &str, tags: &[(&str, &str)]) -> String {
+    let mut req = ec2.create_snapshot().volume_id(volume_id);
+    if !tags.is_empty() {
+        req = req.tag_specifications(tag_spec(ResourceType::Snapshot, tags));
+    }
+    req.send().await.unwrap().snapshot_id().unwrap().to_owned()
+}
+
+/// An own AMI (moto gives it a snapshot of its own) and that snapshot's id.
+pub async fn ami(ec2: &Client) -> (String, String) {
+    let image = ec2
+        .register_image()
+        .name("base")
+        .root_device_name("/dev/sda1")
+        .block_device_mappings(
+            BlockDeviceMapping::builder()
+                .device_name("/dev/sda1")
+                .ebs(EbsBlockDevice::builder().volume_size(8).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_owned();
+    let described = ec2
+        .describe_images()
+        .image_ids(&image)
+        .send()
+        .await
+        .unwrap();
+    let snap = described.images()[0].block_device_mappings()[0]
+        .ebs()
+        .unwrap()
+        .snapshot_id()
+        .unwrap()
+        .to_owned();
+    (image, snap)
+}
+
+/// A running instance (from a fresh own AMI) in [`AZ`].
+pub async fn instance(ec2: &Client) -> String {
+    let (image, _) = ami(ec2).await;
+    ec2.run_instances()
+        .image_id(image)
+        .min_count(1)
+        .max_count(1)
+        .placement(
+            aws_sdk_ec2::types::Placement::builder()
+                .availability_zone(AZ)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_owned()
+}
+
+pub async fn attach(ec2: &Client, volume_id: &str, instance_id: &str) {
+    ec2.attach_volume()
+        .volume_id(volume_id)
+        .instance_id(instance_id)
+        .device("/dev/sdf")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Allocates an Elastic IP; returns its allocation id.
+pub async fn address(ec2: &Client) -> String {
+    ec2.allocate_address()
+        .domain(aws_sdk_ec2::types::DomainType::Vpc)
+        .send()
+        .await
+        .unwrap()
+        .allocation_id()
+        .unwrap()
+        .to_owned()
+}
+
+pub async fn volume_exists(ec2: &Client, id: &str) -> bool {
+    opsmate::cloud::ec2::volume_now(ec2, id)
+        .await
+        .unwrap()
+        .is_some()
+}

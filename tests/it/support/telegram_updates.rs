@@ -1,0 +1,44 @@
+//! Telegram updates as the Bot API sends them: a typed command and a button press.
+
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+static UPDATE_ID: AtomicI64 = AtomicI64::new(1000);
+
+/// A fresh `update_id` (Telegram's are increasing).
+pub fn next_update_id() -> i64 {
+    UPDATE_ID.fetch_add(1, Ordering::SeqCst)
+}
+
+pub fn command_update(chat: i64, user: i64, text: &str) -> Value {
+    json!({
+        "update_id": next_update_id(),
+        "message": {
+            "message_id": 5,
+            "date": 1700000000,
+            "chat": if chat < 0 { json!({"id": chat, "type": "supergroup", "title": "ops"}) } else { json!({"id": chat, "type": "private", "first_name": "A"}) },
+            "from": {"id": user, "is_bot": false, "first_name": "Alice", "username": "alice"},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": text.split(' ').next().unwrap().len()}]
+        }
+    })
+}
+
+pub fn callback_update(chat: i64, user: i64, data: &str, message_id: i64) -> Value {
+    json!({
+        "update_id": next_update_id(),
+        "callback_query": {
+            "id": format!("cb{}", next_update_id()),
+            "from": {"id": user, "is_bot": false, "first_name": "Someone"},
+            "message": {
+                "message_id": message_id,
+                "date": 1700000000,
+                "chat": {"id": chat, "type": "supergroup", "title": "ops"},
+                "from": {"id": 777000, "is_bot": true, "first_name": "OpsMate"},
+                "text": "proposal"
+            },
+            "chat_instance": "-123456789",
+            "data": data
+        }
+    })
+}
