@@ -104,6 +104,10 @@ impl HunterConfig {
                 ));
             }
         }
+        if let Some(path) = &self.price_file {
+            crate::features::hunter::price::PriceTable::from_file(path)
+                .map_err(|e| ("hunter.price_file".to_owned(), format!("{e:#}")))?;
+        }
         if !(1..=1000).contains(&self.max_listed) {
             return Err((
                 "hunter.max_listed".into(),
@@ -154,6 +158,24 @@ mod tests {
         assert_eq!(role_account("arn:aws:iam::12345:role/x"), None);
         assert_eq!(role_account("arn:aws:iam::123456789012:user/x"), None);
         assert_eq!(role_account("opsmate"), None);
+    }
+
+    #[test]
+    fn the_report_runs_weekdays_at_nine_local_time_by_default() {
+        let config = crate::config::Config {
+            timezone: chrono_tz::Europe::Berlin,
+            hunter: Some(HunterConfig::default()),
+            ..crate::config::Config::default()
+        };
+        let schedule = config
+            .job_schedule(crate::events::JobKind::HuntZombies)
+            .unwrap();
+        // Friday 2026-11-20 10:00 Berlin → Monday 09:00 Berlin (08:00 UTC).
+        let friday = "2026-11-20T09:00:00Z".parse().unwrap();
+        assert_eq!(
+            schedule.next_after(friday),
+            Some("2026-11-23T08:00:00Z".parse().unwrap())
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ const SECRETS: [(&str, &str); 6] = [
 ];
 
 /// A command with a clean environment: no stray OPSMATE_* or secrets from the host.
-fn opsmate(dir: &Path) -> Command {
+pub(crate) fn opsmate(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir).env_clear();
     if let Some(path) = std::env::var_os("PATH") {

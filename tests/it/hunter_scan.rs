@@ -224,3 +224,36 @@ async fn a_failing_region_is_reported_and_throttling_is_waited_out() {
     assert!(text.contains(&east), "{text}");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_accounts_are_scanned_through_assumed_roles() {
+    const ROLE: &str = "arn:aws:iam::111122223333:role/opsmate-hunter";
+    let h =
+        HunterHarness::start(|c| c.hunter.as_mut().unwrap().assume_roles = vec![ROLE.into()]).await;
+    let own = volume(&h.ec2(REGION).await, 8, VolumeType::Gp3, &[]).await;
+    let assumed = h.ctx().aws.assume_role(ROLE).await;
+    let other_ec2 = assumed.ec2(REGION);
+    let other = volume(&other_ec2, 8, VolumeType::Gp3, &[]).await;
+
+    let result = h.hunt().await;
+    let targets: BTreeMap<String, Option<String>> = result
+        .findings
+        .iter()
+        .map(|f| (f.resource().target(), f.account.clone()))
+        .collect();
+    let expected: BTreeMap<String, Option<String>> = [
+        (format!("{REGION}/{own}"), None),
+        (
+            format!("111122223333/{REGION}/{other}"),
+            Some("111122223333".to_owned()),
+        ),
+    ]
+    .into();
+    assert_eq!(targets, expected);
+    assert_eq!(result.regions.len(), 2, "one scan per (account, region)");
+    assert!(
+        !h.proxy.calls_to("AssumeRole").is_empty(),
+        "credentials came from STS"
+    );
+    h.stop().await;
+}

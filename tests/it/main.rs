@@ -7,6 +7,7 @@ mod aws_smoke;
 mod cli;
 mod gate;
 mod http;
+mod hunter_cli;
 mod hunter_delete;
 mod hunter_scan;
 mod migrations;

@@ -323,3 +323,171 @@ fn confirm_text(f: &Finding) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::slack::render::{MAX_BLOCKS, SlackRenderer};
+    use crate::chat::telegram::html::{self, MAX_MESSAGE};
+    use crate::domain::ActionKind;
+    use crate::features::hunter::detect::Skipped;
+    use serde_json::json;
+
+    fn finding(i: usize) -> Finding {
+        let at = "2026-11-01T09:00:00Z".parse().unwrap();
+        Finding {
+            id: format!("vol-{i:017x}"),
+            kind: ZombieKind::Volume,
+            region: "eu-central-1".into(),
+            account: Some("111122223333".into()),
+            monthly_cost_usd: 8.0,
+            cost_is_upper_bound: false,
+            first_seen: at,
+            last_seen: at,
+            created: Some(at),
+            size_gib: Some(100),
+            detail: "gp3".into(),
+            name: Some(format!("a-rather-long-volume-name-for-build-cache-{i}")),
+            owner: Some("platform-team@example.com".into()),
+        }
+    }
+
+    fn proposal(id: &ApprovalId, kind: ActionKind) -> Proposal {
+        let at = "2026-11-22T09:00:00Z".parse().unwrap();
+        Proposal {
+            id: id.clone(),
+            kind,
+            target: String::new(),
+            params: json!({}),
+            reason: String::new(),
+            proposed_by: "zombie_hunter".into(),
+            state: ProposalState::Pending,
+            required_approvals: 1,
+            created_at: at,
+            expires_at: at,
+            decided_by: None,
+            decided_at: None,
+            finished_at: None,
+            outcome: None,
+            posted: None,
+        }
+    }
+
+    fn report(n: usize) -> (StoredReport, HashMap<ApprovalId, Proposal>) {
+        let items: Vec<(ApprovalId, Finding)> = (0..n)
+            .map(|i| (ApprovalId::generate(), finding(i)))
+            .collect();
+        let bulk = ApprovalId::generate();
+        let mut states: HashMap<ApprovalId, Proposal> = items
+            .iter()
+            .map(|(id, _)| (id.clone(), proposal(id, ActionKind::DeleteVolume)))
+            .collect();
+        states.insert(bulk.clone(), proposal(&bulk, ActionKind::DeleteZombies));
+        let summary = Summary {
+            scanned_at: "2026-11-22T09:00:00Z".parse().unwrap(),
+            found: Tally {
+                count: n,
+                usd: 8.0 * n as f64,
+            },
+            listed: n,
+            by_kind: [(
+                ZombieKind::Volume,
+                Tally {
+                    count: n,
+                    usd: 8.0 * n as f64,
+                },
+            )]
+            .into(),
+            by_region: [(
+                "111122223333/eu-central-1".into(),
+                Tally {
+                    count: n,
+                    usd: 8.0 * n as f64,
+                },
+            )]
+            .into(),
+            watching: 2,
+            skipped: Skipped {
+                excluded: 1,
+                ..Skipped::default()
+            },
+            failed_regions: vec![("us-west-2".into(), "Unavailable: try later".into())],
+            regions_scanned: 2,
+            volume_min_idle_days: 7,
+            exclude_tag: "opsmate:keep=true".into(),
+        };
+        (
+            StoredReport {
+                id: "r1".into(),
+                created_at: summary.scanned_at,
+                bulk: Some(bulk),
+                summary,
+                items,
+            },
+            states,
+        )
+    }
+
+    #[test]
+    fn a_large_report_is_split_into_pages_within_slack_and_telegram_limits() {
+        let (r, states) = report(40);
+        let pages = pages(&r, &states, &|_| true, Tz::UTC);
+        assert_eq!(pages.len(), 3);
+        let slack = SlackRenderer::new();
+        let mut buttons = 0;
+        for page in &pages {
+            let rendered = slack.render(page).unwrap();
+            assert_eq!(rendered.len(), 1, "one Slack message per page");
+            assert!(rendered[0]["blocks"].as_array().unwrap().len() <= MAX_BLOCKS);
+            let tg = html::render(page);
+            assert_eq!(tg.len(), 1, "one Telegram message per page");
+            assert!(tg[0].html.chars().count() <= MAX_MESSAGE);
+            buttons += tg[0]
+                .keyboard
+                .as_ref()
+                .map_or(0, |k| k.inline_keyboard.iter().map(Vec::len).sum());
+        }
+        assert_eq!(buttons, 41, "one per resource and Delete all");
+        let first = pages[0].plain();
+        assert!(first.contains("Delete all 40 ($320.00/mo)"), "{first}");
+        assert!(
+            first.contains("Could not scan us-west-2: Unavailable: try later"),
+            "{first}"
+        );
+        assert!(
+            first.contains("2 more unattached volume(s) are watched"),
+            "{first}"
+        );
+        assert!(pages[2].title.ends_with("(3/3)"));
+    }
+
+    #[test]
+    fn decided_lines_say_what_happened_and_lose_their_button() {
+        let (r, mut states) = report(3);
+        let (done, skipped, rejected) = (&r.items[0].0, &r.items[1].0, &r.items[2].0);
+        let p = states.get_mut(done).unwrap();
+        p.state = ProposalState::Succeeded;
+        p.decided_by = Some("slack:UALICE".into());
+        p.outcome = Some(
+            json!({"dry_run": false, "report": {"result": "deleted", "final_snapshot": "snap-1"}}),
+        );
+        let p = states.get_mut(skipped).unwrap();
+        p.state = ProposalState::Skipped;
+        p.outcome = Some(json!({"skipped": "vol-x was attached to i-1 since the scan"}));
+        states.get_mut(rejected).unwrap().state = ProposalState::Expired;
+        let text = pages(&r, &states, &|_| true, Tz::UTC)[0].plain();
+        assert!(
+            text.contains("✅ Deleted, approved by slack:UALICE; final snapshot snap-1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("⏭️ Skipped: vol-x was attached to i-1 since the scan"),
+            "{text}"
+        );
+        assert!(text.contains("⌛ Expired"), "{text}");
+        assert!(
+            !text.contains("[Delete ($8.00/mo)]"),
+            "no per-line button is left: {text}"
+        );
+    }
+}
