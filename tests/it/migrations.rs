@@ -32,11 +32,15 @@ fn migrations_apply_to_an_empty_database() {
         vec![
             "approval_votes",
             "audit_log",
+            "hunter_findings",
+            "hunter_report_items",
+            "hunter_reports",
             "job_runs",
             "outbox",
             "proposals",
             "slack_events_seen",
             "slack_members",
+            "tagged_messages",
             "telegram_updates_seen"
         ]
     );
