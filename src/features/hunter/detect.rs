@@ -259,6 +259,17 @@ mod tests {
         }
     }
 
+    fn classify_default(inv: &Inventory) -> Classified {
+        classify(
+            inv,
+            None,
+            "us-east-1",
+            &HunterConfig::default(),
+            &PriceTable::default(),
+            now(),
+        )
+    }
+
     fn ids(c: &Classified) -> Vec<&str> {
         c.candidates.iter().map(|f| f.id.as_str()).collect()
     }
@@ -292,14 +303,7 @@ mod tests {
             ],
             ..Inventory::default()
         };
-        let c = classify(
-            &inv,
-            None,
-            "us-east-1",
-            &HunterConfig::default(),
-            &PriceTable::default(),
-            now(),
-        );
+        let c = classify_default(&inv);
         assert_eq!(ids(&c), vec!["vol-idle", "vol-past"]);
         assert_eq!(
             c.skipped,
@@ -333,14 +337,7 @@ mod tests {
             ami_snapshots: ["snap-ami".to_string()].into(),
             ..Inventory::default()
         };
-        let c = classify(
-            &inv,
-            None,
-            "us-east-1",
-            &HunterConfig::default(),
-            &PriceTable::default(),
-            now(),
-        );
+        let c = classify_default(&inv);
         assert_eq!(ids(&c), vec!["snap-old"]);
         assert_eq!(
             c.skipped,

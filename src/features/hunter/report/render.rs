@@ -108,6 +108,11 @@ fn result_text(item: &Value, decided_by: Option<&str>) -> String {
     }
 }
 
+/// A text field of a proposal's outcome.
+fn outcome_str<'a>(p: &'a Proposal, key: &str) -> Option<&'a str> {
+    p.outcome.as_ref()?.get(key)?.as_str()
+}
+
 /// The status of a decided proposal about one resource.
 fn status(p: &Proposal, target: &str, bulk: Option<&Proposal>) -> Option<String> {
     // A "Delete all" that ran covers the resource.
@@ -133,19 +138,11 @@ fn status(p: &Proposal, target: &str, bulk: Option<&Proposal>) -> Option<String>
         }),
         ProposalState::Skipped => Some(format!(
             "⏭️ Skipped: {}",
-            p.outcome
-                .as_ref()
-                .and_then(|o| o.get("skipped"))
-                .and_then(Value::as_str)
-                .unwrap_or("it changed since the scan")
+            outcome_str(p, "skipped").unwrap_or("it changed since the scan")
         )),
         ProposalState::Failed => Some(format!(
             "⚠️ Failed: {}",
-            p.outcome
-                .as_ref()
-                .and_then(|o| o.get("error"))
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error")
+            outcome_str(p, "error").unwrap_or("unknown error")
         )),
         ProposalState::Rejected => Some(format!("❌ Kept by {}", by.unwrap_or("someone"))),
         ProposalState::Expired => Some("⌛ Expired: not decided in time".into()),
