@@ -115,6 +115,9 @@ async fn expire_approvals(ctx: &Context) -> anyhow::Result<()> {
     for p in &expired {
         tracing::info!(approval = %p.id, kind = %p.kind, target = %p.target, "proposal expired");
     }
+    // Reports listing them show them expired, without their buttons.
+    let ids: Vec<_> = expired.iter().map(|p| p.id.clone()).collect();
+    crate::features::hunter::report::refresh_for(ctx, &ids).await?;
     Ok(())
 }
 

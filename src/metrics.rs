@@ -10,6 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
@@ -35,6 +36,11 @@ pub struct JobLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobNameLabels {
     pub job: String,
 }
@@ -55,6 +61,9 @@ pub struct Metrics {
     pub outbox_deliveries: Family<StateLabels, Counter>,
     pub job_runs: Family<JobLabels, Counter>,
     pub job_duration_seconds: Family<JobNameLabels, Histogram, fn() -> Histogram>,
+    /// Zombie Hunter's latest findings due for deletion, and their monthly cost.
+    pub hunter_findings: Family<KindLabels, Gauge>,
+    pub hunter_monthly_usd: Family<KindLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -113,6 +122,18 @@ impl Metrics {
             "Scheduled job run time",
             job_duration_seconds.clone(),
         );
+        let hunter_findings = Family::<KindLabels, Gauge>::default();
+        r.register(
+            "opsmate_hunter_findings",
+            "Idle resources due for deletion at the latest Zombie Hunter scan, by kind",
+            hunter_findings.clone(),
+        );
+        let hunter_monthly_usd = Family::<KindLabels, Gauge<f64, AtomicU64>>::default();
+        r.register(
+            "opsmate_hunter_monthly_usd",
+            "Monthly cost of those idle resources in USD (snapshots: upper bound), by kind",
+            hunter_monthly_usd.clone(),
+        );
         let metrics = Self {
             registry: Arc::new(r),
             http_requests,
@@ -123,6 +144,8 @@ impl Metrics {
             outbox_deliveries,
             job_runs,
             job_duration_seconds,
+            hunter_findings,
+            hunter_monthly_usd,
         };
         metrics.touch_known_series();
         metrics

@@ -108,7 +108,7 @@ pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()>
                 .is_some(),
                 None => false,
             };
-            hunter::report::refresh_for(ctx, &p.id).await?;
+            hunter::report::refresh_for(ctx, std::slice::from_ref(&p.id)).await?;
             if on_report {
                 Ok(())
             } else {

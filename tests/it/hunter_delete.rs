@@ -310,26 +310,3 @@ async fn dry_run_deletes_nothing_and_says_what_it_would_do() {
     assert_eq!(audit_rows(&h.slack.app, "hunter.would_delete").len(), 1);
     h.stop().await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_zombies_command_posts_the_report_where_it_was_asked() {
-    let h = HunterHarness::start(|c| c.hunter.as_mut().unwrap().slack_channel = None).await;
-    let ec2 = h.ec2(REGION).await;
-    let vol = volume(&ec2, 10, VolumeType::Gp2, &[]).await;
-    assert_eq!(
-        h.slack.command("UALICE", "zombies", "r1").await.status(),
-        200
-    );
-    let answer = h.slack.wait_calls("response_url:r1", 1).await;
-    let text = all_text(&answer[0].body);
-    assert!(
-        text.contains("Found 1 idle resource(s) costing $1.00/month"),
-        "{text}"
-    );
-    let posted = h.slack.wait_calls("chat.postMessage", 1).await;
-    assert_eq!(posted[0].body["channel"], crate::support::slack::CHANNEL);
-    assert!(all_text(&posted[0].body).contains(&vol));
-    let scans = audit_rows(&h.slack.app, "hunter.scanned");
-    assert_eq!(scans.last().unwrap().actor, "slack:UALICE");
-    h.stop().await;
-}

@@ -9,6 +9,7 @@ mod gate;
 mod http;
 mod hunter_cli;
 mod hunter_delete;
+mod hunter_report;
 mod hunter_scan;
 mod migrations;
 mod outbox;

@@ -1,11 +1,12 @@
 //! The scheduled hunt and `/opsmate zombies`: hunt, propose, post the report.
 
-use super::Hunter;
 use super::hunt::{self, HuntResult};
 use super::report::{self, Destinations};
+use super::{Hunter, ZombieKind};
 use crate::chat::message::ChatMessage;
 use crate::dispatch::Context;
 use crate::events::ReplyTo;
+use crate::metrics::KindLabels;
 use std::sync::Arc;
 
 fn hunter(ctx: &Context) -> Option<&Arc<Hunter>> {
@@ -13,7 +14,22 @@ fn hunter(ctx: &Context) -> Option<&Arc<Hunter>> {
 }
 
 async fn hunt_now(ctx: &Context, hunter: &Hunter, actor: &str) -> anyhow::Result<HuntResult> {
-    hunt::hunt(hunter, &ctx.store, &ctx.audit, ctx.clock.now(), &[], actor).await
+    let result = hunt::hunt(hunter, &ctx.store, &ctx.audit, ctx.clock.now(), &[], actor).await?;
+    for kind in ZombieKind::ALL {
+        let of_kind = result.findings.iter().filter(|f| f.kind == kind);
+        let labels = KindLabels {
+            kind: kind.as_str().to_owned(),
+        };
+        ctx.metrics
+            .hunter_findings
+            .get_or_create(&labels)
+            .set(of_kind.clone().count() as i64);
+        ctx.metrics
+            .hunter_monthly_usd
+            .get_or_create(&labels)
+            .set(of_kind.map(|f| f.monthly_cost_usd).sum());
+    }
+    Ok(result)
 }
 
 /// Where the scheduled report goes: `hunter.slack_channel` (else the alert channel)

@@ -263,10 +263,20 @@ pub async fn report_of_message(
         .and_then(|rest| rest.split(':').next().map(str::to_owned)))
 }
 
-/// Rewrites every report that lists a decided proposal. Returns how many there were.
-pub async fn refresh_for(ctx: &Context, approval: &ApprovalId) -> anyhow::Result<usize> {
-    let id = approval.clone();
-    let reports = ctx.store.call(move |c| store::reports_with(c, &id)).await?;
+/// Rewrites, once each, every report that lists one of these decided (or expired)
+/// proposals. Returns how many reports there were.
+pub async fn refresh_for(ctx: &Context, approvals: &[ApprovalId]) -> anyhow::Result<usize> {
+    let ids = approvals.to_vec();
+    let reports = ctx
+        .store
+        .call(move |c| {
+            let mut all = std::collections::BTreeSet::new();
+            for id in &ids {
+                all.extend(store::reports_with(c, id)?);
+            }
+            Ok(all)
+        })
+        .await?;
     for r in &reports {
         refresh(ctx, r).await?;
     }
