@@ -81,10 +81,7 @@ pub async fn hunt(
         elapsed,
     } in scans
     {
-        let label = match &account {
-            Some(a) => format!("{a}/{region}"),
-            None => region.clone(),
-        };
+        let label = super::region_label(account.as_deref(), &region);
         let error = match listing {
             Ok(inventory) => {
                 let classified = detect::classify(

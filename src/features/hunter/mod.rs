@@ -85,6 +85,14 @@ impl fmt::Display for ZombieKind {
     }
 }
 
+/// `us-east-1`, or `111122223333/us-east-1` for an account reached through a role.
+pub fn region_label(account: Option<&str>, region: &str) -> String {
+    match account {
+        Some(a) => format!("{a}/{region}"),
+        None => region.to_owned(),
+    }
+}
+
 /// Which resource: enough to find it again and act on it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Resource {
@@ -101,10 +109,11 @@ pub struct Resource {
 impl Resource {
     /// The proposal target: `region/id`, or `account/region/id` for another account.
     pub fn target(&self) -> String {
-        match &self.account {
-            Some(a) => format!("{a}/{}/{}", self.region, self.id),
-            None => format!("{}/{}", self.region, self.id),
-        }
+        format!(
+            "{}/{}",
+            region_label(self.account.as_deref(), &self.region),
+            self.id
+        )
     }
 }
 
@@ -138,6 +147,11 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// See [`region_label`].
+    pub fn region_label(&self) -> String {
+        region_label(self.account.as_deref(), &self.region)
+    }
+
     pub fn resource(&self) -> Resource {
         Resource {
             kind: self.kind,

@@ -33,16 +33,6 @@ pub struct RegionScan {
     pub elapsed: Duration,
 }
 
-impl RegionScan {
-    /// `us-east-1`, or `111122223333/us-east-1` for another account.
-    pub fn label(&self) -> String {
-        match &self.account {
-            Some(a) => format!("{a}/{}", self.region),
-            None => self.region.clone(),
-        }
-    }
-}
-
 /// Lists `regions` (all configured ones when empty) in every account.
 pub async fn scan(hunter: &Hunter, regions: &[String]) -> Vec<RegionScan> {
     let regions = if regions.is_empty() {

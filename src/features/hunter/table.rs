@@ -12,10 +12,7 @@ pub fn write_table(out: &mut impl Write, result: &HuntResult) -> std::io::Result
         "KIND", "ID", "REGION", "USD/MONTH", "FIRST SEEN"
     )?;
     for f in &result.findings {
-        let region = match &f.account {
-            Some(a) => format!("{a}/{}", f.region),
-            None => f.region.clone(),
-        };
+        let region = f.region_label();
         let cost = if f.cost_is_upper_bound {
             format!("≤{:.2}", f.monthly_cost_usd)
         } else {

@@ -57,13 +57,9 @@ impl Summary {
         let mut by_kind: BTreeMap<ZombieKind, Tally> = BTreeMap::new();
         let mut by_region: BTreeMap<String, Tally> = BTreeMap::new();
         for f in &result.findings {
-            let region = match &f.account {
-                Some(a) => format!("{a}/{}", f.region),
-                None => f.region.clone(),
-            };
             for t in [
                 by_kind.entry(f.kind).or_default(),
-                by_region.entry(region).or_default(),
+                by_region.entry(f.region_label()).or_default(),
             ] {
                 t.count += 1;
                 t.usd = super::price::round_cents(t.usd + f.monthly_cost_usd);

@@ -31,13 +31,7 @@ fn days(from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) -> i64 {
 
 /// One resource as a line of text.
 fn line(f: &Finding, now: chrono::DateTime<Utc>) -> String {
-    let mut bits = vec![
-        f.id.clone(),
-        match &f.account {
-            Some(a) => format!("{a}/{}", f.region),
-            None => f.region.clone(),
-        },
-    ];
+    let mut bits = vec![f.id.clone(), f.region_label()];
     match f.kind {
         ZombieKind::Volume => {
             bits.push(format!(
