@@ -310,3 +310,26 @@ async fn dry_run_deletes_nothing_and_says_what_it_would_do() {
     assert_eq!(audit_rows(&h.slack.app, "hunter.would_delete").len(), 1);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aws_error_is_reported_as_a_failure_never_as_a_deletion() {
+    let h = HunterHarness::start(|_| {}).await;
+    let ec2 = h.ec2(REGION).await;
+    let vol = volume(&ec2, 10, VolumeType::Gp3, &[]).await;
+    let report = h.scheduled_report().await;
+    h.proxy.fail_region(REGION);
+    let delete = slack_button(&report, &vol, "Delete (");
+    h.click_slack("UALICE", &delete, &report_ts(&h).await, "c1")
+        .await;
+    let updates = h.slack.wait_calls("chat.update", 1).await;
+    let text = all_text(&updates[0].body);
+    assert!(text.contains("⚠️ Failed"), "{text}");
+    assert!(
+        text.contains("Unavailable"),
+        "the AWS error is shown: {text}"
+    );
+    assert!(!text.contains("Deleted"), "{text}");
+    assert!(volume_exists(&ec2, &vol).await);
+    assert_eq!(audit_rows(&h.slack.app, "action.failed").len(), 1);
+    h.stop().await;
+}
