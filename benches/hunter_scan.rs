@@ -2,12 +2,15 @@
 //! `moto_server` behind the test proxy that pages like AWS, with 5,000 unattached
 //! volumes and 5,000 snapshots spread over three regions.
 //!
+//! Each region has its own moto process behind the proxy, as AWS regions are
+//! independent endpoints: one moto (a single Python process) would serve the three
+//! regions' requests one after another and hide the concurrency being measured.
+//!
 //! `cargo bench --bench hunter_scan` prints the median wall time of three runs next to
-//! each region scanned alone (regions are scanned concurrently, so with a backend that
-//! serves requests in parallel the total is close to the slowest region, not the sum),
-//! the API calls per action and region against the fewest the paging allows, how much
-//! the requests overlapped, and moto's CPU time: moto is one Python process, so when
-//! that is close to the wall time, moto rather than the scan sets the pace.
+//! each region scanned alone (regions are scanned concurrently, so the total should be
+//! close to the slowest region, not the sum), the API calls per action and region
+//! against the fewest the paging allows, how much the requests overlapped, and moto's
+//! CPU time (three Python processes on however many cores the machine has).
 //! moto is found in `$MOTO_SERVER`, `target/moto-venv/bin/moto_server` or `PATH`.
 
 mod common;
@@ -67,15 +70,22 @@ fn run() -> anyhow::Result<()> {
          (python3 -m venv target/moto-venv && target/moto-venv/bin/pip install 'moto[server]') \
          or put moto_server on PATH",
     )?;
-    let moto = Moto::start(&binary)?;
+    let motos = REGIONS
+        .iter()
+        .map(|_| Moto::start(&binary))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let endpoints: Vec<String> = motos.iter().map(|m| m.endpoint.clone()).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("building the Tokio runtime")?;
-    let proxy = rt.block_on(AwsProxy::start(&moto.endpoint));
+    let proxy = rt.block_on(AwsProxy::start(&endpoints[0]));
+    for (region, endpoint) in REGIONS.iter().zip(&endpoints) {
+        proxy.route_region(region, endpoint);
+    }
 
     let started = Instant::now();
-    rt.block_on(seed(&moto.endpoint))?;
+    rt.block_on(seed(&endpoints))?;
     let seeding = started.elapsed();
 
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
@@ -90,10 +100,9 @@ fn run() -> anyhow::Result<()> {
     let mut timed = Vec::with_capacity(TIMED_RUNS);
     for _ in 0..TIMED_RUNS {
         proxy.clear_calls();
-        let cpu_before = moto.cpu_time();
+        let cpu_before = cpu_time(&motos);
         let scan = cli.scan(None)?;
-        let moto_cpu = moto
-            .cpu_time()
+        let moto_cpu = cpu_time(&motos)
             .zip(cpu_before)
             .map(|(after, before)| after.saturating_sub(before));
         scan.check(&all)?;
@@ -243,23 +252,28 @@ async fn create_volume(client: &Client, region: &str) -> anyhow::Result<String> 
         .context("CreateVolume returned no id")
 }
 
-/// Seeds moto directly (the proxy would only add noise to its call log): the volumes,
-/// and the snapshots of one source volume per region, which is deleted afterwards so
-/// exactly `VOLUMES` volumes remain.
-async fn seed(moto_endpoint: &str) -> anyhow::Result<()> {
-    let aws = Aws::with_static_credentials(
-        &AwsConfig {
-            regions: REGIONS.iter().map(|r| r.to_string()).collect(),
-            endpoint_url: Some(moto_endpoint.to_owned()),
-            ..Default::default()
-        },
-        ACCESS_KEY,
-        SECRET_KEY,
-    )
-    .await;
+/// CPU time of all the moto processes together; `None` off Linux.
+fn cpu_time(motos: &[Moto]) -> Option<Duration> {
+    motos.iter().map(Moto::cpu_time).sum()
+}
+
+/// Seeds each region's moto directly (the proxy would only add noise to its call
+/// log): the volumes, and the snapshots of one source volume per region, which is
+/// deleted afterwards so exactly `VOLUMES` volumes remain.
+async fn seed(endpoints: &[String]) -> anyhow::Result<()> {
     let mut sources = Vec::with_capacity(REGIONS.len());
     let mut jobs = Vec::with_capacity(VOLUMES + SNAPSHOTS);
-    for (i, region) in REGIONS.into_iter().enumerate() {
+    for (i, (region, endpoint)) in REGIONS.into_iter().zip(endpoints).enumerate() {
+        let aws = Aws::with_static_credentials(
+            &AwsConfig {
+                regions: vec![region.to_owned()],
+                endpoint_url: Some(endpoint.clone()),
+                ..Default::default()
+            },
+            ACCESS_KEY,
+            SECRET_KEY,
+        )
+        .await;
         let client = aws.ec2(region);
         let source = create_volume(&client, region).await?;
         jobs.extend((0..share(VOLUMES, i)).map(|_| SeedJob::Volume {
@@ -590,7 +604,9 @@ fn print_concurrency(r: &Report) {
         overlap.peak
     );
     let moto_cpu = r.median.moto_cpu.map_or_else(|| "n/a".to_owned(), ms);
-    println!("| moto_server CPU time during the run (one Python process) | {moto_cpu} |");
+    println!(
+        "| moto_server CPU time during the run (three processes, one per region) | {moto_cpu} |"
+    );
 }
 
 /// From the region's first request arriving to its last answer leaving the proxy.

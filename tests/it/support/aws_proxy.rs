@@ -65,6 +65,8 @@ struct ProxyState {
     failed_regions: HashSet<String>,
     /// Action → how many more requests to throttle.
     throttles: HashMap<String, usize>,
+    /// Region → its own upstream, like AWS's independent regional endpoints.
+    routes: HashMap<String, String>,
     calls: Vec<ProxyCall>,
 }
 
@@ -112,6 +114,14 @@ impl AwsProxy {
     /// `Unavailable`, which the SDK retries and then reports as an error.
     pub fn fail_region(&self, region: &str) {
         lock(&self.state).failed_regions.insert(region.to_owned());
+    }
+
+    /// Sends the requests signed for `region` to their own upstream (another moto), so
+    /// regions do not queue behind one another in one moto process.
+    pub fn route_region(&self, region: &str, upstream: &str) {
+        lock(&self.state)
+            .routes
+            .insert(region.to_owned(), upstream.trim_end_matches('/').to_owned());
     }
 
     /// Throttles the next `n` requests for `action` with a 503 `RequestLimitExceeded`,
@@ -275,9 +285,12 @@ impl Shared {
     /// Sends the request to moto with `body`, keeping method, path, query and headers.
     async fn forward(&self, incoming: &Incoming, body: Bytes) -> Result<Upstream, reqwest::Error> {
         let path = incoming.uri.path_and_query().map_or("/", |p| p.as_str());
+        let upstream = signed_region(&incoming.headers)
+            .and_then(|region| lock(&self.state).routes.get(&region).cloned())
+            .unwrap_or_else(|| self.upstream.clone());
         let response = self
             .client
-            .request(incoming.method.clone(), format!("{}{path}", self.upstream))
+            .request(incoming.method.clone(), format!("{upstream}{path}"))
             .headers(forwarded_headers(&incoming.headers))
             .body(body)
             .send()
