@@ -22,7 +22,7 @@ use crate::cloud::Aws;
 use crate::config::{Config, Loaded, Secret, SlackMode, TelegramMode};
 use crate::dispatch::{self, Context};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
-use crate::features::{self, hunter, hunter::Hunter};
+use crate::features::{self, hunter, hunter::Hunter, watchman::Watchman};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::outbox::sender::Sender;
@@ -46,6 +46,10 @@ pub struct AppOptions {
     pub actions: ActionRegistry,
     /// Replaces the AWS handle built from the config (e.g. static moto credentials).
     pub aws: Option<Aws>,
+    /// A one-off command next to a server that may be running on the same database:
+    /// no start-up audit row and no crash recovery (the server's actions in flight
+    /// are not interrupted ones).
+    pub one_shot: bool,
 }
 
 impl Default for AppOptions {
@@ -54,6 +58,7 @@ impl Default for AppOptions {
             clock: Arc::new(SystemClock),
             actions: ActionRegistry::default(),
             aws: None,
+            one_shot: false,
         }
     }
 }
@@ -109,6 +114,20 @@ impl App {
                     clock.clone(),
                 );
                 Some(hunter)
+            }
+            None => None,
+        };
+        let watchman = match &config.watchman {
+            Some(_) => {
+                let watchman = Arc::new(Watchman::new(&config, &secrets, &aws)?);
+                crate::features::watchman::actions::register(
+                    &mut actions,
+                    watchman.clone(),
+                    store.clone(),
+                    audit.clone(),
+                    clock.clone(),
+                );
+                Some(watchman)
             }
             None => None,
         };
@@ -206,6 +225,7 @@ impl App {
             aws,
             slack_groups,
             hunter,
+            watchman,
         };
         let app = Self {
             ctx,
@@ -218,8 +238,10 @@ impl App {
             telegram_door,
             telegram,
         };
-        app.announce(loaded).await?;
-        app.recover().await?;
+        if !options.one_shot {
+            app.announce(loaded).await?;
+            app.recover().await?;
+        }
         Ok(app)
     }
 
@@ -415,11 +437,20 @@ fn scheduled_jobs(config: &Config) -> anyhow::Result<Vec<ScheduledJob>> {
         .filter(|kind| match kind {
             JobKind::ExpireApprovals | JobKind::PruneJobRuns => true,
             JobKind::HuntZombies => config.hunter.is_some(),
+            JobKind::WatchmanShutdown | JobKind::WatchmanDeadline => config.watchman.is_some(),
+            JobKind::WatchmanStart => config
+                .watchman
+                .as_ref()
+                .is_some_and(|w| w.starts_in_the_morning()),
         })
         .map(|kind| {
             Ok(ScheduledJob {
                 kind,
                 schedule: config.job_schedule(kind)?,
+                // A missed evening check still runs if OpsMate is back during the
+                // night; the check itself stops once morning has come.
+                catch_up_window: (kind == JobKind::WatchmanShutdown)
+                    .then_some(crate::features::watchman::NIGHT_CATCH_UP),
             })
         })
         .collect()

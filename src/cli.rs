@@ -48,6 +48,11 @@ pub enum Command {
     },
     /// Exit 0 if the local server's /healthz answers 200 (for container health checks).
     Probe,
+    /// Night Watchman: tonight's decision, or the whole evening flow now.
+    Watchman {
+        #[command(subcommand)]
+        command: WatchmanCliCommand,
+    },
     /// List idle EBS volumes, old snapshots and Elastic IPs with their monthly cost.
     /// No chat needed; nothing is deleted. Exits 1 if a region could not be scanned.
     Zombies {
@@ -58,6 +63,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WatchmanCliCommand {
+    /// Print the decision and its reasons without acting.
+    Check {
+        /// Print JSON: decision, reasons, instances (id, region, action, why).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check now and, if nobody is working, stop the instances (your run of this
+    /// command is the recorded decision; `dry_run` is respected).
+    Run,
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +135,7 @@ fn run(command: Command, loaded: &Loaded) -> anyhow::Result<i32> {
         Command::Audit { command } => audit_command(command, loaded),
         Command::Probe => probe(loaded),
         Command::Zombies { regions, json } => zombies(loaded, &regions, json),
+        Command::Watchman { command } => crate::features::watchman::cli::run(loaded, command),
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Context {
     pub slack_groups: Option<Arc<SlackGroups>>,
     /// Zombie Hunter, when `[hunter]` is set.
     pub hunter: Option<Arc<crate::features::hunter::Hunter>>,
+    /// Night Watchman, when `[watchman]` is set.
+    pub watchman: Option<Arc<crate::features::watchman::Watchman>>,
 }
 
 /// Handles one event.
@@ -83,6 +85,9 @@ async fn run_job(ctx: &Context, run: JobRun) -> anyhow::Result<()> {
             JobKind::ExpireApprovals => expire_approvals(ctx).await,
             JobKind::PruneJobRuns => prune_job_runs(ctx).await,
             JobKind::HuntZombies => crate::features::hunter::run::scheduled(ctx).await,
+            JobKind::WatchmanShutdown => crate::features::watchman::run::evening(ctx, &run).await,
+            JobKind::WatchmanStart => crate::features::watchman::run::morning(ctx).await,
+            JobKind::WatchmanDeadline => crate::features::watchman::run::deadlines(ctx).await,
         }
     }
     .instrument(span)
@@ -117,7 +122,7 @@ async fn expire_approvals(ctx: &Context) -> anyhow::Result<()> {
     }
     // Reports listing them show them expired, without their buttons.
     let ids: Vec<_> = expired.iter().map(|p| p.id.clone()).collect();
-    crate::features::hunter::report::refresh_for(ctx, &ids).await?;
+    crate::features::refresh_decided(ctx, &ids).await?;
     Ok(())
 }
 

@@ -45,13 +45,22 @@ pub enum JobKind {
     PruneJobRuns,
     /// Zombie Hunter's scan and report (only scheduled when `[hunter]` is set).
     HuntZombies,
+    /// Night Watchman's evening check (only when `[watchman]` is set).
+    WatchmanShutdown,
+    /// Night Watchman's morning start of what it stopped.
+    WatchmanStart,
+    /// Stops whose notice ran out without a Keep online click.
+    WatchmanDeadline,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::ExpireApprovals,
         JobKind::PruneJobRuns,
         JobKind::HuntZombies,
+        JobKind::WatchmanShutdown,
+        JobKind::WatchmanStart,
+        JobKind::WatchmanDeadline,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +68,9 @@ impl JobKind {
             JobKind::ExpireApprovals => "expire_approvals",
             JobKind::PruneJobRuns => "prune_job_runs",
             JobKind::HuntZombies => "hunt_zombies",
+            JobKind::WatchmanShutdown => "watchman_shutdown",
+            JobKind::WatchmanStart => "watchman_start",
+            JobKind::WatchmanDeadline => "watchman_deadline",
         }
     }
 
@@ -68,6 +80,9 @@ impl JobKind {
             JobKind::ExpireApprovals => "* * * * *",
             JobKind::PruneJobRuns => "17 3 * * *",
             JobKind::HuntZombies => crate::config::hunter::DEFAULT_HUNTER_SCHEDULE,
+            JobKind::WatchmanShutdown => crate::config::watchman::DEFAULT_SHUTDOWN,
+            JobKind::WatchmanStart => crate::config::watchman::DEFAULT_START,
+            JobKind::WatchmanDeadline => "* * * * *",
         }
     }
 }

@@ -242,6 +242,46 @@ impl Gate {
         }
     }
 
+    /// Approves a pending proposal on behalf of a rule rather than a person, and runs
+    /// it. Only Night Watchman's notice uses this: nobody clicked Keep online before
+    /// the announced deadline, which the notice told everyone would mean a stop. The
+    /// rule is recorded as the decider (`by`), and audited as such. Returns `None`
+    /// when the proposal was no longer pending (kept, stopped early, expired).
+    pub async fn approve_unattended(
+        &self,
+        id: &ApprovalId,
+        by: &str,
+        why: &str,
+    ) -> anyhow::Result<Option<Proposal>> {
+        let now = self.clock.now();
+        let (id, by, why) = (id.clone(), by.to_owned(), why.to_owned());
+        let approved = self
+            .store
+            .call(move |conn| {
+                store::immediate(conn, |tx| {
+                    if !sql::decide_pending(tx, &id, ProposalState::Approved, &by, now)? {
+                        return Ok(None);
+                    }
+                    let p =
+                        sql::get(tx, &id)?.ok_or_else(|| anyhow::anyhow!("proposal vanished"))?;
+                    audit::append(
+                        tx,
+                        now,
+                        &by,
+                        "approval.approved_unattended",
+                        id.as_str(),
+                        &json!({"kind": p.kind, "target": p.target, "why": why}),
+                    )?;
+                    Ok(Some(p))
+                })
+            })
+            .await?;
+        match approved {
+            Some(p) => Ok(Some(self.execute(p).await?)),
+            None => Ok(None),
+        }
+    }
+
     async fn decide_in_db(
         &self,
         id: ApprovalId,

@@ -47,7 +47,8 @@ pub async fn answer(
         Command::Help => vec![help(surface)],
         // Answered by Zombie Hunter itself (it posts a report), see `handle::command`.
         Command::Zombies => Vec::new(),
-        Command::Watchman(_) => vec![not_built("Night Watchman", "stopping staging at night")],
+        // Answered by Night Watchman itself, see `handle::command`.
+        Command::Watchman(_) => Vec::new(),
         Command::Access { .. } => vec![not_built(
             "Access Guard",
             "revoking the access of people who left",
@@ -275,6 +276,16 @@ fn outcome_text(p: &Proposal) -> Option<String> {
     if let Some(err) = outcome.get("error").and_then(|v| v.as_str()) {
         return Some(format!("Error: {err}"));
     }
+    // A report that lists what happened line by line says so in those lines.
+    let lines = outcome
+        .pointer("/report/summary")
+        .and_then(|s| s.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
     let dry = outcome
         .get("dry_run")
         .and_then(|v| v.as_bool())
@@ -283,10 +294,11 @@ fn outcome_text(p: &Proposal) -> Option<String> {
         .get("report")
         .map(|r| r.to_string())
         .unwrap_or_default();
+    let report = lines.unwrap_or(report);
     Some(if dry {
-        format!("Dry run, nothing was changed: {report}")
+        format!("Dry run, nothing was changed:\n{report}")
     } else {
-        format!("Result: {report}")
+        format!("Result:\n{report}")
     })
 }
 

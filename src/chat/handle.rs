@@ -4,13 +4,14 @@
 use crate::approvals::{Decided, DecisionError, Proposal};
 use crate::audit;
 use crate::chat::answers::{self, Surface};
+use crate::chat::command::{Command, WatchmanCommand};
 use crate::chat::message::{ChatMessage, Part};
 use crate::chat::slack::{members, send};
 use crate::chat::telegram;
 use crate::dispatch::Context;
 use crate::domain::Actor;
 use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, ReplyTo};
-use crate::features::hunter;
+use crate::features::{hunter, watchman};
 use crate::store;
 use serde_json::json;
 
@@ -66,9 +67,17 @@ async fn acknowledge_click(ctx: &Context, to: &Option<ReplyTo>, text: &str) -> a
 pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
     let surface = surface(&req.reply);
     let messages = match &req.parsed {
-        Ok(crate::chat::command::Command::Zombies) => {
+        Ok(Command::Zombies) => {
             tracing::info!(from = %req.from, "command zombies");
             hunter::run::on_demand(ctx, &req.reply, &req.from.key()).await?
+        }
+        Ok(Command::Watchman(WatchmanCommand::Status)) => {
+            tracing::info!(from = %req.from, "command watchman status");
+            vec![watchman::run::status(ctx).await?]
+        }
+        Ok(Command::Watchman(WatchmanCommand::KeepOnline { duration, reason })) => {
+            tracing::info!(from = %req.from, ?duration, "command watchman keep-online");
+            vec![watchman::run::keep_online(ctx, &req.from.key(), *duration, reason.clone()).await?]
         }
         Ok(command) => {
             tracing::info!(from = %req.from, ?command, "command");
@@ -96,20 +105,17 @@ pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()>
     match ctx.gate.decide(&req.approval, &decider, req.verdict).await {
         Ok(Decided::Executed(p)) | Ok(Decided::Rejected(p)) => {
             acknowledge_click(ctx, &req.reply, &format!("Done: {}", p.state)).await?;
-            // A line of a Zombie Hunter report: the whole report is rewritten.
-            let on_report = match &req.message {
-                Some(at) => hunter::report::report_of_message(
-                    ctx,
-                    &at.platform,
-                    &at.channel,
-                    &at.message_id,
-                )
-                .await?
-                .is_some(),
+            // A feature's report or notice is rewritten by the feature, every copy.
+            let on_feature_message = match &req.message {
+                Some(at) => ctx
+                    .outbox
+                    .tag_of(&at.platform, &at.channel, &at.message_id)
+                    .await?
+                    .is_some(),
                 None => false,
             };
-            hunter::report::refresh_for(ctx, std::slice::from_ref(&p.id)).await?;
-            if on_report {
+            crate::features::refresh_decided(ctx, std::slice::from_ref(&p.id)).await?;
+            if on_feature_message {
                 Ok(())
             } else {
                 show_decided(ctx, &p, &req).await

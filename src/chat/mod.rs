@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod command;
+pub mod destinations;
 pub mod handle;
 pub mod message;
 pub mod slack;

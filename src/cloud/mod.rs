@@ -6,6 +6,7 @@
 //! how many calls it cost.
 
 pub mod ec2;
+pub mod instances;
 
 use crate::config::AwsConfig;
 use aws_config::retry::RetryConfig;

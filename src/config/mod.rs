@@ -8,10 +8,12 @@
 pub mod hunter;
 pub mod load;
 pub mod secrets;
+pub mod watchman;
 
 pub use hunter::HunterConfig;
 pub use load::{ConfigError, ConfigSource, Loaded, load};
 pub use secrets::{Secret, Secrets};
+pub use watchman::{WatchmanConfig, WatchmanMode};
 
 use crate::domain::{ActionKind, SlackGroupId, SlackUserId};
 use crate::events::JobKind;
@@ -43,6 +45,9 @@ pub struct Config {
     /// Zombie Hunter; absent means off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hunter: Option<HunterConfig>,
+    /// Night Watchman; absent means off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watchman: Option<WatchmanConfig>,
 }
 
 impl Default for Config {
@@ -61,6 +66,7 @@ impl Default for Config {
             github: GithubConfig::default(),
             linear: LinearConfig::default(),
             hunter: None,
+            watchman: None,
         }
     }
 }
@@ -148,7 +154,10 @@ impl SchedulerConfig {
         match job {
             JobKind::ExpireApprovals => Some(&self.expire_approvals),
             JobKind::PruneJobRuns => Some(&self.prune_job_runs),
-            JobKind::HuntZombies => None,
+            JobKind::HuntZombies
+            | JobKind::WatchmanShutdown
+            | JobKind::WatchmanStart
+            | JobKind::WatchmanDeadline => None,
         }
     }
 }
@@ -401,9 +410,16 @@ impl Default for LinearConfig {
 impl Config {
     /// The effective schedule of a built-in job.
     pub fn job_schedule(&self, job: JobKind) -> Result<CronSchedule, CronError> {
-        match (job, &self.hunter) {
-            (JobKind::HuntZombies, Some(h)) => {
+        let watchman_tz = |w: &WatchmanConfig| w.timezone.unwrap_or(self.timezone);
+        match (job, &self.hunter, &self.watchman) {
+            (JobKind::HuntZombies, Some(h), _) => {
                 CronSchedule::parse(&h.schedule, h.timezone.unwrap_or(self.timezone))
+            }
+            (JobKind::WatchmanShutdown, _, Some(w)) => {
+                CronSchedule::parse(&w.shutdown_schedule, watchman_tz(w))
+            }
+            (JobKind::WatchmanStart, _, Some(w)) if w.starts_in_the_morning() => {
+                CronSchedule::parse(&w.start_schedule, watchman_tz(w))
             }
             _ => self
                 .scheduler
@@ -418,6 +434,8 @@ impl Config {
     pub fn job_schedule_key(job: JobKind) -> String {
         match job {
             JobKind::HuntZombies => "hunter.schedule".into(),
+            JobKind::WatchmanShutdown => "watchman.shutdown_schedule".into(),
+            JobKind::WatchmanStart => "watchman.start_schedule".into(),
             _ => format!("scheduler.{}.schedule", job.as_str()),
         }
     }
@@ -452,6 +470,9 @@ impl Config {
         }
         if let Some(hunter) = &self.hunter {
             hunter.validate()?;
+        }
+        if let Some(watchman) = &self.watchman {
+            watchman.validate()?;
         }
         for kind in ActionKind::ALL {
             if let Some(n) = self

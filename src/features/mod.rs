@@ -3,6 +3,17 @@
 //! `opsmate config check`, so nobody has to guess why something stays quiet.
 
 pub mod hunter;
+pub mod watchman;
+
+use crate::dispatch::Context;
+use crate::domain::ApprovalId;
+
+/// Rewrites the features' messages (Zombie Hunter reports, Night Watchman notices)
+/// that show any of these proposals, after a decision or an expiry.
+pub async fn refresh_decided(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()> {
+    hunter::report::refresh_for(ctx, ids).await?;
+    watchman::run::refresh_for(ctx, ids).await
+}
 
 use crate::config::{Config, Secrets, SlackMode, TelegramMode};
 
@@ -16,11 +27,13 @@ pub struct FeatureStatus {
 
 /// The on/off state of everything OpsMate can do, with the reason.
 pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
-    let mut out = Vec::new();
-    out.push(slack_status(config, secrets));
-    out.push(telegram_status(config, secrets));
-    out.push(hunter_status(config, secrets));
-    for name in ["night_watchman", "access_guard", "observatory"] {
+    let mut out = vec![
+        slack_status(config, secrets),
+        telegram_status(config, secrets),
+        hunter_status(config, secrets),
+        watchman_status(config),
+    ];
+    for name in ["access_guard", "observatory"] {
         out.push(FeatureStatus {
             name,
             on: false,
@@ -87,6 +100,35 @@ pub fn hunter_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
             "regions {regions:?}, {} extra account(s), schedule \"{}\"; reports go to {to}",
             h.assume_roles.len(),
             h.schedule
+        ),
+    }
+}
+
+/// Night Watchman is on when `[watchman]` is present.
+pub fn watchman_status(config: &Config) -> FeatureStatus {
+    let Some(w) = &config.watchman else {
+        return FeatureStatus {
+            name: "night_watchman",
+            on: false,
+            why: "add a [watchman] section to turn it on".into(),
+        };
+    };
+    let signals = [
+        (w.github_org.is_some() || !w.github_repos.is_empty()).then_some("GitHub"),
+        (!w.linear_team_keys.is_empty()).then_some("Linear"),
+        Some("holds"),
+    ];
+    let signals: Vec<&str> = signals.into_iter().flatten().collect();
+    FeatureStatus {
+        name: "night_watchman",
+        on: true,
+        why: format!(
+            "instances tagged {:?}; check \"{}\", morning start \"{}\", {:?} mode; signals: {}",
+            w.tag_filters,
+            w.shutdown_schedule,
+            w.start_schedule,
+            w.mode,
+            signals.join(", ")
         ),
     }
 }

@@ -24,6 +24,9 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 pub struct ScheduledJob {
     pub kind: JobKind,
     pub schedule: CronSchedule,
+    /// Overrides `scheduler.catch_up_window` for this job (e.g. a night-long window
+    /// for the evening shutdown check).
+    pub catch_up_window: Option<Duration>,
 }
 
 /// Computes due occurrences and claims them. The timing loop lives in [`Scheduler::run`];
@@ -64,9 +67,13 @@ impl Scheduler {
     /// is inside the catch-up window and was never claimed. Claims and returns them.
     /// A job with no recorded run at all (first start) catches nothing up.
     pub async fn catch_up(&mut self, now: DateTime<Utc>) -> anyhow::Result<Vec<JobRun>> {
-        let window_start = now - self.catch_up_window;
         let mut due = Vec::new();
         for (i, job) in self.jobs.iter().enumerate() {
+            let window = job
+                .catch_up_window
+                .and_then(|w| chrono::Duration::from_std(w).ok())
+                .unwrap_or(self.catch_up_window);
+            let window_start = now - window;
             let name = job.kind.as_str();
             let last = self.store.call(move |c| sql::last_claimed(c, name)).await?;
             // A job that never ran before (a fresh install) has missed nothing.

@@ -20,3 +20,5 @@ mod slack_events;
 mod slack_socket;
 mod slack_templates;
 mod telegram;
+mod watchman_cli;
+mod watchman_flow;

@@ -19,6 +19,7 @@ fn scheduler(db: &Path, cron: &str, tz: Tz, window_hours: u64, now: DateTime<Utc
     let clock: SharedClock = Arc::new(ManualClock::new(now));
     Scheduler::new(
         vec![ScheduledJob {
+            catch_up_window: None,
             kind: JobKind::ExpireApprovals,
             schedule: CronSchedule::parse(cron, tz).unwrap(),
         }],
@@ -188,4 +189,42 @@ async fn ticking_through_dst_changes_runs_each_local_time_once() {
         }
         assert_eq!(fired, vec![utc(expected)], "{tz} {cron} from {from}");
     }
+}
+
+#[tokio::test]
+async fn a_missed_evening_check_is_caught_up_once_within_the_night() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let night = |now: DateTime<Utc>| {
+        let store = Store::open(&db, Duration::from_secs(5)).unwrap();
+        let clock: SharedClock = Arc::new(ManualClock::new(now));
+        Scheduler::new(
+            vec![ScheduledJob {
+                kind: JobKind::WatchmanShutdown,
+                schedule: CronSchedule::parse("0 20 * * *", chrono_tz::Europe::Berlin).unwrap(),
+                catch_up_window: Some(opsmate::features::watchman::NIGHT_CATCH_UP),
+            }],
+            store,
+            clock,
+            Duration::from_secs(6 * 3600),
+        )
+    };
+    // Monday 20:00 Berlin (19:00 UTC) runs normally.
+    let mut s = night(utc("2026-11-23T18:59:00Z"));
+    assert_eq!(s.tick(utc("2026-11-23T19:00:00Z")).await.unwrap().len(), 1);
+    drop(s);
+    // Down over Tuesday's 20:00; back at 03:30 Wednesday, 7½ h later: past the
+    // general 6 h window, inside the night. It runs once.
+    let mut s = night(utc("2026-11-25T02:30:00Z"));
+    let runs = s.catch_up(utc("2026-11-25T02:30:00Z")).await.unwrap();
+    assert_eq!(times(&runs), vec![utc("2026-11-24T19:00:00Z")]);
+    drop(s);
+    let mut s = night(utc("2026-11-25T02:40:00Z"));
+    assert!(
+        s.catch_up(utc("2026-11-25T02:40:00Z"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "never twice"
+    );
 }

@@ -1,8 +1,9 @@
 //! The scheduled hunt and `/opsmate zombies`: hunt, propose, post the report.
 
 use super::hunt::{self, HuntResult};
-use super::report::{self, Destinations};
+use super::report;
 use super::{Hunter, ZombieKind};
+use crate::chat::destinations::Destinations;
 use crate::chat::message::ChatMessage;
 use crate::dispatch::Context;
 use crate::events::ReplyTo;
@@ -35,22 +36,11 @@ async fn hunt_now(ctx: &Context, hunter: &Hunter, actor: &str) -> anyhow::Result
 /// Where the scheduled report goes: `hunter.slack_channel` (else the alert channel)
 /// and `hunter.telegram_chat_id` (else the alert chat), where those platforms are on.
 pub fn scheduled_destinations(ctx: &Context, hunter: &Hunter) -> Destinations {
-    let (c, s) = (&ctx.config, &ctx.secrets);
-    Destinations {
-        slack_channel: s.slack_bot_token.as_ref().and(
-            hunter
-                .settings
-                .slack_channel
-                .clone()
-                .or_else(|| c.slack.alert_channel.clone()),
-        ),
-        telegram_chat: s.telegram_bot_token.as_ref().and(
-            hunter
-                .settings
-                .telegram_chat_id
-                .or(c.telegram.alert_chat_id),
-        ),
-    }
+    Destinations::configured(
+        ctx,
+        hunter.settings.slack_channel.as_ref(),
+        hunter.settings.telegram_chat_id,
+    )
 }
 
 /// The weekday-morning job.
@@ -60,7 +50,7 @@ pub async fn scheduled(ctx: &Context) -> anyhow::Result<()> {
     };
     let result = hunt_now(ctx, hunter, "scheduler").await?;
     let to = scheduled_destinations(ctx, hunter);
-    if to == Destinations::default() {
+    if to.is_empty() {
         tracing::warn!(
             found = result.findings.len(),
             "Zombie Hunter has nowhere to post: set hunter.slack_channel or slack.alert_channel, or a Telegram chat"

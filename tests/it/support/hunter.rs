@@ -84,9 +84,10 @@ impl HunterHarness {
             aws: Some(aws),
             ..AppOptions::default()
         };
-        let slack =
+        let mut slack =
             SlackHarness::start_custom(dir, fake, config, secrets, options, CountingAction::new())
                 .await;
+        slack.clock = Some(clock.clone());
         Self {
             slack,
             telegram,

@@ -3,12 +3,15 @@
 
 pub mod actions;
 pub mod aws_proxy;
+pub mod fake_github;
+pub mod fake_linear;
 pub mod fake_slack;
 pub mod fake_telegram;
 pub mod hunter;
 pub mod moto;
 pub mod slack;
 pub mod telegram_updates;
+pub mod watchman;
 
 use opsmate::app::{App, AppOptions};
 use opsmate::config::{Config, ConfigSource, Loaded, Secrets};

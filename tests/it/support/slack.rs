@@ -23,6 +23,9 @@ pub struct SlackHarness {
     pub config: Config,
     http: reqwest::Client,
     signer: SlackVerifier,
+    /// The app's clock when it is a manual one: requests are signed at its "now", as
+    /// Slack's would be.
+    pub clock: Option<opsmate::clock::ManualClock>,
 }
 
 pub fn secrets() -> Secrets {
@@ -86,6 +89,7 @@ impl SlackHarness {
             config,
             http: reqwest::Client::new(),
             signer: SlackVerifier::new(Secret::new(SIGNING_SECRET)),
+            clock: None,
         }
     }
 
@@ -123,7 +127,11 @@ impl SlackHarness {
         age_secs: i64,
         headers: &[(&str, &str)],
     ) -> reqwest::Response {
-        let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
+        let now = match &self.clock {
+            Some(clock) => opsmate::clock::Clock::now(clock),
+            None => chrono::Utc::now(),
+        };
+        let ts = (now.timestamp() - age_secs).to_string();
         let signature = self.signer.sign(&ts, body.as_bytes());
         let mut req = self
             .http

@@ -14,12 +14,10 @@ pub use render::{ITEMS_PER_PAGE, pages};
 use super::hunt::HuntResult;
 use super::{Finding, PROPOSER, ZombieKind};
 use crate::approvals::{NewProposal, Proposal};
+use crate::chat::destinations::{Destinations, rewrite_tagged};
 use crate::chat::message::ChatMessage;
-use crate::chat::slack::send as slack_send;
-use crate::chat::telegram::send as telegram_send;
 use crate::dispatch::Context;
 use crate::domain::{ActionKind, ApprovalId};
-use crate::outbox::Platform;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -186,24 +184,12 @@ pub async fn render_now(ctx: &Context, report: &StoredReport) -> anyhow::Result<
     Ok(pages(report, &states, &can_approve, ctx.config.timezone))
 }
 
-/// Where a report goes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Destinations {
-    pub slack_channel: Option<String>,
-    pub telegram_chat: Option<i64>,
-}
-
 /// Posts every page of a report to each destination, tagged so it can be rewritten.
 pub async fn post(ctx: &Context, report: &StoredReport, to: &Destinations) -> anyhow::Result<()> {
     let pages = render_now(ctx, report).await?;
     for (i, page) in pages.iter().enumerate() {
-        let tag = format!("{TAG_PREFIX}{}:{i}", report.id);
-        if let Some(channel) = &to.slack_channel {
-            slack_send::post_tagged(&ctx.outbox, channel, page, &tag).await?;
-        }
-        if let Some(chat) = to.telegram_chat {
-            telegram_send::post_tagged(&ctx.outbox, chat, page, &tag).await?;
-        }
+        to.post_tagged(ctx, page, &format!("{TAG_PREFIX}{}:{i}", report.id))
+            .await?;
     }
     Ok(())
 }
@@ -215,48 +201,11 @@ pub async fn refresh(ctx: &Context, report_id: &str) -> anyhow::Result<()> {
         return Ok(());
     };
     let pages = render_now(ctx, &report).await?;
-    for m in ctx
-        .outbox
-        .tagged(&format!("{TAG_PREFIX}{report_id}:"))
-        .await?
-    {
-        let page = m
-            .tag
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse::<usize>().ok());
-        let Some(msg) = page.and_then(|p| pages.get(p)) else {
-            continue;
-        };
-        match Platform::parse(&m.platform) {
-            Some(Platform::Slack) => {
-                slack_send::update(&ctx.outbox, &m.channel, &m.message_id, msg).await?
-            }
-            Some(Platform::Telegram) => {
-                match (m.channel.parse::<i64>(), m.message_id.parse::<i32>()) {
-                    (Ok(chat), Ok(id)) => telegram_send::update(&ctx.outbox, chat, id, msg).await?,
-                    _ => {
-                        tracing::warn!(channel = %m.channel, message = %m.message_id, "unreadable Telegram message address")
-                    }
-                }
-            }
-            None => {}
-        }
-    }
-    Ok(())
-}
-
-/// The report a delivered message belongs to, if it is a report page.
-pub async fn report_of_message(
-    ctx: &Context,
-    platform: &str,
-    channel: &str,
-    message_id: &str,
-) -> anyhow::Result<Option<String>> {
-    let tag = ctx.outbox.tag_of(platform, channel, message_id).await?;
-    Ok(tag
-        .and_then(|t| t.strip_prefix(TAG_PREFIX).map(str::to_owned))
-        .and_then(|rest| rest.split(':').next().map(str::to_owned)))
+    rewrite_tagged(ctx, &format!("{TAG_PREFIX}{report_id}:"), |tag| {
+        let page = tag.rsplit(':').next()?.parse::<usize>().ok()?;
+        pages.get(page).cloned()
+    })
+    .await
 }
 
 /// Rewrites, once each, every report that lists one of these decided (or expired)

@@ -1,0 +1,206 @@
+//! EC2 instance calls for Night Watchman: listing by tags and state (largest pages,
+//! every page), stopping and starting, and the tag that marks what OpsMate stopped.
+
+use super::ec2::{MAX_PAGE, Tags, describe_error};
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{Filter, Tag};
+use std::collections::BTreeMap;
+
+/// The facts about an instance Night Watchman reasons about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSummary {
+    pub id: String,
+    pub instance_type: String,
+    /// `running`, `stopped`, …
+    pub state: String,
+    pub tags: Tags,
+}
+
+impl InstanceSummary {
+    pub fn name(&self) -> Option<&str> {
+        self.tags.get("Name").map(String::as_str)
+    }
+
+    /// The Auto Scaling group that owns it, if any: stopping such an instance only
+    /// makes the group replace it.
+    pub fn auto_scaling_group(&self) -> Option<&str> {
+        self.tags
+            .get("aws:autoscaling:groupName")
+            .map(String::as_str)
+    }
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+fn summaries(
+    out: &aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput,
+) -> Vec<InstanceSummary> {
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| InstanceSummary {
+            id: i.instance_id().unwrap_or_default().to_owned(),
+            instance_type: i
+                .instance_type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            state: i
+                .state()
+                .and_then(|s| s.name())
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            tags: i
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Instances in `state` carrying every tag in `tags` (EC2 filters on its side).
+pub async fn with_tags(
+    client: &Client,
+    tags: &BTreeMap<String, String>,
+    state: &str,
+) -> anyhow::Result<Vec<InstanceSummary>> {
+    let mut request = client
+        .describe_instances()
+        .filters(filter("instance-state-name", state))
+        .max_results(MAX_PAGE);
+    for (k, v) in tags {
+        request = request.filters(filter(&format!("tag:{k}"), v));
+    }
+    let mut pages = request.into_paginator().send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| anyhow::anyhow!("DescribeInstances: {}", describe_error(&e)))?;
+        out.extend(summaries(&page));
+    }
+    Ok(out)
+}
+
+/// Instances in `state` carrying the tag key `key`, whatever its value.
+pub async fn with_tag_key(
+    client: &Client,
+    key: &str,
+    state: &str,
+) -> anyhow::Result<Vec<InstanceSummary>> {
+    let mut pages = client
+        .describe_instances()
+        .filters(filter("instance-state-name", state))
+        .filters(filter("tag-key", key))
+        .max_results(MAX_PAGE)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| anyhow::anyhow!("DescribeInstances: {}", describe_error(&e)))?;
+        out.extend(summaries(&page));
+    }
+    Ok(out)
+}
+
+/// The listed instances as they are now (missing ones are left out).
+pub async fn now(client: &Client, ids: &[String]) -> anyhow::Result<Vec<InstanceSummary>> {
+    let mut out = Vec::new();
+    // DescribeInstances fails the whole call for one unknown id; ask one by one then.
+    match client
+        .describe_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+    {
+        Ok(page) => out.extend(summaries(&page)),
+        Err(e) if super::ec2::is_not_found(&e) => {
+            for id in ids {
+                match client.describe_instances().instance_ids(id).send().await {
+                    Ok(page) => out.extend(summaries(&page)),
+                    Err(e) if super::ec2::is_not_found(&e) => {}
+                    Err(e) => anyhow::bail!("DescribeInstances {id}: {}", describe_error(&e)),
+                }
+            }
+        }
+        Err(e) => anyhow::bail!("DescribeInstances: {}", describe_error(&e)),
+    }
+    Ok(out)
+}
+
+/// Stops instances; returns each id with the state EC2 reports it moving to.
+pub async fn stop(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let out = client
+        .stop_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("StopInstances: {}", describe_error(&e)))?;
+    Ok(out
+        .stopping_instances()
+        .iter()
+        .map(|c| {
+            (
+                c.instance_id().unwrap_or_default().to_owned(),
+                c.current_state()
+                    .and_then(|s| s.name())
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+/// Starts instances; returns each id with the state EC2 reports it moving to.
+pub async fn start(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let out = client
+        .start_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("StartInstances: {}", describe_error(&e)))?;
+    Ok(out
+        .starting_instances()
+        .iter()
+        .map(|c| {
+            (
+                c.instance_id().unwrap_or_default().to_owned(),
+                c.current_state()
+                    .and_then(|s| s.name())
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+/// Sets one tag on instances.
+pub async fn tag(client: &Client, ids: &[String], key: &str, value: &str) -> anyhow::Result<()> {
+    client
+        .create_tags()
+        .set_resources(Some(ids.to_vec()))
+        .tags(Tag::builder().key(key).value(value).build())
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("CreateTags: {}", describe_error(&e)))?;
+    Ok(())
+}
+
+/// Removes one tag from instances.
+pub async fn untag(client: &Client, ids: &[String], key: &str) -> anyhow::Result<()> {
+    client
+        .delete_tags()
+        .set_resources(Some(ids.to_vec()))
+        .tags(Tag::builder().key(key).build())
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("DeleteTags: {}", describe_error(&e)))?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! Night Watchman against moto, the fake GitHub and Linear APIs and the fake Slack,
+//! on a manual clock.
+
+use super::actions::CountingAction;
+use super::config_in;
+use super::fake_github::FakeGithub;
+use super::fake_linear::FakeLinear;
+use super::fake_slack::FakeSlack;
+use super::moto::Moto;
+use super::slack::{self, CHANNEL, SlackHarness};
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+use chrono::{DateTime, Utc};
+use opsmate::app::AppOptions;
+use opsmate::clock::{Clock, ManualClock};
+use opsmate::cloud::Aws;
+use opsmate::config::{AwsConfig, Config, Secret, WatchmanConfig};
+use opsmate::events::{JobKind, JobRun};
+use opsmate::features::watchman::run;
+use std::sync::Arc;
+
+pub const REGION: &str = "us-east-1";
+
+pub struct WatchmanHarness {
+    pub slack: SlackHarness,
+    pub github: FakeGithub,
+    pub linear: FakeLinear,
+    pub clock: ManualClock,
+    pub moto: Moto,
+}
+
+impl WatchmanHarness {
+    /// Everything up, `[watchman]` on for org `acme` and Linear team `OPS`, notices in
+    /// the Slack channel; `tweak` adjusts the config.
+    pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
+        let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+        let github = FakeGithub::start().await;
+        let linear = FakeLinear::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeSlack::start(vec![]).await;
+        let mut config = config_in(dir.path());
+        config.aws = AwsConfig {
+            regions: vec![REGION.into()],
+            endpoint_url: Some(moto.endpoint.clone()),
+            max_attempts: 2,
+        };
+        config.slack.api_url = fake.api_url();
+        config.github.api_url = github.url.clone();
+        config.linear.api_url = linear.url.clone();
+        config.approvals.stop_instances = Some(slack::policy());
+        config.watchman = Some(WatchmanConfig {
+            github_org: Some("acme".into()),
+            linear_team_keys: vec!["OPS".into()],
+            slack_channel: Some(CHANNEL.into()),
+            ..WatchmanConfig::default()
+        });
+        tweak(&mut config);
+        let clock = ManualClock::new(Utc::now());
+        let mut secrets = slack::secrets();
+        secrets.github_token = Some(Secret::new("ghp_test_token"));
+        secrets.linear_api_key = Some(Secret::new("lin_api_test_key"));
+        let aws = Aws::with_static_credentials(&config.aws, "testing", "testing").await;
+        let options = AppOptions {
+            clock: Arc::new(clock.clone()),
+            aws: Some(aws),
+            ..AppOptions::default()
+        };
+        let mut slack =
+            SlackHarness::start_custom(dir, fake, config, secrets, options, CountingAction::new())
+                .await;
+        slack.clock = Some(clock.clone());
+        Self {
+            slack,
+            github,
+            linear,
+            clock,
+            moto,
+        }
+    }
+
+    pub fn ctx(&self) -> &opsmate::dispatch::Context {
+        &self.slack.app.ctx
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub async fn ec2(&self) -> Client {
+        let config = AwsConfig {
+            regions: vec![REGION.into()],
+            endpoint_url: Some(self.moto.endpoint.clone()),
+            ..AwsConfig::default()
+        };
+        Aws::with_static_credentials(&config, "testing", "testing")
+            .await
+            .ec2(REGION)
+    }
+
+    /// The evening job, as the scheduler would run it now.
+    pub async fn evening(&self) {
+        let job = JobRun {
+            job: JobKind::WatchmanShutdown,
+            scheduled_for: self.now(),
+            catch_up: false,
+        };
+        run::evening(self.ctx(), &job).await.expect("evening check");
+    }
+
+    pub async fn deadlines(&self) {
+        run::deadlines(self.ctx()).await.expect("deadline job");
+    }
+
+    pub async fn morning(&self) {
+        run::morning(self.ctx()).await.expect("morning start");
+    }
+
+    pub async fn stop(self) {
+        self.slack.app.stop().await;
+    }
+}
+
+/// A running instance with these tags, from a fresh own AMI.
+pub async fn instance(ec2: &Client, tags: &[(&str, &str)]) -> String {
+    let (image, _) = super::hunter::ami(ec2).await;
+    let mut req = ec2
+        .run_instances()
+        .image_id(image)
+        .instance_type(InstanceType::T3Medium)
+        .min_count(1)
+        .max_count(1);
+    if !tags.is_empty() {
+        req = req.tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .set_tags(Some(
+                    tags.iter()
+                        .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                        .collect(),
+                ))
+                .build(),
+        );
+    }
+    req.send().await.unwrap().instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_owned()
+}
+
+/// The state of an instance in moto, and its tags.
+pub async fn state(ec2: &Client, id: &str) -> (String, Vec<(String, String)>) {
+    let out = ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    let i = &out.reservations()[0].instances()[0];
+    (
+        i.state().unwrap().name().unwrap().as_str().to_owned(),
+        i.tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+    )
+}
