@@ -135,17 +135,9 @@ pub async fn now(client: &Client, ids: &[String]) -> anyhow::Result<Vec<Instance
     Ok(out)
 }
 
-/// Stops instances; returns each id with the state EC2 reports it moving to.
-pub async fn stop(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    let out = client
-        .stop_instances()
-        .set_instance_ids(Some(ids.to_vec()))
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("StopInstances: {}", describe_error(&e)))?;
-    Ok(out
-        .stopping_instances()
-        .iter()
+/// Each instance id with the state EC2 says it is moving to.
+fn changes(list: &[aws_sdk_ec2::types::InstanceStateChange]) -> Vec<(String, String)> {
+    list.iter()
         .map(|c| {
             (
                 c.instance_id().unwrap_or_default().to_owned(),
@@ -155,7 +147,18 @@ pub async fn stop(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(String
                     .unwrap_or_default(),
             )
         })
-        .collect())
+        .collect()
+}
+
+/// Stops instances; returns each id with the state EC2 reports it moving to.
+pub async fn stop(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let out = client
+        .stop_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("StopInstances: {}", describe_error(&e)))?;
+    Ok(changes(out.stopping_instances()))
 }
 
 /// Starts instances; returns each id with the state EC2 reports it moving to.
@@ -166,19 +169,7 @@ pub async fn start(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(Strin
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("StartInstances: {}", describe_error(&e)))?;
-    Ok(out
-        .starting_instances()
-        .iter()
-        .map(|c| {
-            (
-                c.instance_id().unwrap_or_default().to_owned(),
-                c.current_state()
-                    .and_then(|s| s.name())
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-            )
-        })
-        .collect())
+    Ok(changes(out.starting_instances()))
 }
 
 /// Sets one tag on instances.

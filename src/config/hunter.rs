@@ -67,17 +67,16 @@ impl Default for HunterConfig {
 }
 
 impl HunterConfig {
-    /// The exclusion tag split into key and optional value.
-    pub fn exclude(&self) -> (&str, Option<&str>) {
-        match self.exclude_tag.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (self.exclude_tag.as_str(), None),
-        }
-    }
-
     /// Checks that types alone cannot express. Returns `(key, problem)`.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        if self.exclude().0.trim().is_empty() {
+        if self
+            .exclude_tag
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+        {
             return Err((
                 "hunter.exclude_tag".into(),
                 "needs a tag key, e.g. \"opsmate:keep=true\"".into(),
@@ -179,10 +178,17 @@ mod tests {
     }
 
     #[test]
-    fn exclusion_tag_splits_into_key_and_value() {
-        let mut c = HunterConfig::default();
-        assert_eq!(c.exclude(), ("opsmate:keep", Some("true")));
-        c.exclude_tag = "keep".into();
-        assert_eq!(c.exclude(), ("keep", None));
+    fn exclusion_tags_match_key_and_value_or_key_alone() {
+        let tags = [("opsmate:keep".to_owned(), "TRUE".to_owned())].into();
+        assert_eq!(
+            crate::config::excluded_by("opsmate:keep=true", &tags),
+            Some("opsmate:keep=TRUE".into())
+        );
+        assert_eq!(
+            crate::config::excluded_by("opsmate:keep=false", &tags),
+            None
+        );
+        assert!(crate::config::excluded_by("opsmate:keep", &tags).is_some());
+        assert_eq!(crate::config::excluded_by("other", &tags), None);
     }
 }

@@ -491,6 +491,21 @@ impl Config {
     }
 }
 
+/// Whether tags carry an exclusion tag written as `key=value` (value compared without
+/// case) or `key` (any value). Returns the matching `key=value`.
+pub fn excluded_by(
+    spec: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    let (key, want) = match spec.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (spec, None),
+    };
+    let v = tags.get(key)?;
+    want.is_none_or(|w| v.eq_ignore_ascii_case(w))
+        .then(|| format!("{key}={v}"))
+}
+
 fn check_url(key: &str, url: &str) -> Result<(), (String, String)> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),

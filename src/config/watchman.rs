@@ -80,14 +80,6 @@ impl Default for WatchmanConfig {
 }
 
 impl WatchmanConfig {
-    /// The exclusion tag split into key and optional value.
-    pub fn exclude(&self) -> (&str, Option<&str>) {
-        match self.exclude_tag.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (self.exclude_tag.as_str(), None),
-        }
-    }
-
     /// Whether the morning start is on.
     pub fn starts_in_the_morning(&self) -> bool {
         !self.start_schedule.trim().is_empty()
@@ -132,7 +124,14 @@ impl WatchmanConfig {
                 "must list at least one region, or be left out to use aws.regions".into(),
             ));
         }
-        if self.exclude().0.trim().is_empty() {
+        if self
+            .exclude_tag
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+        {
             return Err(("watchman.exclude_tag".into(), "needs a tag key".into()));
         }
         Ok(())

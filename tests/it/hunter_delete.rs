@@ -58,7 +58,10 @@ async fn approving_in_slack_deletes_the_volume_after_a_final_snapshot() {
     let delete = slack_button(&report, &vol, "Delete ($8.00/mo)");
     let ts = report_ts(&h).await;
 
-    assert_eq!(h.click_slack("UALICE", &delete, &ts, "c1").await, 200);
+    assert_eq!(
+        h.slack.click_button("UALICE", &delete, &ts, "c1").await,
+        200
+    );
     let updates = h.slack.wait_calls("chat.update", 1).await;
     assert_eq!(updates[0].body["ts"], ts.as_str());
     let updated = all_text(&updates[0].body);
@@ -104,7 +107,8 @@ async fn a_volume_attached_after_the_scan_is_skipped_not_deleted() {
     attach(&ec2, &vol, &instance_id).await;
 
     let delete = slack_button(&report, &vol, "Delete (");
-    h.click_slack("UALICE", &delete, &report_ts(&h).await, "c1")
+    h.slack
+        .click_button("UALICE", &delete, &report_ts(&h).await, "c1")
         .await;
     let updates = h.slack.wait_calls("chat.update", 1).await;
     let updated = all_text(&updates[0].body);
@@ -139,7 +143,9 @@ async fn a_strangers_click_is_refused_and_a_double_click_deletes_once() {
     let delete = slack_button(&report, &vol, "Delete (");
     let ts = report_ts(&h).await;
 
-    h.click_slack("UMALLORY", &delete, &ts, "stranger").await;
+    h.slack
+        .click_button("UMALLORY", &delete, &ts, "stranger")
+        .await;
     let refused = h.slack.wait_calls("response_url:stranger", 1).await;
     assert!(
         all_text(&refused[0].body).contains("not allowed"),
@@ -149,8 +155,8 @@ async fn a_strangers_click_is_refused_and_a_double_click_deletes_once() {
     assert!(volume_exists(&ec2, &vol).await);
 
     let (a, b) = tokio::join!(
-        h.click_slack("UALICE", &delete, &ts, "first"),
-        h.click_slack("UBOB", &delete, &ts, "second")
+        h.slack.click_button("UALICE", &delete, &ts, "first"),
+        h.slack.click_button("UBOB", &delete, &ts, "second")
     );
     assert_eq!((a, b), (200, 200));
     h.slack.wait_calls("chat.update", 1).await;
@@ -193,7 +199,8 @@ async fn delete_all_reports_each_resource_and_skips_what_changed() {
         .unwrap();
 
     let all = slack_button(&report, "", "Delete all 3");
-    h.click_slack("UBOB", &all, &report_ts(&h).await, "c1")
+    h.slack
+        .click_button("UBOB", &all, &report_ts(&h).await, "c1")
         .await;
     let updates = h.slack.wait_calls("chat.update", 1).await;
     let updated = all_text(&updates[0].body);
@@ -301,7 +308,8 @@ async fn dry_run_deletes_nothing_and_says_what_it_would_do() {
     let vol = volume(&ec2, 10, VolumeType::Gp3, &[]).await;
     let report = h.scheduled_report().await;
     let delete = slack_button(&report, &vol, "Delete (");
-    h.click_slack("UALICE", &delete, &report_ts(&h).await, "c1")
+    h.slack
+        .click_button("UALICE", &delete, &report_ts(&h).await, "c1")
         .await;
     let updates = h.slack.wait_calls("chat.update", 1).await;
     assert!(all_text(&updates[0].body).contains("Dry run: would delete"));
@@ -319,7 +327,8 @@ async fn an_aws_error_is_reported_as_a_failure_never_as_a_deletion() {
     let report = h.scheduled_report().await;
     h.proxy.fail_region(REGION);
     let delete = slack_button(&report, &vol, "Delete (");
-    h.click_slack("UALICE", &delete, &report_ts(&h).await, "c1")
+    h.slack
+        .click_button("UALICE", &delete, &report_ts(&h).await, "c1")
         .await;
     let updates = h.slack.wait_calls("chat.update", 1).await;
     let text = all_text(&updates[0].body);

@@ -41,7 +41,9 @@ fn migrations_apply_to_an_empty_database() {
             "slack_events_seen",
             "slack_members",
             "tagged_messages",
-            "telegram_updates_seen"
+            "telegram_updates_seen",
+            "watchman_holds",
+            "watchman_notices"
         ]
     );
     // Applying again is a no-op.

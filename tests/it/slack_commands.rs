@@ -38,12 +38,12 @@ async fn each_subcommand_routes_and_answers() {
     assert!(
         answer(&h, "watchman status")
             .await
-            .contains("Night Watchman is not available yet")
+            .contains("Night Watchman is off")
     );
     assert!(
         answer(&h, "watchman keep-online 2h release")
             .await
-            .contains("Night Watchman is not available yet")
+            .contains("Night Watchman is off")
     );
     assert!(
         answer(&h, "access pending")

@@ -169,18 +169,7 @@ async fn keep_online_cancels_tonight_and_a_hold_lapses_at_its_time() {
     h.evening().await;
     let (notice, ts) = posted_notice(&h).await;
     let keep = button(&notice, "Keep online").to_owned();
-    let payload = h
-        .slack
-        .click_payload("UBOB", &keep, keep.split(':').nth(1).unwrap(), &ts, "k");
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-    h.slack
-        .post_signed(
-            "/slack/interactivity",
-            "application/x-www-form-urlencoded",
-            &body,
-            0,
-        )
-        .await;
+    assert_eq!(h.slack.click_button("UBOB", &keep, &ts, "k").await, 200);
     let updates = h.slack.wait_calls("chat.update", 1).await;
     let text = all_text(&updates[0].body);
     assert!(
@@ -286,16 +275,7 @@ async fn approve_mode_waits_for_an_authorized_click() {
     let stop = button(&notice, "Stop now").to_owned();
     let id = stop.split(':').nth(1).unwrap().to_owned();
     for (user, reply) in [("UMALLORY", "m"), ("UALICE", "a")] {
-        let payload = h.slack.click_payload(user, &stop, &id, &ts, reply);
-        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-        h.slack
-            .post_signed(
-                "/slack/interactivity",
-                "application/x-www-form-urlencoded",
-                &body,
-                0,
-            )
-            .await;
+        assert_eq!(h.slack.click_button(user, &stop, &ts, reply).await, 200);
         if user == "UMALLORY" {
             let refused = h.slack.wait_calls("response_url:m", 1).await;
             assert!(all_text(&refused[0].body).contains("not allowed"));
@@ -379,5 +359,27 @@ async fn a_caught_up_check_runs_only_while_it_is_still_night() {
         .await
         .unwrap();
     h.slack.wait_calls("chat.postMessage", 1).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchman_status_says_what_the_check_would_do_without_acting() {
+    let h = WatchmanHarness::start(|_| {}).await;
+    let ec2 = h.ec2().await;
+    let a = instance(&ec2, STAGING).await;
+    quiet(&h);
+    h.slack.command("UBOB", "watchman status", "s").await;
+    let answer = h.slack.wait_calls("response_url:s", 1).await;
+    let text = all_text(&answer[0].body);
+    assert!(
+        text.contains("if the check ran now, it would stop 1 instance(s)"),
+        "{text}"
+    );
+    assert!(text.contains(&a), "{text}");
+    assert!(
+        h.ctx().gate.pending().await.unwrap().is_empty(),
+        "nothing proposed"
+    );
+    assert_eq!(state(&ec2, &a).await.0, "running");
     h.stop().await;
 }

@@ -66,11 +66,8 @@ impl Skipped {
 
 /// Whether tags protect a resource right now.
 pub fn protection(tags: &Tags, settings: &HunterConfig, now: DateTime<Utc>) -> Option<Protection> {
-    let (key, value) = settings.exclude();
-    if let Some(v) = tags.get(key)
-        && value.is_none_or(|want| v.eq_ignore_ascii_case(want))
-    {
-        return Some(Protection::Excluded(format!("{key}={v}")));
+    if let Some(tag) = crate::config::excluded_by(&settings.exclude_tag, tags) {
+        return Some(Protection::Excluded(tag));
     }
     if let Some(raw) = tags.get(&settings.protect_until_tag) {
         match protected_until(raw) {

@@ -93,7 +93,7 @@ impl Stopper {
             };
         let mut out = Vec::new();
         let mut to_stop = Vec::new();
-        let (key, value) = self.watchman.settings.exclude();
+        let spec = &self.watchman.settings.exclude_tag;
         for t in targets {
             match now.get(&t.id) {
                 None => out.push(line(t, "skipped", Some("it no longer exists".into()))),
@@ -102,17 +102,11 @@ impl Stopper {
                     "skipped",
                     Some(format!("it is {} already", i.state)),
                 )),
-                Some(i)
-                    if i.tags
-                        .get(key)
-                        .is_some_and(|v| value.is_none_or(|w| v.eq_ignore_ascii_case(w))) =>
-                {
-                    out.push(line(
-                        t,
-                        "skipped",
-                        Some(format!("tagged {key} since the check")),
-                    ))
-                }
+                Some(i) if crate::config::excluded_by(spec, &i.tags).is_some() => out.push(line(
+                    t,
+                    "skipped",
+                    Some(format!("tagged {spec} since the check")),
+                )),
                 Some(_) => to_stop.push(t.id.clone()),
             }
         }

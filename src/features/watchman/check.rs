@@ -67,13 +67,7 @@ fn skip_reason(i: &InstanceSummary, w: &Watchman) -> Option<String> {
             "in Auto Scaling group {group}: stopping it would only make the group replace it"
         ));
     }
-    let (key, value) = w.settings.exclude();
-    match i.tags.get(key) {
-        Some(v) if value.is_none_or(|want| v.eq_ignore_ascii_case(want)) => {
-            Some(format!("tagged {key}={v}"))
-        }
-        _ => None,
-    }
+    crate::config::excluded_by(&w.settings.exclude_tag, &i.tags).map(|tag| format!("tagged {tag}"))
 }
 
 /// Running instances matching the tag filters, every region concurrently. Returns

@@ -2,24 +2,22 @@
 //! proxy), with the fake Slack and Telegram APIs and a manual clock.
 
 use super::aws_proxy::AwsProxy;
+use super::config_in;
 use super::eventually;
 use super::fake_slack::FakeSlack;
 use super::fake_telegram::FakeTelegram;
 use super::moto::Moto;
 use super::slack::{self, CHANNEL, SlackHarness};
 use super::telegram_updates::callback_update;
-use super::{actions::CountingAction, config_in};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, ResourceType, Tag, TagSpecification, VolumeType,
 };
-use opsmate::app::AppOptions;
 use opsmate::clock::{Clock, ManualClock};
 use opsmate::cloud::Aws;
 use opsmate::config::{AwsConfig, Config, HunterConfig, KindPolicy, Secret};
 use opsmate::features::hunter::hunt::{self, HuntResult};
 use serde_json::Value;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub const REGION: &str = "us-east-1";
@@ -78,16 +76,7 @@ impl HunterHarness {
         let mut secrets = slack::secrets();
         secrets.telegram_bot_token = Some(Secret::new("123456:TEST-token"));
         secrets.telegram_webhook_secret = Some(Secret::new(TG_SECRET));
-        let aws = Aws::with_static_credentials(&config.aws, "testing", "testing").await;
-        let options = AppOptions {
-            clock: Arc::new(clock.clone()),
-            aws: Some(aws),
-            ..AppOptions::default()
-        };
-        let mut slack =
-            SlackHarness::start_custom(dir, fake, config, secrets, options, CountingAction::new())
-                .await;
-        slack.clock = Some(clock.clone());
+        let slack = SlackHarness::start_on_clock(dir, fake, config, secrets, &clock).await;
         Self {
             slack,
             telegram,
@@ -145,23 +134,6 @@ impl HunterHarness {
         .await;
         assert!(ok, "the report was never recorded as delivered");
         body
-    }
-
-    /// Clicks a button of a posted Slack message as `user`.
-    pub async fn click_slack(&self, user: &str, action_id: &str, ts: &str, reply: &str) -> u16 {
-        let value = action_id.split(':').nth(1).unwrap_or_default();
-        let payload = self.slack.click_payload(user, action_id, value, ts, reply);
-        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-        self.slack
-            .post_signed(
-                "/slack/interactivity",
-                "application/x-www-form-urlencoded",
-                &body,
-                0,
-            )
-            .await
-            .status()
-            .as_u16()
     }
 
     /// Presses an inline button (`callback_data`) on a Telegram message.

@@ -93,6 +93,45 @@ impl SlackHarness {
         }
     }
 
+    /// The app with real feature handlers, AWS through `config.aws` with static
+    /// credentials (moto), on a manual clock that also dates the signed requests.
+    pub async fn start_on_clock(
+        dir: tempfile::TempDir,
+        fake: FakeSlack,
+        config: Config,
+        secrets: Secrets,
+        clock: &opsmate::clock::ManualClock,
+    ) -> Self {
+        let aws =
+            opsmate::cloud::Aws::with_static_credentials(&config.aws, "testing", "testing").await;
+        let options = AppOptions {
+            clock: Arc::new(clock.clone()),
+            aws: Some(aws),
+            ..AppOptions::default()
+        };
+        let mut h =
+            Self::start_custom(dir, fake, config, secrets, options, CountingAction::new()).await;
+        h.clock = Some(clock.clone());
+        h
+    }
+
+    /// Clicks a button (by its action id, `approve:<id>`) on the message `ts`; returns
+    /// the HTTP status of the interactivity request.
+    pub async fn click_button(&self, user: &str, action_id: &str, ts: &str, reply: &str) -> u16 {
+        let value = action_id.split(':').nth(1).unwrap_or_default();
+        let payload = self.click_payload(user, action_id, value, ts, reply);
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        self.post_signed(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            &body,
+            0,
+        )
+        .await
+        .status()
+        .as_u16()
+    }
+
     /// Stops the app and starts a new one on the same database and fake.
     pub async fn restart(self) -> Self {
         let Self {

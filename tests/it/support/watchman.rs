@@ -1,7 +1,6 @@
 //! Night Watchman against moto, the fake GitHub and Linear APIs and the fake Slack,
 //! on a manual clock.
 
-use super::actions::CountingAction;
 use super::config_in;
 use super::fake_github::FakeGithub;
 use super::fake_linear::FakeLinear;
@@ -11,13 +10,11 @@ use super::slack::{self, CHANNEL, SlackHarness};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
 use chrono::{DateTime, Utc};
-use opsmate::app::AppOptions;
 use opsmate::clock::{Clock, ManualClock};
 use opsmate::cloud::Aws;
 use opsmate::config::{AwsConfig, Config, Secret, WatchmanConfig};
 use opsmate::events::{JobKind, JobRun};
 use opsmate::features::watchman::run;
-use std::sync::Arc;
 
 pub const REGION: &str = "us-east-1";
 
@@ -59,16 +56,7 @@ impl WatchmanHarness {
         let mut secrets = slack::secrets();
         secrets.github_token = Some(Secret::new("ghp_test_token"));
         secrets.linear_api_key = Some(Secret::new("lin_api_test_key"));
-        let aws = Aws::with_static_credentials(&config.aws, "testing", "testing").await;
-        let options = AppOptions {
-            clock: Arc::new(clock.clone()),
-            aws: Some(aws),
-            ..AppOptions::default()
-        };
-        let mut slack =
-            SlackHarness::start_custom(dir, fake, config, secrets, options, CountingAction::new())
-                .await;
-        slack.clock = Some(clock.clone());
+        let slack = SlackHarness::start_on_clock(dir, fake, config, secrets, &clock).await;
         Self {
             slack,
             github,
