@@ -383,3 +383,28 @@ async fn watchman_status_says_what_the_check_would_do_without_acting() {
     assert_eq!(state(&ec2, &a).await.0, "running");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_approved_after_the_morning_start_is_skipped() {
+    let h =
+        WatchmanHarness::start(|c| c.watchman.as_mut().unwrap().mode = WatchmanMode::Approve).await;
+    let ec2 = h.ec2().await;
+    let a = instance(&ec2, STAGING).await;
+    // Monday 20:00 UTC; the morning start is Tuesday 08:00.
+    h.clock.set("2026-11-30T20:00:00Z".parse().unwrap());
+    quiet(&h);
+    h.evening().await;
+    let (notice, ts) = posted_notice(&h).await;
+    h.clock.set("2026-12-01T09:00:00Z".parse().unwrap());
+    quiet(&h);
+    let stop = button(&notice, "Stop now").to_owned();
+    assert_eq!(
+        h.slack.click_button("UALICE", &stop, &ts, "late").await,
+        200
+    );
+    let updates = h.slack.wait_calls("chat.update", 1).await;
+    let text = all_text(&updates[0].body);
+    assert!(text.contains("the night is over"), "{text}");
+    assert_eq!(state(&ec2, &a).await.0, "running");
+    h.stop().await;
+}

@@ -183,9 +183,22 @@ fn summary(items: &[Value]) -> Vec<String> {
 }
 
 impl ActionHandler for Stopper {
-    fn recheck<'a>(&'a self, _p: &'a Proposal) -> BoxFuture<'a, anyhow::Result<Precheck>> {
+    fn recheck<'a>(&'a self, p: &'a Proposal) -> BoxFuture<'a, anyhow::Result<Precheck>> {
         Box::pin(async move {
             let now = self.clock.now();
+            // A stop approved after the night it was for would stop staging by day.
+            if let Some(morning) = self
+                .watchman
+                .start
+                .as_ref()
+                .and_then(|s| s.next_after(p.created_at))
+                && now >= morning
+            {
+                return Ok(Precheck::NoLongerQualifies(format!(
+                    "the night is over: the morning start was at {}",
+                    crate::chat::answers::local(morning, self.watchman.tz)
+                )));
+            }
             let signals = check::signals(&self.watchman, &self.store, now).await?;
             let decision = decide::decide(&signals, 1, &[]);
             Ok(match decision.decision {
