@@ -6,6 +6,7 @@
 //! - [`decide`] turns them into stop or keep (pure);
 //! - [`check`] lists the targets and estimates the savings;
 //! - [`actions`] is the stop the approval gate runs;
+//! - [`messages`] is what it posts;
 //! - [`run`] is the evening, deadline and morning jobs and the chat commands;
 //! - [`price`] is the instance price table.
 
@@ -13,6 +14,7 @@ pub mod actions;
 pub mod check;
 pub mod cli;
 pub mod decide;
+pub mod messages;
 pub mod price;
 pub mod run;
 pub mod signals;

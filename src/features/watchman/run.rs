@@ -1,8 +1,9 @@
 //! Night Watchman's jobs and commands: the evening check (notice or approval request),
 //! the notice deadline, the morning start, `watchman status` and `keep-online`.
 
-use super::check::{self, Check, InstanceAction};
+use super::check::{self, Check};
 use super::decide::Verdict;
+use super::messages::{keep_message, savings_text, stop_message};
 use super::signals::holds::{self, Hold};
 use super::{PROPOSER, STOPPED_TAG, Watchman, actions};
 use crate::approvals::{NewProposal, Proposal, ProposalState, Proposed};
@@ -34,111 +35,6 @@ fn destinations(ctx: &Context, w: &Watchman) -> Destinations {
         w.settings.slack_channel.as_ref(),
         w.settings.telegram_chat_id,
     )
-}
-
-fn instance_lines(check: &Check) -> Vec<String> {
-    check
-        .instances
-        .iter()
-        .map(|i| {
-            let name = i
-                .name
-                .as_deref()
-                .map(|n| format!(" {n}"))
-                .unwrap_or_default();
-            match (&i.action, &i.why) {
-                (InstanceAction::Skip, Some(why)) => {
-                    format!(
-                        "{} ({}) {}{name}: skipped, {why}",
-                        i.id, i.region, i.instance_type
-                    )
-                }
-                _ => format!("{} ({}) {}{name}", i.id, i.region, i.instance_type),
-            }
-        })
-        .collect()
-}
-
-fn savings_text(check: &Check, w: &Watchman) -> String {
-    match (check.estimated_savings_usd, check.hours_stopped, &w.start) {
-        (Some(usd), Some(h), Some(start)) => {
-            let at = start
-                .next_after(check.checked_at)
-                .map(|t| local(t, w.tz))
-                .unwrap_or_default();
-            let unknown = if check.unpriced_types.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (not counting {}: not in the price table)",
-                    check.unpriced_types.join(", ")
-                )
-            };
-            format!(
-                "Stopped until the morning start at {at} ({h:.1} h), this saves about ${usd:.2}{unknown}."
-            )
-        }
-        _ => "Savings unknown: there is no morning start.".into(),
-    }
-}
-
-/// The evening message when staging stays up.
-pub fn keep_message(check: &Check) -> ChatMessage {
-    let mut parts = vec![Part::Text(format!(
-        "Reasons:\n• {}",
-        check.reasons.join("\n• ")
-    ))];
-    if !check.instances.is_empty() {
-        parts.push(Part::Text(format!(
-            "Instances:\n{}",
-            instance_lines(check).join("\n")
-        )));
-    }
-    ChatMessage {
-        title: "🌙 Night Watchman: staging stays up tonight".into(),
-        parts,
-        footer: None,
-    }
-}
-
-/// The notice (or approval request) for a stop, with its buttons.
-pub fn stop_message(
-    p: &Proposal,
-    check: &Check,
-    w: &Watchman,
-    deadline: Option<DateTime<Utc>>,
-    can_approve: bool,
-) -> ChatMessage {
-    let n = check.to_stop().count();
-    let title = match deadline {
-        Some(at) => format!(
-            "🌙 Night Watchman: stopping {n} staging instance(s) at {}",
-            local(at, w.tz)
-        ),
-        None => format!("🌙 Night Watchman: stop {n} staging instance(s)?"),
-    };
-    let mut parts = vec![
-        Part::Text(format!(
-            "Nobody seems to be working:\n• {}",
-            check.reasons.join("\n• ")
-        )),
-        Part::Text(instance_lines(check).join("\n")),
-        Part::Text(savings_text(check, w)),
-    ];
-    if can_approve {
-        parts.push(Part::Buttons(answers::buttons(p)));
-    } else {
-        parts.push(Part::Text(answers::nobody_can_approve(p.kind)));
-    }
-    let footer = match deadline {
-        Some(_) => format!("Keep online cancels tonight's stop. Approval {}", p.id),
-        None => format!("Nothing stops without an approval. Approval {}", p.id),
-    };
-    ChatMessage {
-        title,
-        parts,
-        footer: Some(footer),
-    }
 }
 
 /// The local calendar night a check belongs to, e.g. `night:2026-11-23`.
