@@ -232,9 +232,14 @@ pub async fn snapshot(ec2: &Client, volume_id: &str, tags: &[(&str, &str)]) -> S
 
 /// An own AMI (moto gives it a snapshot of its own) and that snapshot's id.
 pub async fn ami(ec2: &Client) -> (String, String) {
+    static AMI_NAMES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "base-{}",
+        AMI_NAMES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let image = ec2
         .register_image()
-        .name("base")
+        .name(name)
         .root_device_name("/dev/sda1")
         .block_device_mappings(
             BlockDeviceMapping::builder()
