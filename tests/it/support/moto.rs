@@ -93,6 +93,26 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        warm_up(port);
         moto
+    }
+}
+
+/// moto loads its EC2 backend on the first EC2 request, which takes seconds on a busy
+/// machine. One request here, with a generous wait, keeps that out of the tests' calls.
+fn warm_up(port: u16) {
+    use std::io::{Read, Write};
+    let body = "Action=DescribeRegions&Version=2016-11-15";
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+        let _ = stream.write_all(request.as_bytes());
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
     }
 }
