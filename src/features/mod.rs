@@ -31,7 +31,7 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
         slack_status(config, secrets),
         telegram_status(config, secrets),
         hunter_status(config, secrets),
-        watchman_status(config),
+        watchman_status(config, secrets),
     ];
     for name in ["access_guard", "observatory"] {
         out.push(FeatureStatus {
@@ -66,6 +66,38 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
     out
 }
 
+/// Where a feature's messages go (its own channel and chat, else the alert ones, on
+/// the platforms whose token is set), or how to say where.
+fn destinations_text(
+    config: &Config,
+    secrets: &Secrets,
+    slack: Option<&String>,
+    telegram: Option<i64>,
+    section: &str,
+) -> String {
+    let slack = secrets
+        .slack_bot_token
+        .as_ref()
+        .and(slack.or(config.slack.alert_channel.as_ref()));
+    let telegram = secrets
+        .telegram_bot_token
+        .as_ref()
+        .and(telegram.or(config.telegram.alert_chat_id));
+    match (slack, telegram) {
+        (None, None) => format!(
+            "nowhere yet: set {section}.slack_channel or {section}.telegram_chat_id (or the alert channel/chat)"
+        ),
+        (s, t) => [
+            s.map(|c| format!("Slack {c}")),
+            t.map(|c| format!("Telegram {c}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" and "),
+    }
+}
+
 /// Zombie Hunter is on when `[hunter]` is present.
 pub fn hunter_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
     let Some(h) = &config.hunter else {
@@ -76,23 +108,13 @@ pub fn hunter_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
         };
     };
     let regions = h.regions.as_ref().unwrap_or(&config.aws.regions);
-    let slack = secrets.slack_bot_token.as_ref().and(
-        h.slack_channel
-            .as_ref()
-            .or(config.slack.alert_channel.as_ref()),
+    let to = destinations_text(
+        config,
+        secrets,
+        h.slack_channel.as_ref(),
+        h.telegram_chat_id,
+        "hunter",
     );
-    let telegram = secrets
-        .telegram_bot_token
-        .as_ref()
-        .and(h.telegram_chat_id.or(config.telegram.alert_chat_id));
-    let to = match (slack, telegram) {
-        (None, None) => "nowhere yet: set hunter.slack_channel or hunter.telegram_chat_id (or the alert channel/chat)".to_owned(),
-        (s, t) => [s.map(|c| format!("Slack {c}")), t.map(|c| format!("Telegram {c}"))]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" and "),
-    };
     FeatureStatus {
         name: "zombie_hunter",
         on: true,
@@ -105,7 +127,7 @@ pub fn hunter_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
 }
 
 /// Night Watchman is on when `[watchman]` is present.
-pub fn watchman_status(config: &Config) -> FeatureStatus {
+pub fn watchman_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
     let Some(w) = &config.watchman else {
         return FeatureStatus {
             name: "night_watchman",
@@ -123,12 +145,22 @@ pub fn watchman_status(config: &Config) -> FeatureStatus {
         name: "night_watchman",
         on: true,
         why: format!(
-            "instances tagged {:?}; check \"{}\", morning start \"{}\", {:?} mode; signals: {}",
+            "instances tagged {:?}; check \"{}\", morning start \"{}\", {} mode; signals: {}; messages go to {}",
             w.tag_filters,
             w.shutdown_schedule,
             w.start_schedule,
-            w.mode,
-            signals.join(", ")
+            match w.mode {
+                crate::config::WatchmanMode::Notice => "notice",
+                crate::config::WatchmanMode::Approve => "approve",
+            },
+            signals.join(", "),
+            destinations_text(
+                config,
+                secrets,
+                w.slack_channel.as_ref(),
+                w.telegram_chat_id,
+                "watchman"
+            )
         ),
     }
 }
