@@ -15,6 +15,8 @@
 
 mod common;
 
+use common::moto::{Moto, cpu_time, moto_binary};
+
 #[path = "../tests/it/support/aws_proxy.rs"]
 mod aws_proxy;
 
@@ -26,8 +28,8 @@ use opsmate::cloud::Aws;
 use opsmate::cloud::ec2::describe_error;
 use opsmate::config::AwsConfig;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -133,76 +135,6 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `$MOTO_SERVER`, else the venv the integration tests install into, else `PATH`.
-fn moto_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("MOTO_SERVER") {
-        return Some(PathBuf::from(path)).filter(|p| p.is_file());
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/moto-venv/bin/moto_server");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|p| p.join("moto_server"))
-        .find(|p| p.is_file())
-}
-
-/// A running `moto_server`, killed when dropped so no error path leaves it behind.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    /// Starts moto on a free loopback port and waits until it accepts connections.
-    fn start(binary: &Path) -> anyhow::Result<Self> {
-        let port = common::free_port();
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            // No Amazon sample AMIs (and their snapshots): only what we seed exists.
-            .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut moto = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                bail!("moto_server exited at start-up ({status})");
-            }
-            if Instant::now() > deadline {
-                bail!("moto_server did not accept connections within 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(moto)
-    }
-
-    /// CPU time moto has used so far (Linux). moto is one Python process, so while
-    /// it is near the wall time of a scan, moto's throughput is what bounds the scan.
-    fn cpu_time(&self) -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the parenthesised command name start with the state (field 3);
-        // utime and stime are fields 14 and 15, in ticks of USER_HZ (100 on Linux).
-        let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-        let utime: u64 = fields.next()?.parse().ok()?;
-        let stime: u64 = fields.next()?.parse().ok()?;
-        Some(Duration::from_millis((utime + stime) * 10))
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Region `i`'s part of `total`, so the parts differ by at most one (1667/1667/1666).
 fn share(total: usize, i: usize) -> usize {
     total / REGIONS.len() + usize::from(i < total % REGIONS.len())
@@ -250,11 +182,6 @@ async fn create_volume(client: &Client, region: &str) -> anyhow::Result<String> 
     out.volume_id()
         .map(str::to_owned)
         .context("CreateVolume returned no id")
-}
-
-/// CPU time of all the moto processes together; `None` off Linux.
-fn cpu_time(motos: &[Moto]) -> Option<Duration> {
-    motos.iter().map(Moto::cpu_time).sum()
 }
 
 /// Seeds each region's moto directly (the proxy would only add noise to its call

@@ -2,6 +2,8 @@
 //! its own crate and uses only part of them.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::io::{Read, Write};
 
 /// True once `GET /readyz` on the port answers 200.

@@ -18,7 +18,16 @@ impl Destinations {
     /// A feature's own channel and chat, else the alert channel and chat; each only
     /// where that platform's bot token is set.
     pub fn configured(ctx: &Context, slack: Option<&String>, telegram: Option<i64>) -> Self {
-        let (c, s) = (&ctx.config, &ctx.secrets);
+        Self::resolve(&ctx.config, &ctx.secrets, slack, telegram)
+    }
+
+    /// [`Destinations::configured`] from the configuration alone (start-up report).
+    pub fn resolve(
+        c: &crate::config::Config,
+        s: &crate::config::Secrets,
+        slack: Option<&String>,
+        telegram: Option<i64>,
+    ) -> Self {
         Self {
             slack_channel: s
                 .slack_bot_token

@@ -65,39 +65,19 @@ fn summaries(
         .collect()
 }
 
-/// Instances in `state` carrying every tag in `tags` (EC2 filters on its side).
-pub async fn with_tags(
+/// Instances in `state` matching `filters`, all pages at the largest size.
+async fn in_state(
     client: &Client,
-    tags: &BTreeMap<String, String>,
     state: &str,
-) -> anyhow::Result<Vec<InstanceSummary>> {
-    let mut request = client
-        .describe_instances()
-        .filters(filter("instance-state-name", state))
-        .max_results(MAX_PAGE);
-    for (k, v) in tags {
-        request = request.filters(filter(&format!("tag:{k}"), v));
-    }
-    let mut pages = request.into_paginator().send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| anyhow::anyhow!("DescribeInstances: {}", describe_error(&e)))?;
-        out.extend(summaries(&page));
-    }
-    Ok(out)
-}
-
-/// Instances in `state` carrying the tag key `key`, whatever its value.
-pub async fn with_tag_key(
-    client: &Client,
-    key: &str,
-    state: &str,
+    filters: Vec<Filter>,
 ) -> anyhow::Result<Vec<InstanceSummary>> {
     let mut pages = client
         .describe_instances()
-        .filters(filter("instance-state-name", state))
-        .filters(filter("tag-key", key))
+        .set_filters(Some(
+            std::iter::once(filter("instance-state-name", state))
+                .chain(filters)
+                .collect(),
+        ))
         .max_results(MAX_PAGE)
         .into_paginator()
         .send();
@@ -108,6 +88,28 @@ pub async fn with_tag_key(
         out.extend(summaries(&page));
     }
     Ok(out)
+}
+
+/// Instances in `state` carrying every tag in `tags` (EC2 filters on its side).
+pub async fn with_tags(
+    client: &Client,
+    tags: &BTreeMap<String, String>,
+    state: &str,
+) -> anyhow::Result<Vec<InstanceSummary>> {
+    let filters = tags
+        .iter()
+        .map(|(k, v)| filter(&format!("tag:{k}"), v))
+        .collect();
+    in_state(client, state, filters).await
+}
+
+/// Instances in `state` carrying the tag key `key`, whatever its value.
+pub async fn with_tag_key(
+    client: &Client,
+    key: &str,
+    state: &str,
+) -> anyhow::Result<Vec<InstanceSummary>> {
+    in_state(client, state, vec![filter("tag-key", key)]).await
 }
 
 /// The listed instances as they are now (missing ones are left out).

@@ -75,15 +75,8 @@ fn destinations_text(
     telegram: Option<i64>,
     section: &str,
 ) -> String {
-    let slack = secrets
-        .slack_bot_token
-        .as_ref()
-        .and(slack.or(config.slack.alert_channel.as_ref()));
-    let telegram = secrets
-        .telegram_bot_token
-        .as_ref()
-        .and(telegram.or(config.telegram.alert_chat_id));
-    match (slack, telegram) {
+    let to = crate::chat::destinations::Destinations::resolve(config, secrets, slack, telegram);
+    match (to.slack_channel, to.telegram_chat) {
         (None, None) => format!(
             "nowhere yet: set {section}.slack_channel or {section}.telegram_chat_id (or the alert channel/chat)"
         ),

@@ -86,18 +86,21 @@ pub async fn targets(w: &Watchman) -> (Vec<InstanceLine>, Vec<String>) {
     let mut errors = Vec::new();
     while let Some(done) = tasks.join_next().await {
         match done {
-            Ok((region, Ok(found))) => lines.extend(found.into_iter().map(|i| InstanceLine {
-                why: skip_reason(&i, w),
-                action: if skip_reason(&i, w).is_some() {
-                    InstanceAction::Skip
-                } else {
-                    InstanceAction::Stop
-                },
-                hourly_usd: price::hourly(&i.instance_type),
-                name: i.name().map(str::to_owned),
-                region: region.clone(),
-                instance_type: i.instance_type,
-                id: i.id,
+            Ok((region, Ok(found))) => lines.extend(found.into_iter().map(|i| {
+                let why = skip_reason(&i, w);
+                InstanceLine {
+                    action: if why.is_some() {
+                        InstanceAction::Skip
+                    } else {
+                        InstanceAction::Stop
+                    },
+                    why,
+                    hourly_usd: price::hourly(&i.instance_type),
+                    name: i.name().map(str::to_owned),
+                    region: region.clone(),
+                    instance_type: i.instance_type,
+                    id: i.id,
+                }
             })),
             Ok((region, Err(e))) => errors.push(format!("{region}: {e:#}")),
             Err(e) => errors.push(format!("a region listing died: {e}")),

@@ -81,10 +81,7 @@ async fn run_now(
     w: &Watchman,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    let night = format!(
-        "night:{}",
-        ctx.clock.now().with_timezone(&w.tz).format("%Y-%m-%d")
-    );
+    let night = super::run::night_target(ctx.clock.now(), w);
     let (check, proposal) = evening_now(ctx, w, night).await?;
     print_check(out, &check)?;
     let Some(p) = proposal else {

@@ -38,7 +38,7 @@ fn destinations(ctx: &Context, w: &Watchman) -> Destinations {
 }
 
 /// The local calendar night a check belongs to, e.g. `night:2026-11-23`.
-fn night_target(at: DateTime<Utc>, w: &Watchman) -> String {
+pub fn night_target(at: DateTime<Utc>, w: &Watchman) -> String {
     format!("night:{}", at.with_timezone(&w.tz).format("%Y-%m-%d"))
 }
 
