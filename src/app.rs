@@ -22,7 +22,7 @@ use crate::cloud::Aws;
 use crate::config::{Config, Loaded, Secret, SlackMode, TelegramMode};
 use crate::dispatch::{self, Context};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
-use crate::features::{self, hunter, hunter::Hunter, watchman::Watchman};
+use crate::features::{self, guard::Guard, hunter, hunter::Hunter, watchman::Watchman};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::outbox::sender::Sender;
@@ -131,6 +131,20 @@ impl App {
             }
             None => None,
         };
+        let guard = match &config.guard {
+            Some(_) => {
+                let guard = Arc::new(Guard::new(&config, &secrets, &aws)?);
+                crate::features::guard::revoke::register(
+                    &mut actions,
+                    guard.clone(),
+                    store.clone(),
+                    audit.clone(),
+                    clock.clone(),
+                );
+                Some(guard)
+            }
+            None => None,
+        };
         let gate = Gate::new(
             store.clone(),
             clock.clone(),
@@ -226,6 +240,7 @@ impl App {
             slack_groups,
             hunter,
             watchman,
+            guard,
         };
         let app = Self {
             ctx,
@@ -401,7 +416,9 @@ impl App {
                 "an action was running when OpsMate last stopped; it is marked interrupted and will not be re-run");
             self.surface_interrupted(p).await?;
         }
-        Ok(())
+        // A feature may offer to finish what was cut off (Access Guard's revocation).
+        let ids: Vec<_> = interrupted.iter().map(|p| p.id.clone()).collect();
+        features::refresh_decided(&self.ctx, &ids).await
     }
 
     /// Tells the alert channel and alert chat (whichever are configured) about an
@@ -438,6 +455,7 @@ fn scheduled_jobs(config: &Config) -> anyhow::Result<Vec<ScheduledJob>> {
             JobKind::ExpireApprovals | JobKind::PruneJobRuns => true,
             JobKind::HuntZombies => config.hunter.is_some(),
             JobKind::WatchmanShutdown | JobKind::WatchmanDeadline => config.watchman.is_some(),
+            JobKind::GuardScan => config.guard.is_some(),
             JobKind::WatchmanStart => config
                 .watchman
                 .as_ref()

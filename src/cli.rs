@@ -53,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         command: WatchmanCliCommand,
     },
+    /// Access Guard: who has left and still has AWS access.
+    Access {
+        #[command(subcommand)]
+        command: AccessCliCommand,
+    },
     /// List idle EBS volumes, old snapshots and Elastic IPs with their monthly cost.
     /// No chat needed; nothing is deleted. Exits 1 if a region could not be scanned.
     Zombies {
@@ -60,6 +65,19 @@ pub enum Command {
         #[arg(long = "region", value_name = "REGION")]
         regions: Vec<String>,
         /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCliCommand {
+    /// Read IAM, Slack and GitHub and print where every IAM user stands (present,
+    /// missing_in_grace, departed, kept, unmapped). Asks nobody and changes no access;
+    /// it does move the grace clocks like the daily scan. Exits 1 if a directory
+    /// could not be read.
+    Scan {
+        /// Print a JSON array, one object per IAM user.
         #[arg(long)]
         json: bool,
     },
@@ -136,6 +154,9 @@ fn run(command: Command, loaded: &Loaded) -> anyhow::Result<i32> {
         Command::Probe => probe(loaded),
         Command::Zombies { regions, json } => zombies(loaded, &regions, json),
         Command::Watchman { command } => crate::features::watchman::cli::run(loaded, command),
+        Command::Access {
+            command: AccessCliCommand::Scan { json },
+        } => crate::features::guard::cli::scan(loaded, json),
     }
 }
 

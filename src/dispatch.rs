@@ -38,6 +38,8 @@ pub struct Context {
     pub hunter: Option<Arc<crate::features::hunter::Hunter>>,
     /// Night Watchman, when `[watchman]` is set.
     pub watchman: Option<Arc<crate::features::watchman::Watchman>>,
+    /// Access Guard, when `[guard]` is set.
+    pub guard: Option<Arc<crate::features::guard::Guard>>,
 }
 
 /// Handles one event.
@@ -88,6 +90,7 @@ async fn run_job(ctx: &Context, run: JobRun) -> anyhow::Result<()> {
             JobKind::WatchmanShutdown => crate::features::watchman::run::evening(ctx, &run).await,
             JobKind::WatchmanStart => crate::features::watchman::run::morning(ctx).await,
             JobKind::WatchmanDeadline => crate::features::watchman::run::deadlines(ctx).await,
+            JobKind::GuardScan => crate::features::guard::run::scheduled(ctx).await,
         }
     }
     .instrument(span)

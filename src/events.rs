@@ -51,16 +51,19 @@ pub enum JobKind {
     WatchmanStart,
     /// Stops whose notice ran out without a Keep online click.
     WatchmanDeadline,
+    /// Access Guard's directory scan (only when `[guard]` is set).
+    GuardScan,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::ExpireApprovals,
         JobKind::PruneJobRuns,
         JobKind::HuntZombies,
         JobKind::WatchmanShutdown,
         JobKind::WatchmanStart,
         JobKind::WatchmanDeadline,
+        JobKind::GuardScan,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +74,7 @@ impl JobKind {
             JobKind::WatchmanShutdown => "watchman_shutdown",
             JobKind::WatchmanStart => "watchman_start",
             JobKind::WatchmanDeadline => "watchman_deadline",
+            JobKind::GuardScan => "guard_scan",
         }
     }
 
@@ -83,6 +87,7 @@ impl JobKind {
             JobKind::WatchmanShutdown => crate::config::watchman::DEFAULT_SHUTDOWN,
             JobKind::WatchmanStart => crate::config::watchman::DEFAULT_START,
             JobKind::WatchmanDeadline => "* * * * *",
+            JobKind::GuardScan => crate::config::guard::DEFAULT_GUARD_SCHEDULE,
         }
     }
 }

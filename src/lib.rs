@@ -15,6 +15,8 @@
 //! - `http/`: the axum server (health, readiness, metrics);
 //! - `chat/`: platform adapters (Slack Web API delivery);
 //! - `cloud/`: AWS clients with an endpoint override;
+//! - `github.rs`: the GitHub client shared by the features;
+//! - `features/`: the four jobs, one folder each (`hunter`, `watchman`, `guard`, …);
 //! - `cli.rs`: the `opsmate` command line.
 
 pub mod app;
@@ -30,6 +32,7 @@ pub mod domain;
 pub mod errors;
 pub mod events;
 pub mod features;
+pub mod github;
 pub mod http;
 pub mod metrics;
 pub mod outbox;

@@ -194,6 +194,16 @@ impl Gate {
         self.store.call(move |c| sql::get(c, &id)).await
     }
 
+    /// The newest proposal of `kind` for each target (a feature's history).
+    pub async fn latest_by_target(
+        &self,
+        kind: ActionKind,
+    ) -> anyhow::Result<std::collections::HashMap<String, Proposal>> {
+        self.store
+            .call(move |c| sql::latest_by_target(c, kind.as_str()))
+            .await
+    }
+
     /// Open proposals waiting for people, oldest first.
     pub async fn pending(&self) -> anyhow::Result<Vec<Proposal>> {
         self.store

@@ -78,6 +78,22 @@ pub fn open_for_target(
         .optional()?)
 }
 
+/// The newest proposal of `kind` for each target.
+pub fn latest_by_target(
+    conn: &Connection,
+    kind: &str,
+) -> anyhow::Result<std::collections::HashMap<String, Proposal>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM proposals WHERE kind = ?1 ORDER BY created_at, id"
+    ))?;
+    let mut out = std::collections::HashMap::new();
+    for p in stmt.query_map([kind], from_row)? {
+        let p = p?;
+        out.insert(p.target.clone(), p);
+    }
+    Ok(out)
+}
+
 pub fn in_state(conn: &Connection, state: ProposalState) -> anyhow::Result<Vec<Proposal>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM proposals WHERE state = ?1 ORDER BY created_at, id"

@@ -49,10 +49,8 @@ pub async fn answer(
         Command::Zombies => Vec::new(),
         // Answered by Night Watchman itself, see `handle::command`.
         Command::Watchman(_) => Vec::new(),
-        Command::Access { .. } => vec![not_built(
-            "Access Guard",
-            "revoking the access of people who left",
-        )],
+        // Answered by Access Guard itself, see `handle::command`.
+        Command::Access(_) => Vec::new(),
         Command::Health => vec![not_built("Observatory", "health checks")],
         Command::Digest => vec![not_built("Observatory", "the daily digest")],
         Command::Approvals => approvals(ctx).await?,

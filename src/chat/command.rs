@@ -18,11 +18,22 @@ pub enum Command {
     Help,
     Zombies,
     Watchman(WatchmanCommand),
-    Access { pending_only: bool },
+    Access(AccessCommand),
     Health,
     Digest,
     Approvals,
     Audit { rows: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessCommand {
+    /// Departed, pending and unmapped users (only those waiting for a decision).
+    List { pending_only: bool },
+    /// Keep an IAM user's access, with an optional reason.
+    Keep {
+        user: String,
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +78,11 @@ pub const HELP: &[CommandHelp] = &[
         usage: "access [pending]",
         does: "people who left and still have AWS access",
         example: "access pending",
+    },
+    CommandHelp {
+        usage: "access keep <iam-user> [reason]",
+        does: "keep someone's AWS access and say why",
+        example: "access keep alice contractor until March",
     },
     CommandHelp {
         usage: "health",
@@ -149,16 +165,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "health" => no_arguments(Command::Health),
         "digest" => no_arguments(Command::Digest),
         "approvals" => no_arguments(Command::Approvals),
-        "access" => match rest.as_slice() {
-            [] => Ok(Command::Access {
-                pending_only: false,
-            }),
-            [w] if w.eq_ignore_ascii_case("pending") => Ok(Command::Access { pending_only: true }),
-            [w, ..] => Err(error(
-                format!("`access` takes only `pending`, not `{w}`"),
-                closest(&w.to_lowercase(), &["pending"]).map(|s| format!("access {s}")),
-            )),
-        },
+        "access" => parse_access(&rest),
         "audit" => match rest.as_slice() {
             [] => Ok(Command::Audit {
                 rows: AUDIT_DEFAULT_ROWS,
@@ -176,6 +183,29 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         other => Err(error(
             format!("unknown command `{other}`"),
             closest(other, WORDS),
+        )),
+    }
+}
+
+fn parse_access(rest: &[&str]) -> Result<Command, CommandError> {
+    let list = |pending_only| Ok(Command::Access(AccessCommand::List { pending_only }));
+    match rest {
+        [] => list(false),
+        [w] if w.eq_ignore_ascii_case("pending") => list(true),
+        [w, user, reason @ ..] if w.eq_ignore_ascii_case("keep") => {
+            let reason = reason.join(" ");
+            Ok(Command::Access(AccessCommand::Keep {
+                user: (*user).to_owned(),
+                reason: (!reason.is_empty()).then_some(reason),
+            }))
+        }
+        [w] if w.eq_ignore_ascii_case("keep") => Err(error(
+            "`access keep` needs the IAM user, e.g. `access keep alice contractor until March`",
+            None,
+        )),
+        [w, ..] => Err(error(
+            format!("`access` takes `pending` or `keep <iam-user> [reason]`, not `{w}`"),
+            closest(&w.to_lowercase(), &["pending", "keep"]).map(|s| format!("access {s}")),
         )),
     }
 }
@@ -247,13 +277,33 @@ mod tests {
         assert_eq!(parse("approvals"), Ok(Command::Approvals));
         assert_eq!(
             parse("access"),
-            Ok(Command::Access {
+            Ok(Command::Access(AccessCommand::List {
                 pending_only: false
-            })
+            }))
         );
         assert_eq!(
             parse("access pending"),
-            Ok(Command::Access { pending_only: true })
+            Ok(Command::Access(AccessCommand::List { pending_only: true }))
+        );
+        assert_eq!(
+            parse("access keep alice on parental leave"),
+            Ok(Command::Access(AccessCommand::Keep {
+                user: "alice".into(),
+                reason: Some("on parental leave".into())
+            }))
+        );
+        assert_eq!(
+            parse("access keep bob"),
+            Ok(Command::Access(AccessCommand::Keep {
+                user: "bob".into(),
+                reason: None
+            }))
+        );
+        assert!(
+            parse("access keep")
+                .unwrap_err()
+                .message
+                .contains("IAM user")
         );
         assert_eq!(parse("audit"), Ok(Command::Audit { rows: 10 }));
         assert_eq!(parse("audit 25"), Ok(Command::Audit { rows: 25 }));

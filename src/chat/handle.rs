@@ -4,14 +4,14 @@
 use crate::approvals::{Decided, DecisionError, Proposal};
 use crate::audit;
 use crate::chat::answers::{self, Surface};
-use crate::chat::command::{Command, WatchmanCommand};
+use crate::chat::command::{AccessCommand, Command, WatchmanCommand};
 use crate::chat::message::{ChatMessage, Part};
 use crate::chat::slack::{members, send};
 use crate::chat::telegram;
 use crate::dispatch::Context;
-use crate::domain::Actor;
+use crate::domain::{ActionKind, Actor};
 use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, ReplyTo};
-use crate::features::{hunter, watchman};
+use crate::features::{guard, hunter, watchman};
 use crate::store;
 use serde_json::json;
 
@@ -74,6 +74,14 @@ pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
         Ok(Command::Watchman(WatchmanCommand::Status)) => {
             tracing::info!(from = %req.from, "command watchman status");
             vec![watchman::run::status(ctx).await?]
+        }
+        Ok(Command::Access(AccessCommand::List { pending_only })) => {
+            tracing::info!(from = %req.from, pending_only, "command access");
+            vec![guard::run::list(ctx, *pending_only).await?]
+        }
+        Ok(Command::Access(AccessCommand::Keep { user, reason })) => {
+            tracing::info!(from = %req.from, user, "command access keep");
+            vec![guard::run::keep(ctx, &req.from, user, reason.clone()).await?]
         }
         Ok(Command::Watchman(WatchmanCommand::KeepOnline { duration, reason })) => {
             tracing::info!(from = %req.from, ?duration, "command watchman keep-online");
@@ -179,21 +187,28 @@ async fn telegram_outer_check(
 
 /// The clicker with the Slack user groups the kind's policy names, resolved now.
 async fn with_groups(ctx: &Context, req: &DecisionRequest) -> Actor {
-    let (Actor::Slack { user, .. }, Some(slack)) = (&req.decider, &ctx.slack_groups) else {
-        return req.decider.clone();
-    };
     let Ok(Some(p)) = ctx.gate.get(&req.approval).await else {
         return req.decider.clone();
     };
-    let mut candidates: Vec<_> = crate::approvals::policy::policy_kinds(p.kind, &p.params)
-        .into_iter()
-        .filter_map(|k| ctx.gate.config().policy(k))
+    let kinds = crate::approvals::policy::policy_kinds(p.kind, &p.params);
+    resolve_groups(ctx, &req.decider, &kinds).await
+}
+
+/// A Slack actor with their memberships in the user groups that the policies of
+/// `kinds` name, looked up now (other actors are returned as they are).
+pub async fn resolve_groups(ctx: &Context, actor: &Actor, kinds: &[ActionKind]) -> Actor {
+    let (Actor::Slack { user, .. }, Some(slack)) = (actor, &ctx.slack_groups) else {
+        return actor.clone();
+    };
+    let mut candidates: Vec<_> = kinds
+        .iter()
+        .filter_map(|k| ctx.gate.config().policy(*k))
         .flat_map(|policy| policy.slack_groups.clone())
         .collect();
     candidates.sort();
     candidates.dedup();
     if candidates.is_empty() {
-        return req.decider.clone();
+        return actor.clone();
     }
     Actor::Slack {
         user: user.clone(),

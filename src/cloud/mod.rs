@@ -6,6 +6,7 @@
 //! how many calls it cost.
 
 pub mod ec2;
+pub mod iam;
 pub mod instances;
 
 use crate::config::AwsConfig;
@@ -17,6 +18,9 @@ use aws_sdk_ec2::error::BoxError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// The region IAM requests are signed for.
+const IAM_REGION: &str = "us-east-1";
 
 /// Longest wait between two attempts of a call. Throttling backs off exponentially
 /// up to this (`aws.max_attempts` attempts), so a throttled call waits rather than fails.
@@ -45,6 +49,21 @@ impl Intercept for CallCounter {
     ) -> Result<(), BoxError> {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// A short, user-facing description of an AWS error: its code and message when the
+/// service sent them, else the whole error chain. Works for every SDK client.
+pub fn describe_error<E, R>(err: &aws_sdk_ec2::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_ec2::error::ProvideErrorMetadata as _;
+    match (err.code(), err.message()) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code.to_owned(),
+        _ => aws_sdk_ec2::error::DisplayErrorContext(err).to_string(),
     }
 }
 
@@ -114,6 +133,21 @@ impl Aws {
             .interceptor(counter.clone())
             .build();
         aws_sdk_ec2::Client::from_conf(conf)
+    }
+
+    /// An IAM client. IAM is global: its endpoint lives in us-east-1 whatever the
+    /// configured regions.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        self.iam_counted(&CallCounter::default())
+    }
+
+    /// An IAM client whose HTTP attempts add to `counter`.
+    pub fn iam_counted(&self, counter: &CallCounter) -> aws_sdk_iam::Client {
+        let conf = aws_sdk_iam::config::Builder::from(&self.sdk)
+            .region(Region::new(IAM_REGION))
+            .interceptor(counter.clone())
+            .build();
+        aws_sdk_iam::Client::from_conf(conf)
     }
 
     /// The same endpoint and regions, with credentials from assuming `role_arn`

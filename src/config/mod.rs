@@ -5,11 +5,13 @@
 //! from the environment (see [`secrets`]). Any key can also be set from the
 //! environment as `OPSMATE_<SECTION>__<KEY>` (see [`load`]).
 
+pub mod guard;
 pub mod hunter;
 pub mod load;
 pub mod secrets;
 pub mod watchman;
 
+pub use guard::{DepartureRule, GuardConfig, RevokeStep};
 pub use hunter::HunterConfig;
 pub use load::{ConfigError, ConfigSource, Loaded, load};
 pub use secrets::{Secret, Secrets};
@@ -48,6 +50,9 @@ pub struct Config {
     /// Night Watchman; absent means off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watchman: Option<WatchmanConfig>,
+    /// Access Guard; absent means off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardConfig>,
 }
 
 impl Default for Config {
@@ -67,6 +72,7 @@ impl Default for Config {
             linear: LinearConfig::default(),
             hunter: None,
             watchman: None,
+            guard: None,
         }
     }
 }
@@ -157,7 +163,8 @@ impl SchedulerConfig {
             JobKind::HuntZombies
             | JobKind::WatchmanShutdown
             | JobKind::WatchmanStart
-            | JobKind::WatchmanDeadline => None,
+            | JobKind::WatchmanDeadline
+            | JobKind::GuardScan => None,
         }
     }
 }
@@ -411,6 +418,9 @@ impl Config {
     /// The effective schedule of a built-in job.
     pub fn job_schedule(&self, job: JobKind) -> Result<CronSchedule, CronError> {
         let watchman_tz = |w: &WatchmanConfig| w.timezone.unwrap_or(self.timezone);
+        if let (JobKind::GuardScan, Some(g)) = (job, &self.guard) {
+            return CronSchedule::parse(&g.schedule, g.timezone.unwrap_or(self.timezone));
+        }
         match (job, &self.hunter, &self.watchman) {
             (JobKind::HuntZombies, Some(h), _) => {
                 CronSchedule::parse(&h.schedule, h.timezone.unwrap_or(self.timezone))
@@ -436,6 +446,7 @@ impl Config {
             JobKind::HuntZombies => "hunter.schedule".into(),
             JobKind::WatchmanShutdown => "watchman.shutdown_schedule".into(),
             JobKind::WatchmanStart => "watchman.start_schedule".into(),
+            JobKind::GuardScan => "guard.schedule".into(),
             _ => format!("scheduler.{}.schedule", job.as_str()),
         }
     }
@@ -473,6 +484,9 @@ impl Config {
         }
         if let Some(watchman) = &self.watchman {
             watchman.validate()?;
+        }
+        if let Some(guard) = &self.guard {
+            guard.validate()?;
         }
         for kind in ActionKind::ALL {
             if let Some(n) = self

@@ -2,17 +2,20 @@
 //! are on and why. The report is logged at start-up and printed by
 //! `opsmate config check`, so nobody has to guess why something stays quiet.
 
+pub mod guard;
 pub mod hunter;
 pub mod watchman;
 
 use crate::dispatch::Context;
 use crate::domain::ApprovalId;
 
-/// Rewrites the features' messages (Zombie Hunter reports, Night Watchman notices)
-/// that show any of these proposals, after a decision or an expiry.
+/// Rewrites the features' messages (Zombie Hunter reports, Night Watchman notices,
+/// Access Guard requests) that show any of these proposals, after a decision, an
+/// expiry or an interruption.
 pub async fn refresh_decided(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()> {
     hunter::report::refresh_for(ctx, ids).await?;
-    watchman::run::refresh_for(ctx, ids).await
+    watchman::run::refresh_for(ctx, ids).await?;
+    guard::run::refresh_for(ctx, ids).await
 }
 
 use crate::config::{Config, Secrets, SlackMode, TelegramMode};
@@ -32,14 +35,13 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
         telegram_status(config, secrets),
         hunter_status(config, secrets),
         watchman_status(config, secrets),
-    ];
-    for name in ["access_guard", "observatory"] {
-        out.push(FeatureStatus {
-            name,
+        guard_status(config, secrets),
+        FeatureStatus {
+            name: "observatory",
             on: false,
             why: "not included in this version yet".into(),
-        });
-    }
+        },
+    ];
     out.push(FeatureStatus {
         name: "aws",
         on: true,
@@ -153,6 +155,49 @@ pub fn watchman_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
                 w.slack_channel.as_ref(),
                 w.telegram_chat_id,
                 "watchman"
+            )
+        ),
+    }
+}
+
+/// Access Guard is on when `[guard]` is present.
+pub fn guard_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
+    let Some(g) = &config.guard else {
+        return FeatureStatus {
+            name: "access_guard",
+            on: false,
+            why: "add a [guard] section to turn it on".into(),
+        };
+    };
+    let directories = [
+        secrets
+            .slack_bot_token
+            .is_some()
+            .then(|| "Slack (users.list and member events)".to_owned()),
+        g.github_org.as_ref().map(|org| format!("GitHub org {org}")),
+    ];
+    let directories: Vec<String> = directories.into_iter().flatten().collect();
+    FeatureStatus {
+        name: "access_guard",
+        on: true,
+        why: format!(
+            "directories: {}; rule {:?}, grace {} days, keep {} days, schedule \"{}\"; requests go to {}",
+            if directories.is_empty() {
+                "none (set SLACK_BOT_TOKEN or guard.github_org: until then every user is unmapped)"
+                    .to_owned()
+            } else {
+                directories.join(" and ")
+            },
+            g.rule,
+            g.grace_period_days,
+            g.keep_days,
+            g.schedule,
+            destinations_text(
+                config,
+                secrets,
+                g.slack_channel.as_ref(),
+                g.telegram_chat_id,
+                "guard"
             )
         ),
     }

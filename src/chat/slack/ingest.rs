@@ -5,9 +5,7 @@ use crate::approvals::PostedAt;
 use crate::chat::command;
 use crate::chat::message::parse_verdict_word;
 use crate::domain::{Actor, ApprovalId, SlackUserId};
-use crate::events::{
-    CommandRequest, DecisionRequest, DirectoryChange, Event, ReplyTo, SlackMember,
-};
+use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, Event, ReplyTo};
 use slack_morphism::prelude::*;
 
 /// A payload OpsMate cannot act on. Answered with 400 over HTTP.
@@ -116,26 +114,9 @@ pub fn push(callback: &SlackPushEventCallback) -> Option<Event> {
         SlackEventCallbackBody::UserChange(e) => (&e.user, "user_change"),
         _ => return None,
     };
-    let profile = user.profile.as_ref();
-    Some(Event::Directory(DirectoryChange::SlackMember(
-        SlackMember {
-            user_id: user.id.to_string(),
-            team_id: user
-                .team_id
-                .as_ref()
-                .map(|t| t.to_string())
-                .or_else(|| Some(callback.team_id.to_string())),
-            name: user.name.clone(),
-            real_name: user
-                .real_name
-                .clone()
-                .or_else(|| profile.and_then(|p| p.real_name.clone())),
-            email: profile
-                .and_then(|p| p.email.as_ref())
-                .map(|e| e.to_string()),
-            deleted: user.deleted.unwrap_or(false),
-            is_bot: user.flags.is_bot.unwrap_or(false),
-            event,
-        },
-    )))
+    let mut member = super::members::from_slack(user, event);
+    member.team_id = member
+        .team_id
+        .or_else(|| Some(callback.team_id.to_string()));
+    Some(Event::Directory(DirectoryChange::SlackMember(member)))
 }

@@ -4,6 +4,28 @@ use crate::clock::to_millis;
 use crate::events::SlackMember;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
+use slack_morphism::prelude::SlackUser;
+
+/// A member as Slack describes them; `event` says where it came from (`team_join`,
+/// `user_change`, `users.list`).
+pub fn from_slack(user: &SlackUser, event: &'static str) -> SlackMember {
+    let profile = user.profile.as_ref();
+    SlackMember {
+        user_id: user.id.to_string(),
+        team_id: user.team_id.as_ref().map(|t| t.to_string()),
+        name: user.name.clone(),
+        real_name: user
+            .real_name
+            .clone()
+            .or_else(|| profile.and_then(|p| p.real_name.clone())),
+        email: profile
+            .and_then(|p| p.email.as_ref())
+            .map(|e| e.to_string()),
+        deleted: user.deleted.unwrap_or(false),
+        is_bot: user.flags.is_bot.unwrap_or(false),
+        event,
+    }
+}
 
 /// Inserts or updates a member. Returns the `deleted` flag it had before, if known.
 pub fn upsert(
@@ -49,4 +71,36 @@ pub fn get(conn: &Connection, user_id: &str) -> anyhow::Result<Option<(Option<St
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
+}
+
+/// Every stored member: the directory as events and the last full listing left it.
+pub fn all(conn: &Connection) -> anyhow::Result<Vec<SlackMember>> {
+    let mut stmt = conn.prepare(
+        "SELECT user_id, team_id, name, real_name, email, deleted, is_bot FROM slack_members",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(SlackMember {
+            user_id: r.get(0)?,
+            team_id: r.get(1)?,
+            name: r.get(2)?,
+            real_name: r.get(3)?,
+            email: r.get(4)?,
+            deleted: r.get(5)?,
+            is_bot: r.get(6)?,
+            event: "stored",
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Stores a full listing (`users.list`) in one transaction.
+pub fn sync(
+    tx: &rusqlite::Transaction<'_>,
+    members: &[SlackMember],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    for m in members {
+        upsert(tx, m, now)?;
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Slack adapter: the HTTP endpoints and Socket Mode (doors in), Block Kit rendering
 //! and Web API delivery (out).
 
+pub mod directory;
 pub mod door;
 pub mod groups;
 pub mod ingest;

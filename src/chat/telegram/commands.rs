@@ -15,8 +15,8 @@ pub enum TelegramCommand {
     Watchman,
     #[command(description = "keep staging up, e.g. /keeponline 2h release testing")]
     Keeponline(String),
-    #[command(description = "people who left and still have AWS access")]
-    Access,
+    #[command(description = "people who left and still have AWS access; /access keep alice reason")]
+    Access(String),
     #[command(description = "current health-check status")]
     Health,
     #[command(description = "the daily digest, now")]
@@ -62,9 +62,7 @@ fn to_command(cmd: TelegramCommand) -> Result<Command, CommandError> {
         TelegramCommand::Keeponline(args) => {
             command::parse(&format!("watchman keep-online {args}"))
         }
-        TelegramCommand::Access => Ok(Command::Access {
-            pending_only: false,
-        }),
+        TelegramCommand::Access(args) => command::parse(&format!("access {args}")),
         TelegramCommand::Health => Ok(Command::Health),
         TelegramCommand::Digest => Ok(Command::Digest),
         TelegramCommand::Approvals => Ok(Command::Approvals),
@@ -80,6 +78,7 @@ pub fn help_text() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::command::AccessCommand;
     use std::time::Duration;
 
     #[test]
@@ -99,9 +98,16 @@ mod tests {
         );
         assert_eq!(
             parse("/access"),
-            Some(Ok(Command::Access {
+            Some(Ok(Command::Access(AccessCommand::List {
                 pending_only: false
-            }))
+            })))
+        );
+        assert_eq!(
+            parse("/access keep alice back in May"),
+            Some(Ok(Command::Access(AccessCommand::Keep {
+                user: "alice".into(),
+                reason: Some("back in May".into())
+            })))
         );
         assert_eq!(parse("/approvals@OpsMateBot"), Some(Ok(Command::Approvals)));
         assert_eq!(parse("/audit 20"), Some(Ok(Command::Audit { rows: 20 })));

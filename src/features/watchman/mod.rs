@@ -73,14 +73,7 @@ impl Watchman {
         aws: &Aws,
     ) -> anyhow::Result<Self> {
         let settings = config.watchman.clone().unwrap_or_default();
-        let mut builder = octocrab::Octocrab::builder()
-            .base_uri(config.github.api_url.as_str())?
-            .set_connect_timeout(Some(SIGNAL_TIMEOUT))
-            .set_read_timeout(Some(SIGNAL_TIMEOUT));
-        if let Some(token) = &secrets.github_token {
-            builder = builder.personal_token(token.expose().to_owned());
-        }
-        let github = Some(builder.build()?);
+        let github = Some(crate::github::client(config, secrets, SIGNAL_TIMEOUT)?);
         let start = if settings.starts_in_the_morning() {
             Some(config.job_schedule(JobKind::WatchmanStart)?)
         } else {

@@ -3,6 +3,7 @@
 //! one per page. Named repositories cost one call each, made concurrently.
 
 use super::{Reading, Signal};
+use crate::github::error_text;
 use chrono::{DateTime, Utc};
 use octocrab::Octocrab;
 use octocrab::params::Direction;
@@ -36,15 +37,6 @@ pub async fn recent_push(
                 (now - at).num_minutes().max(0)
             )),
         ),
-    }
-}
-
-fn error_text(e: &octocrab::Error) -> String {
-    match e {
-        octocrab::Error::GitHub { source, .. } => {
-            format!("GitHub answered {}: {}", source.status_code, source.message)
-        }
-        other => other.to_string(),
     }
 }
 

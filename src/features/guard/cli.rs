@@ -1,0 +1,70 @@
+//! `opsmate access scan [--json]`: the scan without chat. It moves the grace clocks
+//! like the daily job does, but asks nobody.
+
+use super::detect::Status;
+use super::scan::{self, UserReport};
+use crate::app::{App, AppOptions};
+use crate::config::Loaded;
+use crate::errors::exit_code;
+use std::io::Write;
+
+/// Runs the scan; exits 1 when a directory could not be read.
+pub fn scan(loaded: &Loaded, json: bool) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut loaded = loaded.clone();
+        loaded.config.guard.get_or_insert_with(Default::default);
+        let options = AppOptions {
+            one_shot: true,
+            ..AppOptions::default()
+        };
+        let app = App::build(&loaded, options).await?;
+        let ctx = app.ctx.clone();
+        let g = ctx
+            .guard
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("Access Guard did not start"))?;
+        let scan = scan::scan(&ctx, &g).await?;
+        let mut out = std::io::stdout().lock();
+        if json {
+            serde_json::to_writer_pretty(&mut out, &scan.users)?;
+            writeln!(out)?;
+        } else {
+            for u in &scan.users {
+                writeln!(out, "{}", table_line(u))?;
+            }
+        }
+        for note in &scan.notes {
+            eprintln!("{note}");
+        }
+        eprintln!(
+            "calls: IAM {}, Slack {}, GitHub {}",
+            scan.calls.iam, scan.calls.slack, scan.calls.github
+        );
+        Ok(if scan.unreadable.is_empty() {
+            exit_code::OK
+        } else {
+            exit_code::CHECK_FAILED
+        })
+    })
+}
+
+fn table_line(u: &UserReport) -> String {
+    let detail = match u.status {
+        Status::Unmapped => u.note.clone().unwrap_or_default(),
+        Status::Present => String::new(),
+        _ => format!(
+            "missing from {} since {}",
+            u.missing_from.join(", "),
+            u.since.map(|t| t.to_rfc3339()).unwrap_or_default()
+        ),
+    };
+    format!(
+        "{:<32} {:<36} {:<17} {detail}",
+        u.user,
+        u.email.as_deref().unwrap_or("-"),
+        u.status.as_str()
+    )
+}

@@ -1,0 +1,279 @@
+//! The revocation the approval gate runs. Just before it, the person is looked up
+//! again (back in Slack or GitHub, or kept since, means skip). Then each configured
+//! step runs in order; a step already done by an earlier, cut-off revocation is not
+//! repeated, so approving the resume finishes exactly what is left.
+
+use super::details::Details;
+use super::detect::{self, Finding};
+use super::identity::Identity;
+use super::steps::{self, Recorder};
+use super::{Guard, directories, store};
+use crate::approvals::{ActionHandler, ActionRegistry, BoxFuture, Precheck, Proposal};
+use crate::audit::Audit;
+use crate::clock::SharedClock;
+use crate::cloud::iam;
+use crate::config::RevokeStep;
+use crate::domain::ActionKind;
+use crate::store::Store;
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// What a revocation proposal carries: who, why, what they have, and the steps
+/// approved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevokeParams {
+    pub user: String,
+    pub email: Option<String>,
+    pub github_login: Option<String>,
+    pub missing_from: Vec<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub steps: Vec<RevokeStep>,
+    pub delete_user: bool,
+    pub details: Details,
+    /// Steps an earlier revocation finished before it was cut off (this one resumes it).
+    #[serde(default)]
+    pub done_before: Vec<RevokeStep>,
+    /// The revocation this one resumes, and how it ended.
+    #[serde(default)]
+    pub resumes: Option<String>,
+}
+
+impl RevokeParams {
+    pub fn of(p: &Proposal) -> anyhow::Result<Self> {
+        serde_json::from_value(p.params.clone()).context("reading the revocation's parameters")
+    }
+}
+
+/// Registers the revocation handler unless one is registered already.
+pub fn register(
+    registry: &mut ActionRegistry,
+    guard: Arc<Guard>,
+    store: Store,
+    audit: Audit,
+    clock: SharedClock,
+) {
+    if registry.get(ActionKind::RevokeAccess).is_none() {
+        registry.register(
+            ActionKind::RevokeAccess,
+            Arc::new(Revoker {
+                guard,
+                store,
+                audit,
+                clock,
+            }),
+        );
+    }
+}
+
+struct Revoker {
+    guard: Arc<Guard>,
+    store: Store,
+    audit: Audit,
+    clock: SharedClock,
+}
+
+impl Revoker {
+    async fn check(&self, p: &Proposal) -> anyhow::Result<Precheck> {
+        let params = RevokeParams::of(p)?;
+        let now = self.clock.now();
+        let client = self.guard.aws.iam();
+        if !iam::user_exists(&client, &params.user).await? {
+            return Ok(Precheck::NoLongerQualifies(format!(
+                "the IAM user {} no longer exists",
+                params.user
+            )));
+        }
+        let user = params.user.clone();
+        if let Some(person) = self.store.call(move |c| store::get(c, &user)).await?
+            && let (Some(until), Some(by)) = (person.kept_until, &person.kept_by)
+            && until > now
+        {
+            return Ok(Precheck::NoLongerQualifies(format!(
+                "access was kept by {by} until {}",
+                crate::chat::answers::local(until, self.guard.tz)
+            )));
+        }
+        let (dirs, _, _) = directories::people(&self.guard, &self.store, now).await;
+        let id = Identity {
+            email: params.email.clone(),
+            login: params.github_login.clone(),
+        };
+        match detect::assess(&id, &dirs, self.guard.settings.rule) {
+            Finding::Gone { .. } => Ok(Precheck::Qualifies),
+            Finding::Present => Ok(Precheck::NoLongerQualifies(format!(
+                "{} is back in the directories",
+                params.email.as_deref().unwrap_or(&params.user)
+            ))),
+            Finding::Unmapped(why) => Ok(Precheck::NoLongerQualifies(why)),
+            Finding::Unverified(why) => anyhow::bail!(
+                "could not confirm that {} is still gone: {}",
+                params.user,
+                why.join("; ")
+            ),
+        }
+    }
+
+    async fn revoke(&self, p: &Proposal, dry_run: bool) -> anyhow::Result<Value> {
+        let params = RevokeParams::of(p)?;
+        let user = params.user.clone();
+        let approval = p.id.to_string();
+        let client = self.guard.aws.iam();
+        let lookup = user.clone();
+        let done = self
+            .store
+            .call(move |c| store::done_steps(c, &lookup))
+            .await?;
+        let mut lines = Vec::new();
+        let mut results = Vec::new();
+        let mut failed = 0;
+        let mut left = Vec::new();
+        for step in &params.steps {
+            let name = step.as_str();
+            if failed > 0 {
+                left.push(name);
+                continue;
+            }
+            if let Some(removed) = done.get(name) {
+                lines.push(format!("✓ {name}: done earlier ({})", listed(removed)));
+                results.push(json!({"step": name, "result": "done_earlier", "removed": removed}));
+                continue;
+            }
+            let rec = Recorder::new(&self.audit, &user, &approval, name, dry_run);
+            let outcome = steps::run(&client, *step, &rec).await;
+            let items = rec.items();
+            match outcome {
+                Ok(()) if dry_run => {
+                    lines.push(format!("• {name}: would remove {}", listed(&items)));
+                    results.push(json!({"step": name, "result": "would_remove", "removed": items}));
+                }
+                Ok(()) => {
+                    self.step_done(&user, name, &approval, &items).await?;
+                    lines.push(format!("✓ {name}: removed {}", listed(&items)));
+                    results.push(json!({"step": name, "result": "done", "removed": items}));
+                }
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    self.audit
+                        .record(
+                            "system",
+                            "guard.step_failed",
+                            &user,
+                            json!({"step": name, "approval": approval, "error": error, "removed_before_error": items}),
+                        )
+                        .await?;
+                    lines.push(format!(
+                        "✗ {name}: failed: {error}{}",
+                        if items.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (removed before the error: {})", items.join(", "))
+                        }
+                    ));
+                    results.push(
+                        json!({"step": name, "result": "failed", "removed": items, "error": error}),
+                    );
+                    failed += 1;
+                }
+            }
+        }
+        if failed == 0 && params.delete_user {
+            let rec = Recorder::new(&self.audit, &user, &approval, "delete_user", dry_run);
+            match steps::delete_user(&client, &rec).await {
+                Ok(()) => lines.push(format!(
+                    "{} delete_user: {}",
+                    if dry_run { "•" } else { "✓" },
+                    if dry_run {
+                        "would delete the IAM user"
+                    } else {
+                        "IAM user deleted"
+                    }
+                )),
+                Err(e) => {
+                    lines.push(format!("✗ delete_user: failed: {e:#}"));
+                    failed += 1;
+                }
+            }
+        }
+        if failed == 0 && !dry_run {
+            let now = self.clock.now();
+            let who = user.clone();
+            self.store
+                .call(move |c| store::set_revoked(c, &who, now))
+                .await?;
+            self.audit
+                .record(
+                    "system",
+                    "guard.revoked",
+                    &user,
+                    json!({"approval": approval, "steps": params.steps, "deleted_user": params.delete_user}),
+                )
+                .await?;
+        }
+        if failed > 0 {
+            lines.push(format!(
+                "Left to do: {}. A new request to finish them is posted; nothing done is repeated.",
+                left.join(", ")
+            ));
+        }
+        Ok(json!({
+            "user": user,
+            "steps": results,
+            "left": left,
+            "failed": failed,
+            "summary": lines,
+        }))
+    }
+
+    /// Records a finished step and its audit row in one transaction.
+    async fn step_done(
+        &self,
+        user: &str,
+        step: &'static str,
+        approval: &str,
+        removed: &[String],
+    ) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        let (user, approval, removed) = (user.to_owned(), approval.to_owned(), removed.to_vec());
+        self.store
+            .call(move |c| {
+                crate::store::immediate(c, |tx| {
+                    store::step_done(tx, &user, step, &approval, &removed, now)?;
+                    crate::audit::append(
+                        tx,
+                        now,
+                        "system",
+                        "guard.step_done",
+                        &user,
+                        &json!({"step": step, "approval": approval, "removed": removed}),
+                    )?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+}
+
+fn listed(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing (none left)".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl ActionHandler for Revoker {
+    fn recheck<'a>(&'a self, proposal: &'a Proposal) -> BoxFuture<'a, anyhow::Result<Precheck>> {
+        Box::pin(self.check(proposal))
+    }
+
+    fn execute<'a>(
+        &'a self,
+        proposal: &'a Proposal,
+        dry_run: bool,
+    ) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(self.revoke(proposal, dry_run))
+    }
+}
