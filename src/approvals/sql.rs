@@ -84,7 +84,7 @@ pub fn latest_by_target(
     kind: &str,
 ) -> anyhow::Result<std::collections::HashMap<String, Proposal>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM proposals WHERE kind = ?1 ORDER BY created_at, id"
+        "SELECT {COLUMNS} FROM proposals WHERE kind = ?1 ORDER BY created_at, rowid"
     ))?;
     let mut out = std::collections::HashMap::new();
     for p in stmt.query_map([kind], from_row)? {

@@ -271,9 +271,6 @@ fn outcome_text(p: &Proposal) -> Option<String> {
     if let Some(why) = outcome.get("skipped").and_then(|v| v.as_str()) {
         return Some(format!("Skipped: {why}"));
     }
-    if let Some(err) = outcome.get("error").and_then(|v| v.as_str()) {
-        return Some(format!("Error: {err}"));
-    }
     // A report that lists what happened line by line says so in those lines.
     let lines = outcome
         .pointer("/report/summary")
@@ -284,6 +281,13 @@ fn outcome_text(p: &Proposal) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join("\n")
         });
+    let error = outcome.get("error").and_then(|v| v.as_str());
+    if let Some(err) = error {
+        return Some(match lines {
+            Some(lines) => format!("Error: {err}\n{lines}"),
+            None => format!("Error: {err}"),
+        });
+    }
     let dry = outcome
         .get("dry_run")
         .and_then(|v| v.as_bool())

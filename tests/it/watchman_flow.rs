@@ -2,26 +2,13 @@
 //! Linear APIs, the notice in Slack, the deadline, Keep online, holds, approve mode,
 //! Auto Scaling instances and the morning start.
 
-use crate::support::slack::all_text;
+use crate::support::slack::{all_text, button};
 use crate::support::watchman::*;
 use chrono::Duration;
 use opsmate::approvals::ProposalState;
 use opsmate::config::WatchmanMode;
 
 const STAGING: &[(&str, &str)] = &[("env", "staging"), ("Name", "web-1")];
-
-fn button<'a>(body: &'a serde_json::Value, label: &str) -> &'a str {
-    body["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().unwrap())
-        .find(|e| e["text"]["text"] == label)
-        .unwrap_or_else(|| panic!("no {label} button in {body:#}"))["action_id"]
-        .as_str()
-        .unwrap()
-}
 
 /// Quiet signals: the last push three hours ago, no urgent issues.
 fn quiet(h: &WatchmanHarness) {

@@ -200,11 +200,13 @@ async fn resume(
     p: &Proposal,
     params: RevokeParams,
 ) -> anyhow::Result<()> {
+    // What is left, read now; if that fails too (the error may be the same), the
+    // request shows what the first one listed.
     let details = match details::gather_now(&g.aws.iam(), &params.user).await {
         Ok(d) => d,
         Err(e) => {
-            tracing::warn!(user = %params.user, error = %format!("{e:#}"), "could not read what is left; the next scan asks again");
-            return Ok(());
+            tracing::warn!(user = %params.user, error = %format!("{e:#}"), "could not read what is left; showing the first request's list");
+            params.details.clone()
         }
     };
     let params = RevokeParams {

@@ -1,11 +1,13 @@
 //! An HTTP proxy between the AWS SDK and a moto server.
 //!
-//! moto answers the EC2 Query API well enough for our code, but it returns every item of
-//! DescribeVolumes / DescribeSnapshots / DescribeImages in one response and cannot be
-//! told to throttle or to lose a region. The code under test must cope with all of that
-//! on real AWS, so the proxy adds it: it pages those three actions the way AWS does,
-//! injects throttling and region outages on demand, and records every request so tests
-//! and benchmarks can see how many calls were made and when.
+//! moto answers the EC2 and IAM Query APIs well enough for our code, but it returns every
+//! item of a list action in one response, cannot be told to throttle, deny or lose a
+//! region, and lacks IAM's service-specific credentials. The code under test must cope
+//! with all of that on real AWS, so the proxy adds it: it pages DescribeVolumes /
+//! DescribeSnapshots / DescribeImages and IAM's GetAccountAuthorizationDetails / ListUsers
+//! the way AWS does, injects faults on demand, serves service-specific credentials from
+//! memory, and records every request so tests and benchmarks can see how many calls were
+//! made and when.
 //!
 //! Usable from tests (`support::aws_proxy`) and from benchmarks via `#[path]`, so it
 //! only uses the crate's normal dependencies.
@@ -23,19 +25,114 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-/// AWS rejects a MaxResults above this for all three paged actions.
+/// AWS rejects a MaxResults above this for the paged EC2 actions.
 const MAX_RESULTS_CAP: usize = 1000;
-/// AWS rejects a MaxResults below this for all three paged actions.
+/// AWS rejects a MaxResults below this for the paged EC2 actions.
 const MAX_RESULTS_MIN: usize = 5;
+/// AWS rejects a MaxItems outside `IAM_MAX_ITEMS_MIN..=IAM_MAX_ITEMS_CAP`.
+const IAM_MAX_ITEMS_MIN: usize = 1;
+const IAM_MAX_ITEMS_CAP: usize = 1000;
+/// IAM pages even when MaxItems is absent, at this size.
+const IAM_MAX_ITEMS_DEFAULT: usize = 100;
+/// The `Version` every IAM Query request carries.
+const IAM_VERSION: &str = "2010-05-08";
+const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+/// The account moto (and so every ARN the tests see) uses.
+const ACCOUNT_ID: &str = "123456789012";
 /// Prefix of the proxy's own continuation tokens; the rest is the offset of the next item.
 const TOKEN_PREFIX: &str = "p-";
 
-/// The actions the proxy pages, with the XML list element that holds their items.
-const PAGED_LISTS: [(&str, &str); 3] = [
-    ("DescribeVolumes", "volumeSet"),
-    ("DescribeSnapshots", "snapshotSet"),
-    ("DescribeImages", "imagesSet"),
+/// A list action the proxy pages: the XML element holding the items, and the items' tag.
+#[derive(Debug, PartialEq)]
+struct PagedList {
+    action: &'static str,
+    list: &'static str,
+    item: &'static str,
+}
+
+const EC2_PAGED_LISTS: [PagedList; 3] = [
+    PagedList {
+        action: "DescribeVolumes",
+        list: "volumeSet",
+        item: "item",
+    },
+    PagedList {
+        action: "DescribeSnapshots",
+        list: "snapshotSet",
+        item: "item",
+    },
+    PagedList {
+        action: "DescribeImages",
+        list: "imagesSet",
+        item: "item",
+    },
 ];
+
+/// Only the user list is paged; other lists of GetAccountAuthorizationDetails come whole
+/// on every page, which is fine for callers that filter on `User`.
+const IAM_PAGED_LISTS: [PagedList; 2] = [
+    PagedList {
+        action: "GetAccountAuthorizationDetails",
+        list: "UserDetailList",
+        item: "member",
+    },
+    PagedList {
+        action: "ListUsers",
+        list: "Users",
+        item: "member",
+    },
+];
+
+/// Which Query API a request speaks; it decides the paging parameters and error shape.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Api {
+    Ec2,
+    Iam,
+}
+
+impl Api {
+    /// IAM when the form says IAM's `Version` or the request is signed for `iam`.
+    fn of(params: Option<&[(String, String)]>, headers: &HeaderMap) -> Self {
+        let version = params.and_then(|p| param(p, "Version"));
+        if version == Some(IAM_VERSION) || signed_service(headers).as_deref() == Some("iam") {
+            Api::Iam
+        } else {
+            Api::Ec2
+        }
+    }
+
+    /// The page size and continuation token parameters.
+    fn paging_params(self) -> (&'static str, &'static str) {
+        match self {
+            Api::Ec2 => ("MaxResults", "NextToken"),
+            Api::Iam => ("MaxItems", "Marker"),
+        }
+    }
+
+    /// The code AWS answers a bad paging parameter with.
+    fn invalid_parameter_code(self) -> &'static str {
+        match self {
+            Api::Ec2 => "InvalidParameterValue",
+            Api::Iam => "ValidationError",
+        }
+    }
+
+    /// The code and message AWS throttles with; the SDK retries both codes with backoff.
+    fn throttling(self) -> (&'static str, &'static str) {
+        match self {
+            Api::Ec2 => ("RequestLimitExceeded", "Request limit exceeded."),
+            Api::Iam => ("Throttling", "Rate exceeded"),
+        }
+    }
+
+    /// An error in this API's shape, which the SDK parses into a code.
+    fn error(self, status: StatusCode, code: &str, message: &str) -> Response {
+        match self {
+            Api::Ec2 => ec2_error(status, code, message),
+            Api::Iam => iam_error(status, code, message),
+        }
+    }
+}
 
 /// One request the proxy received, as the SDK sent it, and how the proxy answered.
 #[derive(Clone, Debug)]
@@ -59,12 +156,32 @@ impl ProxyCall {
     }
 }
 
-/// Faults to inject and the request log, shared by the handle and the server task.
+/// An error every request for one action gets until cleared.
+#[derive(Clone)]
+struct ActionFault {
+    status: StatusCode,
+    code: String,
+    message: String,
+}
+
+/// One IAM service-specific credential (moto does not implement them).
+#[derive(Clone)]
+struct ServiceCredential {
+    user: String,
+    service: String,
+    id: String,
+}
+
+/// Faults to inject, served state and the request log, shared by the handle and the
+/// server task.
 #[derive(Default)]
 struct ProxyState {
     failed_regions: HashSet<String>,
     /// Action → how many more requests to throttle.
     throttles: HashMap<String, usize>,
+    /// Action → the error it answers with until cleared.
+    action_faults: HashMap<String, ActionFault>,
+    service_credentials: Vec<ServiceCredential>,
     /// Region → its own upstream, like AWS's independent regional endpoints.
     routes: HashMap<String, String>,
     calls: Vec<ProxyCall>,
@@ -124,10 +241,57 @@ impl AwsProxy {
             .insert(region.to_owned(), upstream.trim_end_matches('/').to_owned());
     }
 
-    /// Throttles the next `n` requests for `action` with a 503 `RequestLimitExceeded`,
-    /// which the SDK classifies as throttling and retries with backoff.
+    /// Throttles the next `n` requests for `action` with a 503 `RequestLimitExceeded`
+    /// (IAM: `Throttling`), which the SDK classifies as throttling and retries with backoff.
     pub fn throttle_next(&self, action: &str, n: usize) {
         lock(&self.state).throttles.insert(action.to_owned(), n);
+    }
+
+    /// Answers every request for `action` with this error (in the request's API shape)
+    /// until [`Self::clear_fault`], e.g. a 403 `AccessDenied`, which the SDK does not retry.
+    pub fn fail_action(&self, action: &str, status: u16, code: &str, message: &str) {
+        let status = StatusCode::from_u16(status).expect("an HTTP status code");
+        lock(&self.state).action_faults.insert(
+            action.to_owned(),
+            ActionFault {
+                status,
+                code: code.to_owned(),
+                message: message.to_owned(),
+            },
+        );
+    }
+
+    /// Lets `action` through to moto again.
+    pub fn clear_fault(&self, action: &str) {
+        lock(&self.state).action_faults.remove(action);
+    }
+
+    /// Gives `user` an active service-specific credential for `service` (e.g.
+    /// `codecommit.amazonaws.com`) and returns its id.
+    pub fn add_service_specific_credential(&self, user: &str, service: &str) -> String {
+        let mut state = lock(&self.state);
+        let id = loop {
+            let id = credential_id();
+            if !state.service_credentials.iter().any(|c| c.id == id) {
+                break id;
+            }
+        };
+        state.service_credentials.push(ServiceCredential {
+            user: user.to_owned(),
+            service: service.to_owned(),
+            id: id.clone(),
+        });
+        id
+    }
+
+    /// Ids of the service-specific credentials `user` still has, oldest first.
+    pub fn service_specific_credentials(&self, user: &str) -> Vec<String> {
+        lock(&self.state)
+            .service_credentials
+            .iter()
+            .filter(|c| c.user == user)
+            .map(|c| c.id.clone())
+            .collect()
     }
 
     /// Every request received so far, oldest first.
@@ -195,15 +359,19 @@ async fn handle(
         .unwrap_or_default()
         .to_owned();
     let region = signed_region(&headers).unwrap_or_default();
+    let api = Api::of(params.as_deref(), &headers);
     let incoming = Incoming {
         method,
         uri,
         headers,
         body,
     };
-    let response = match shared.injected_fault(&action, &region) {
-        Some(fault) => fault,
-        None => shared.answer(&incoming, params.as_deref()).await,
+    let response = if let Some(fault) = shared.injected_fault(api, &action, &region) {
+        fault
+    } else if let Some(local) = shared.answer_locally(api, &action, params.as_deref()) {
+        local
+    } else {
+        shared.answer(api, &incoming, params.as_deref()).await
     };
     shared.record(ProxyCall {
         action,
@@ -217,42 +385,106 @@ async fn handle(
 }
 
 impl Shared {
-    /// The error a configured fault calls for, if any. A failed region wins over
-    /// throttling, and does not use up the throttle count.
-    fn injected_fault(&self, action: &str, region: &str) -> Option<Response> {
+    /// The error a configured fault calls for, if any. A failed region wins over an
+    /// action fault, which wins over throttling; the throttle count is only used up by
+    /// requests it actually throttles.
+    fn injected_fault(&self, api: Api, action: &str, region: &str) -> Option<Response> {
         let mut state = lock(&self.state);
         if state.failed_regions.contains(region) {
             let message = format!("The service is unavailable in {region}.");
-            return Some(ec2_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                &message,
-            ));
+            return Some(api.error(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", &message));
+        }
+        if let Some(fault) = state.action_faults.get(action) {
+            return Some(api.error(fault.status, &fault.code, &fault.message));
         }
         if let Some(left) = state.throttles.get_mut(action)
             && *left > 0
         {
             *left -= 1;
-            return Some(ec2_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "RequestLimitExceeded",
-                "Request limit exceeded.",
-            ));
+            let (code, message) = api.throttling();
+            return Some(api.error(StatusCode::SERVICE_UNAVAILABLE, code, message));
         }
         None
     }
 
+    /// Answers the IAM actions moto lacks from the proxy's own state; `None` for the rest.
+    fn answer_locally(
+        &self,
+        api: Api,
+        action: &str,
+        params: Option<&[(String, String)]>,
+    ) -> Option<Response> {
+        if api != Api::Iam {
+            return None;
+        }
+        let params = params.unwrap_or_default();
+        match action {
+            "ListServiceSpecificCredentials" => Some(self.list_service_credentials(params)),
+            "DeleteServiceSpecificCredential" => Some(self.delete_service_credential(params)),
+            _ => None,
+        }
+    }
+
+    /// Without `UserName` AWS lists the caller's own credentials; the proxy's caller has
+    /// none.
+    fn list_service_credentials(&self, params: &[(String, String)]) -> Response {
+        let user = param(params, "UserName");
+        let service = param(params, "ServiceName");
+        let members: String = lock(&self.state)
+            .service_credentials
+            .iter()
+            .filter(|c| Some(c.user.as_str()) == user)
+            .filter(|c| service.is_none_or(|s| s == c.service))
+            .map(credential_member)
+            .collect();
+        iam_ok(
+            "ListServiceSpecificCredentials",
+            &format!(
+                "<ListServiceSpecificCredentialsResult><ServiceSpecificCredentials>{members}\
+                 </ServiceSpecificCredentials></ListServiceSpecificCredentialsResult>"
+            ),
+        )
+    }
+
+    fn delete_service_credential(&self, params: &[(String, String)]) -> Response {
+        let user = param(params, "UserName");
+        let id = param(params, "ServiceSpecificCredentialId").unwrap_or_default();
+        let mut state = lock(&self.state);
+        let found = state
+            .service_credentials
+            .iter()
+            .position(|c| c.id == id && user.is_none_or(|u| u == c.user));
+        match found {
+            Some(index) => {
+                state.service_credentials.remove(index);
+                iam_ok("DeleteServiceSpecificCredential", "")
+            }
+            None => iam_error(
+                StatusCode::NOT_FOUND,
+                "NoSuchEntity",
+                &format!("The Service Specific Credential with id {id} cannot be found."),
+            ),
+        }
+    }
+
     /// Pages the paged actions when asked to; everything else goes to moto unchanged.
-    async fn answer(&self, incoming: &Incoming, params: Option<&[(String, String)]>) -> Response {
+    async fn answer(
+        &self,
+        api: Api,
+        incoming: &Incoming,
+        params: Option<&[(String, String)]>,
+    ) -> Response {
         let action = params.and_then(|p| param(p, "Action")).unwrap_or_default();
-        match params.and_then(|p| page_request(action, p)) {
+        match params.and_then(|p| page_request(api, action, p)) {
             None => match self.forward(incoming, incoming.body.clone()).await {
                 Ok(upstream) => upstream.into_response(),
-                Err(e) => unreachable_upstream(&e),
+                Err(e) => unreachable_upstream(api, &e),
             },
-            Some(Err(message)) => {
-                ec2_error(StatusCode::BAD_REQUEST, "InvalidParameterValue", &message)
-            }
+            Some(Err(message)) => api.error(
+                StatusCode::BAD_REQUEST,
+                api.invalid_parameter_code(),
+                &message,
+            ),
             Some(Ok(page)) => {
                 self.answer_page(incoming, params.unwrap_or_default(), &page)
                     .await
@@ -268,10 +500,10 @@ impl Shared {
         params: &[(String, String)],
         page: &PageRequest,
     ) -> Response {
-        let body = without_paging(params).unwrap_or_else(|| incoming.body.clone());
+        let body = without_paging(page.api, params).unwrap_or_else(|| incoming.body.clone());
         let mut upstream = match self.forward(incoming, body).await {
             Ok(upstream) => upstream,
-            Err(e) => return unreachable_upstream(&e),
+            Err(e) => return unreachable_upstream(page.api, &e),
         };
         if upstream.status.is_success()
             && let Ok(xml) = std::str::from_utf8(&upstream.body)
@@ -355,59 +587,102 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// `AWS4-HMAC-SHA256 Credential=AKID/20261122/eu-west-1/ec2/aws4_request, …`.
 /// Works for any service (e.g. STS), and is `None` rather than an error when absent.
 fn signed_region(headers: &HeaderMap) -> Option<String> {
+    credential_scope(headers, 2)
+}
+
+/// The service the request is signed for (`ec2`, `iam`, `sts` …).
+fn signed_service(headers: &HeaderMap) -> Option<String> {
+    credential_scope(headers, 3)
+}
+
+/// One `/`-separated field of the SigV4 credential (0 is the access key id).
+fn credential_scope(headers: &HeaderMap, field: usize) -> Option<String> {
     let authorization = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let credential = authorization.split("Credential=").nth(1)?;
     let scope = credential.split([',', ' ']).next()?;
-    scope.split('/').nth(2).map(str::to_owned)
+    scope.split('/').nth(field).map(str::to_owned)
 }
 
 /// Which slice of a paged action's items to return.
 #[derive(Debug, PartialEq)]
 struct PageRequest {
+    api: Api,
     /// The XML list element holding the items.
     list: &'static str,
+    /// The tag of one item.
+    item: &'static str,
     max_results: usize,
     /// Index of the first item of this page.
     offset: usize,
 }
 
-/// `None` when the request is not to be paged (another action, or no MaxResults);
-/// `Some(Err(message))` when AWS would reject its paging parameters.
-fn page_request(action: &str, params: &[(String, String)]) -> Option<Result<PageRequest, String>> {
-    let list = PAGED_LISTS
-        .iter()
-        .find(|(paged, _)| *paged == action)
-        .map(|(_, list)| *list)?;
-    let max_results = param(params, "MaxResults")?;
-    Some(parse_page(list, max_results, param(params, "NextToken")))
+/// `None` when the request is not to be paged (another action, or an EC2 request
+/// without MaxResults); `Some(Err(message))` when AWS would reject its paging
+/// parameters. IAM always pages, at 100 items when MaxItems is absent.
+fn page_request(
+    api: Api,
+    action: &str,
+    params: &[(String, String)],
+) -> Option<Result<PageRequest, String>> {
+    let lists: &'static [PagedList] = match api {
+        Api::Ec2 => &EC2_PAGED_LISTS,
+        Api::Iam => &IAM_PAGED_LISTS,
+    };
+    let paged = lists.iter().find(|paged| paged.action == action)?;
+    let (size_param, token_param) = api.paging_params();
+    let size = param(params, size_param);
+    if api == Api::Ec2 && size.is_none() {
+        return None;
+    }
+    Some(parse_page(api, paged, size, param(params, token_param)))
 }
 
 fn parse_page(
-    list: &'static str,
-    max_results: &str,
-    next_token: Option<&str>,
+    api: Api,
+    paged: &PagedList,
+    size: Option<&str>,
+    token: Option<&str>,
 ) -> Result<PageRequest, String> {
-    let max_results = max_results
-        .trim()
-        .parse::<usize>()
-        .ok()
-        .filter(|n| (MAX_RESULTS_MIN..=MAX_RESULTS_CAP).contains(n))
-        .ok_or_else(|| {
-            format!(
-                "Value ( {max_results} ) for parameter maxResults is invalid. \
-                 Expecting a value between {MAX_RESULTS_MIN} and {MAX_RESULTS_CAP}."
-            )
-        })?;
-    let offset = match next_token {
+    let max_results = match (api, size) {
+        (Api::Iam, None) => IAM_MAX_ITEMS_DEFAULT,
+        (_, size) => parse_page_size(api, size.unwrap_or_default())?,
+    };
+    let offset = match token {
         None | Some("") => 0,
-        Some(token) => parse_token(token)
-            .ok_or_else(|| format!("The token '{token}' is invalid for this request."))?,
+        Some(token) => parse_token(token).ok_or_else(|| match api {
+            Api::Ec2 => format!("The token '{token}' is invalid for this request."),
+            Api::Iam => format!("Invalid Marker: {token}"),
+        })?,
     };
     Ok(PageRequest {
-        list,
+        api,
+        list: paged.list,
+        item: paged.item,
         max_results,
         offset,
     })
+}
+
+/// The page size if it is within AWS's bounds, else AWS's message for it.
+fn parse_page_size(api: Api, size: &str) -> Result<usize, String> {
+    let (min, cap) = match api {
+        Api::Ec2 => (MAX_RESULTS_MIN, MAX_RESULTS_CAP),
+        Api::Iam => (IAM_MAX_ITEMS_MIN, IAM_MAX_ITEMS_CAP),
+    };
+    size.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (min..=cap).contains(n))
+        .ok_or_else(|| match api {
+            Api::Ec2 => format!(
+                "Value ( {size} ) for parameter maxResults is invalid. \
+                 Expecting a value between {min} and {cap}."
+            ),
+            Api::Iam => format!(
+                "1 validation error detected: Value '{size}' at 'maxItems' failed to \
+                 satisfy constraint: Member must have value between {min} and {cap}"
+            ),
+        })
 }
 
 fn make_token(offset: usize) -> String {
@@ -418,11 +693,12 @@ fn parse_token(token: &str) -> Option<usize> {
     token.strip_prefix(TOKEN_PREFIX)?.parse().ok()
 }
 
-/// The form without `MaxResults` and `NextToken`, re-encoded.
-fn without_paging(params: &[(String, String)]) -> Option<Bytes> {
+/// The form without the API's paging parameters, re-encoded.
+fn without_paging(api: Api, params: &[(String, String)]) -> Option<Bytes> {
+    let (size, token) = api.paging_params();
     let kept: Vec<&(String, String)> = params
         .iter()
-        .filter(|(k, _)| k != "MaxResults" && k != "NextToken")
+        .filter(|(k, _)| k != size && k != token)
         .collect();
     serde_urlencoded::to_string(kept).ok().map(Bytes::from)
 }
@@ -431,17 +707,18 @@ fn without_paging(params: &[(String, String)]) -> Option<Bytes> {
 struct ListSpan {
     /// Between the opening and the closing tag.
     content: Range<usize>,
-    /// Just after the closing tag, where `<nextToken>` goes.
+    /// Just after the closing tag, where EC2's `<nextToken>` goes.
     after_close: usize,
 }
 
-/// The requested page of moto's answer, with a `<nextToken>` after the list when more
-/// items remain; everything else (requestId …) is kept as it was. `None` when the list
-/// is missing or empty (`<volumeSet/>`): then the answer already is the only page.
+/// The requested page of moto's answer, saying where to go on when more items remain
+/// (EC2: `<nextToken>` after the list; IAM: `<IsTruncated>true` and `<Marker>`);
+/// everything else (requestId …) is kept as it was. `None` when the list is missing or
+/// empty (`<volumeSet/>`): then the answer already is the only page.
 fn cut_page(xml: &str, page: &PageRequest) -> Option<String> {
     let span = find_list(xml, page.list)?;
     let content = &xml[span.content.clone()];
-    let items = top_level_items(content);
+    let items = top_level_items(content, page.item);
     let start = page.offset.min(items.len());
     let end = start.saturating_add(page.max_results).min(items.len());
 
@@ -451,11 +728,41 @@ fn cut_page(xml: &str, page: &PageRequest) -> Option<String> {
         out.push_str(&content[item.clone()]);
     }
     out.push_str(&xml[span.content.end..span.after_close]);
+    let rest = &xml[span.after_close..];
     if end < items.len() {
-        out.push_str(&format!("<nextToken>{}</nextToken>", make_token(end)));
+        let token = make_token(end);
+        match page.api {
+            Api::Ec2 => {
+                out.push_str(&format!("<nextToken>{token}</nextToken>"));
+                out.push_str(rest);
+            }
+            Api::Iam => out.push_str(&mark_truncated(rest, &token)),
+        }
+    } else {
+        out.push_str(rest);
     }
-    out.push_str(&xml[span.after_close..]);
     Some(out)
+}
+
+/// The part of an IAM answer after its paged list, saying that more items follow: AWS
+/// puts `<Marker>` right after `<IsTruncated>true</IsTruncated>`, both in the Result.
+/// moto's `<IsTruncated>false</IsTruncated>` is replaced; without one, both go first.
+fn mark_truncated(rest: &str, token: &str) -> String {
+    let truncated = format!("<IsTruncated>true</IsTruncated><Marker>{token}</Marker>");
+    let open = "<IsTruncated>";
+    let close = "</IsTruncated>";
+    let element = rest.find(open).and_then(|start| {
+        let end = start + rest[start..].find(close)? + close.len();
+        Some(start..end)
+    });
+    match element {
+        Some(element) => format!(
+            "{}{truncated}{}",
+            &rest[..element.start],
+            &rest[element.end..]
+        ),
+        None => format!("{truncated}{rest}"),
+    }
 }
 
 /// The first `<list>` element and its last closing tag (the outermost one, should the
@@ -480,7 +787,7 @@ fn find_list(xml: &str, list: &str) -> Option<ListSpan> {
     })
 }
 
-/// How a tag relates to `<item>` elements.
+/// How a tag relates to the item elements (`<item>`, `<member>`).
 #[derive(Debug, PartialEq)]
 enum ItemTag {
     Open,
@@ -489,16 +796,16 @@ enum ItemTag {
 }
 
 /// Classifies the text between `<` and `>`; `None` for any tag other than `item`.
-fn item_tag(tag: &str) -> Option<ItemTag> {
+fn item_tag(tag: &str, item: &str) -> Option<ItemTag> {
     if let Some(name) = tag.strip_prefix('/') {
-        return (name.trim_end() == "item").then_some(ItemTag::Close);
+        return (name.trim_end() == item).then_some(ItemTag::Close);
     }
     let empty = tag.ends_with('/');
     let name = tag
         .trim_end_matches('/')
         .split(char::is_whitespace)
         .next()?;
-    match (name == "item", empty) {
+    match (name == item, empty) {
         (false, _) => None,
         (true, true) => Some(ItemTag::Empty),
         (true, false) => Some(ItemTag::Open),
@@ -506,9 +813,9 @@ fn item_tag(tag: &str) -> Option<ItemTag> {
 }
 
 /// Byte ranges of the top-level `<item>…</item>` elements of a list's content. Items
-/// contain nested `<item>`s (tagSet, attachmentSet, blockDeviceMapping …), so depth is
-/// counted; stray closing tags are ignored rather than trusted.
-fn top_level_items(content: &str) -> Vec<Range<usize>> {
+/// contain nested items of the same tag (EC2's tagSet and attachmentSet, IAM's Tags and
+/// GroupList …), so depth is counted; stray closing tags are ignored rather than trusted.
+fn top_level_items(content: &str, item: &str) -> Vec<Range<usize>> {
     let mut items = Vec::new();
     let mut depth = 0usize;
     let mut item_start = 0;
@@ -518,7 +825,7 @@ fn top_level_items(content: &str) -> Vec<Range<usize>> {
             break;
         };
         pos = gt + 1;
-        match item_tag(&content[lt + 1..gt]) {
+        match item_tag(&content[lt + 1..gt], item) {
             Some(ItemTag::Open) => {
                 if depth == 0 {
                     item_start = lt;
@@ -538,10 +845,15 @@ fn top_level_items(content: &str) -> Vec<Range<usize>> {
     items
 }
 
+/// A fresh id for an answer the proxy makes itself.
+fn request_id() -> String {
+    static REQUESTS: AtomicU64 = AtomicU64::new(0);
+    format!("aws-proxy-{}", REQUESTS.fetch_add(1, Ordering::Relaxed) + 1)
+}
+
 /// An error in the shape the EC2 Query API uses, which the SDK parses into a code.
 fn ec2_error(status: StatusCode, code: &str, message: &str) -> Response {
-    static REQUESTS: AtomicU64 = AtomicU64::new(0);
-    let request_id = format!("aws-proxy-{}", REQUESTS.fetch_add(1, Ordering::Relaxed) + 1);
+    let request_id = request_id();
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error>\
          <Code>{code}</Code><Message>{}</Message></Error></Errors>\
@@ -556,11 +868,69 @@ fn ec2_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// An error in the shape the IAM Query API uses. AWS marks the caller's faults `Sender`
+/// and its own (5xx) `Receiver`.
+fn iam_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let kind = if status.is_server_error() {
+        "Receiver"
+    } else {
+        "Sender"
+    };
+    let body = format!(
+        "<ErrorResponse xmlns=\"{IAM_NAMESPACE}\"><Error><Type>{kind}</Type>\
+         <Code>{code}</Code><Message>{}</Message></Error>\
+         <RequestId>{}</RequestId></ErrorResponse>",
+        xml_escape(message),
+        request_id()
+    );
+    (status, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// A successful IAM answer: `result` (the `…Result` element, if the action has one)
+/// and the request id.
+fn iam_ok(action: &str, result: &str) -> Response {
+    let body = format!(
+        "<{action}Response xmlns=\"{IAM_NAMESPACE}\">{result}\
+         <ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{action}Response>",
+        request_id()
+    );
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// One `<member>` of ListServiceSpecificCredentials.
+fn credential_member(credential: &ServiceCredential) -> String {
+    let user = xml_escape(&credential.user);
+    format!(
+        "<member><UserName>{user}</UserName><Status>Active</Status>\
+         <ServiceUserName>{user}-at-{ACCOUNT_ID}</ServiceUserName>\
+         <CreateDate>2026-01-05T10:00:00Z</CreateDate>\
+         <ServiceSpecificCredentialId>{}</ServiceSpecificCredentialId>\
+         <ServiceName>{}</ServiceName></member>",
+        credential.id,
+        xml_escape(&credential.service)
+    )
+}
+
+/// An id like AWS's: `ACCA` and 17 upper-case letters or digits.
+fn credential_id() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    let tail: String = (0..17)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect();
+    format!("ACCA{tail}")
+}
+
 /// moto is gone or answered garbage: a 502 the SDK treats as a server error.
-fn unreachable_upstream(error: &reqwest::Error) -> Response {
-    ec2_error(
+fn unreachable_upstream(api: Api, error: &reqwest::Error) -> Response {
+    api.error(
         StatusCode::BAD_GATEWAY,
-        "InternalError",
+        if api == Api::Iam {
+            "ServiceFailure"
+        } else {
+            "InternalError"
+        },
         &format!("The proxy could not reach moto: {error}"),
     )
 }
@@ -585,7 +955,9 @@ mod tests {
 
     fn page(max_results: usize, offset: usize) -> PageRequest {
         PageRequest {
+            api: Api::Ec2,
             list: "volumeSet",
+            item: "item",
             max_results,
             offset,
         }
@@ -595,7 +967,7 @@ mod tests {
     fn top_level_items_skip_nested_items() {
         let span = find_list(VOLUMES, "volumeSet").unwrap();
         let content = &VOLUMES[span.content];
-        let items = top_level_items(content);
+        let items = top_level_items(content, "item");
         assert_eq!(items.len(), 3);
         assert!(content[items[0].clone()].contains("vol-1"));
         assert!(content[items[1].clone()].ends_with("</attachmentSet></item>"));
@@ -617,18 +989,19 @@ mod tests {
         assert!(cut_page(xml, &page(5, 0)).is_none());
     }
 
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
     fn paging_parameters_are_checked_like_aws() {
-        let params = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
         let volumes = |rest: &[(&str, &str)]| {
             let mut p = params(&[("Action", "DescribeVolumes")]);
             p.extend(params(rest));
-            page_request("DescribeVolumes", &p)
+            page_request(Api::Ec2, "DescribeVolumes", &p)
         };
         assert_eq!(volumes(&[]), None);
         assert!(matches!(volumes(&[("MaxResults", "1001")]), Some(Err(_))));
@@ -639,7 +1012,7 @@ mod tests {
             Some(Ok(page(5, 10)))
         );
         assert_eq!(
-            page_request("AssumeRole", &params(&[("MaxResults", "5")])),
+            page_request(Api::Ec2, "AssumeRole", &params(&[("MaxResults", "5")])),
             None
         );
     }
@@ -656,5 +1029,143 @@ mod tests {
             ),
         );
         assert_eq!(signed_region(&headers).as_deref(), Some("eu-west-1"));
+        assert_eq!(signed_service(&headers).as_deref(), Some("sts"));
+    }
+
+    const USERS: &str = "<GetAccountAuthorizationDetailsResponse xmlns=\"x\">\
+        <GetAccountAuthorizationDetailsResult><UserDetailList>\
+        <member><UserName>u1</UserName><GroupList><member>admins</member></GroupList>\
+        <Tags><member><Key>a</Key><Value>1</Value></member><member><Key>b</Key><Value>2</Value></member></Tags></member>\
+        <member><UserName>u2</UserName><GroupList/><Tags/></member>\
+        <member><UserName>u3</UserName><Tags><member><Key>c</Key><Value>3</Value></member></Tags></member>\
+        </UserDetailList><GroupDetailList/><IsTruncated>false</IsTruncated>\
+        </GetAccountAuthorizationDetailsResult>\
+        <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>\
+        </GetAccountAuthorizationDetailsResponse>";
+
+    fn iam_page(max_results: usize, offset: usize) -> PageRequest {
+        PageRequest {
+            api: Api::Iam,
+            list: "UserDetailList",
+            item: "member",
+            max_results,
+            offset,
+        }
+    }
+
+    #[test]
+    fn iam_pages_count_only_top_level_members() {
+        let span = find_list(USERS, "UserDetailList").unwrap();
+        let content = &USERS[span.content];
+        let items = top_level_items(content, "member");
+        assert_eq!(items.len(), 3);
+        assert!(content[items[0].clone()].starts_with("<member><UserName>u1"));
+        assert!(content[items[0].clone()].ends_with("</Value></member></Tags></member>"));
+        assert!(content[items[2].clone()].contains("u3"));
+
+        let first = cut_page(USERS, &iam_page(2, 0)).unwrap();
+        assert!(first.contains("<Key>b</Key>") && first.contains("u2") && !first.contains("u3"));
+        let second = cut_page(USERS, &iam_page(2, 2)).unwrap();
+        assert!(second.contains("<UserDetailList><member><UserName>u3"));
+        assert!(second.contains("<Key>c</Key>") && !second.contains("u1"));
+    }
+
+    #[test]
+    fn iam_pages_are_marked_truncated_with_a_marker_in_the_result() {
+        let first = cut_page(USERS, &iam_page(2, 0)).unwrap();
+        assert!(first.contains(
+            "</UserDetailList><GroupDetailList/>\
+             <IsTruncated>true</IsTruncated><Marker>p-2</Marker>\
+             </GetAccountAuthorizationDetailsResult>"
+        ));
+        assert!(!first.contains("false"));
+        let last = cut_page(USERS, &iam_page(2, 2)).unwrap();
+        assert!(
+            last.contains(
+                "<IsTruncated>false</IsTruncated></GetAccountAuthorizationDetailsResult>"
+            )
+        );
+        assert!(!last.contains("Marker"));
+        // All on one page: the answer is moto's, unchanged.
+        assert_eq!(cut_page(USERS, &iam_page(100, 0)).unwrap(), USERS);
+        // Nothing to mark in an answer without IsTruncated: it goes in front of the rest.
+        assert_eq!(
+            mark_truncated("</ListUsersResult>", "p-7"),
+            "<IsTruncated>true</IsTruncated><Marker>p-7</Marker></ListUsersResult>"
+        );
+        let empty = "<ListUsersResponse><ListUsersResult><Users/>\
+                     <IsTruncated>false</IsTruncated></ListUsersResult></ListUsersResponse>";
+        assert!(cut_page(empty, &iam_page(1, 0)).is_none());
+    }
+
+    #[test]
+    fn iam_max_items_is_checked_like_aws() {
+        let users = |rest: &[(&str, &str)]| {
+            let mut p = params(&[("Action", "ListUsers"), ("Version", IAM_VERSION)]);
+            p.extend(params(rest));
+            page_request(Api::Iam, "ListUsers", &p)
+        };
+        let users_page = |max_results, offset| PageRequest {
+            list: "Users",
+            ..iam_page(max_results, offset)
+        };
+        assert_eq!(users(&[]), Some(Ok(users_page(100, 0))));
+        assert_eq!(users(&[("MaxItems", "1")]), Some(Ok(users_page(1, 0))));
+        assert_eq!(
+            users(&[("MaxItems", "1000"), ("Marker", "p-300")]),
+            Some(Ok(users_page(1000, 300)))
+        );
+        for bad in ["0", "1001", "-1", "x", ""] {
+            assert!(
+                matches!(users(&[("MaxItems", bad)]), Some(Err(_))),
+                "MaxItems={bad}"
+            );
+        }
+        assert!(matches!(users(&[("Marker", "bogus")]), Some(Err(_))));
+        // Not a paged IAM action, and not an IAM action for EC2.
+        assert_eq!(page_request(Api::Iam, "ListRoles", &params(&[])), None);
+        assert_eq!(page_request(Api::Ec2, "ListUsers", &params(&[])), None);
+        assert_eq!(
+            without_paging(Api::Iam, &users_params()).as_deref(),
+            Some(&b"Action=ListUsers&Version=2010-05-08"[..])
+        );
+    }
+
+    fn users_params() -> Vec<(String, String)> {
+        params(&[
+            ("Action", "ListUsers"),
+            ("MaxItems", "5"),
+            ("Version", IAM_VERSION),
+            ("Marker", "p-5"),
+        ])
+    }
+
+    #[test]
+    fn iam_is_told_by_version_or_signing_service() {
+        let none = HeaderMap::new();
+        assert_eq!(Api::of(Some(&users_params()), &none), Api::Iam);
+        let ec2 = params(&[("Action", "DescribeVolumes"), ("Version", "2016-11-15")]);
+        assert_eq!(Api::of(Some(&ec2), &none), Api::Ec2);
+        assert_eq!(Api::of(None, &none), Api::Ec2);
+        let mut signed = HeaderMap::new();
+        signed.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AKID/20261122/us-east-1/iam/aws4_request, \
+                 SignedHeaders=host, Signature=abc",
+            ),
+        );
+        assert_eq!(Api::of(None, &signed), Api::Iam);
+    }
+
+    #[test]
+    fn credential_ids_look_like_aws() {
+        let id = credential_id();
+        assert_eq!(id.len(), 21);
+        assert!(id.starts_with("ACCA"));
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
     }
 }

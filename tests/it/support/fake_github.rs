@@ -19,6 +19,10 @@ struct Inner {
     failing: Option<u16>,
     /// Paths requested, in order.
     calls: Vec<String>,
+    /// Organisation → member logins.
+    members: HashMap<String, Vec<String>>,
+    /// This server's base URL, for `Link` headers.
+    url: String,
 }
 
 #[derive(Clone)]
@@ -29,13 +33,17 @@ pub struct FakeGithub {
 
 impl FakeGithub {
     pub async fn start() -> Self {
-        let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new()
-            .route("/orgs/{org}/repos", get(org_repos))
-            .route("/repos/{owner}/{repo}", get(repo))
-            .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let inner = Arc::new(Mutex::new(Inner {
+            url: url.clone(),
+            ..Inner::default()
+        }));
+        let app = Router::new()
+            .route("/orgs/{org}/repos", get(org_repos))
+            .route("/orgs/{org}/members", get(org_members))
+            .route("/repos/{owner}/{repo}", get(repo))
+            .with_state(inner.clone());
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -47,6 +55,30 @@ impl FakeGithub {
         let mut inner = self.inner.lock().unwrap();
         inner.repos.retain(|(n, _)| n != full_name);
         inner.repos.push((full_name.to_owned(), at));
+    }
+
+    /// Clears the failure set by [`FakeGithub::fail_with`].
+    pub fn recover(&self) {
+        self.inner.lock().unwrap().failing = None;
+    }
+
+    /// Sets an organisation's members.
+    pub fn set_members(&self, org: &str, logins: &[&str]) {
+        self.inner.lock().unwrap().members.insert(
+            org.to_owned(),
+            logins.iter().map(|l| (*l).to_owned()).collect(),
+        );
+    }
+
+    /// An organisation's members.
+    pub fn members(&self, org: &str) -> Vec<String> {
+        self.inner
+            .lock()
+            .unwrap()
+            .members
+            .get(org)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn fail_with(&self, status: u16) {
@@ -114,6 +146,55 @@ async fn org_repos(
         .map(|(id, (n, at))| repository(*id, n, *at))
         .collect();
     axum::Json(items).into_response()
+}
+
+/// `GET /orgs/{org}/members`, paged like GitHub: `per_page` (at most 100) and `page`,
+/// with a `Link: <…>; rel="next"` header while more remain.
+async fn org_members(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(org): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner.calls.push(format!("/orgs/{org}/members"));
+    if let Some(status) = inner.failing {
+        return failure(status);
+    }
+    let Some(members) = inner.members.get(&org) else {
+        return failure(404);
+    };
+    let per_page: usize = q
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let items: Vec<Value> = members
+        .iter()
+        .enumerate()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|(i, login)| {
+            json!({"login": login, "id": i + 1, "node_id": format!("U_{i}"), "type": "User",
+                   "site_admin": false, "url": format!("https://api.github.com/users/{login}")})
+        })
+        .collect();
+    let mut response = axum::Json(items).into_response();
+    if page * per_page < members.len() {
+        let next = format!(
+            "<{}/orgs/{org}/members?per_page={per_page}&page={}>; rel=\"next\"",
+            inner.url,
+            page + 1
+        );
+        response
+            .headers_mut()
+            .insert("link", axum::http::HeaderValue::from_str(&next).unwrap());
+    }
+    response
 }
 
 async fn repo(

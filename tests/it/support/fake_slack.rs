@@ -39,7 +39,12 @@ struct Inner {
     calls: Vec<Call>,
     next_ts: u64,
     groups: HashMap<String, Vec<String>>,
+    /// The member directory `users.list` pages through.
+    members: Vec<Value>,
 }
+
+/// Largest page `users.list` returns, whatever `limit` asks (Slack's advice is 200).
+pub const USERS_PAGE_CAP: usize = 200;
 
 #[derive(Clone)]
 pub struct FakeSlack {
@@ -82,6 +87,29 @@ impl FakeSlack {
             .unwrap()
             .groups
             .insert(group.into(), users.iter().map(|u| u.to_string()).collect());
+    }
+
+    /// Adds a member to the directory (`deleted` is Slack's deactivated flag).
+    pub fn add_member(&self, id: &str, email: &str, deleted: bool) {
+        self.inner.lock().unwrap().members.push(json!({
+            "id": id, "team_id": "T0ACME", "name": id.to_lowercase(), "deleted": deleted,
+            "real_name": format!("Member {id}"), "is_bot": false,
+            "profile": {"email": email, "real_name": format!("Member {id}")}
+        }));
+    }
+
+    /// Deactivates (or reactivates) a member.
+    pub fn set_deleted(&self, id: &str, deleted: bool) {
+        for m in self.inner.lock().unwrap().members.iter_mut() {
+            if m["id"] == id {
+                m["deleted"] = json!(deleted);
+            }
+        }
+    }
+
+    /// Removes a member from the directory altogether.
+    pub fn remove_member(&self, id: &str) {
+        self.inner.lock().unwrap().members.retain(|m| m["id"] != id);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -162,6 +190,28 @@ async fn web_api(
                     "message": {"bot_id": "B0OPSMATE", "text": body["text"], "blocks": body["blocks"]}
                 }))
                 .into_response(),
+                "users.list" => {
+                    let limit = body["limit"]
+                        .as_str()
+                        .and_then(|l| l.parse::<usize>().ok())
+                        .unwrap_or(100)
+                        .clamp(1, USERS_PAGE_CAP);
+                    let start = body["cursor"]
+                        .as_str()
+                        .and_then(|c| c.strip_prefix("page-"))
+                        .and_then(|c| c.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    let end = (start + limit).min(inner.members.len());
+                    let page = inner.members.get(start..end).unwrap_or_default().to_vec();
+                    let next = if end < inner.members.len() {
+                        format!("page-{end}")
+                    } else {
+                        String::new()
+                    };
+                    axum::Json(json!({"ok": true, "members": page,
+                                      "response_metadata": {"next_cursor": next}}))
+                    .into_response()
+                }
                 "usergroups.users.list" => {
                     let group = body["usergroup"].as_str().unwrap_or_default();
                     match inner.groups.get(group) {

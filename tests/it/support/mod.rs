@@ -7,6 +7,7 @@ pub mod fake_github;
 pub mod fake_linear;
 pub mod fake_slack;
 pub mod fake_telegram;
+pub mod guard;
 pub mod hunter;
 pub mod moto;
 pub mod slack;

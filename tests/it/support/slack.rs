@@ -315,6 +315,20 @@ impl SlackHarness {
     }
 }
 
+/// The action id of the button labelled `label` in a Slack message payload.
+pub fn button<'a>(body: &'a Value, label: &str) -> &'a str {
+    body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap())
+        .find(|e| e["text"]["text"] == label)
+        .unwrap_or_else(|| panic!("no {label} button in {body:#}"))["action_id"]
+        .as_str()
+        .unwrap()
+}
+
 /// All the text of a Slack message payload (fallback text and every block), for
 /// assertions that do not depend on the layout.
 pub fn all_text(body: &Value) -> String {
