@@ -110,11 +110,8 @@ pub struct GuardConfig {
     /// Time zone of `schedule`; unset means the top-level `timezone`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timezone: Option<Tz>,
-    /// Slack channel for revocation requests (the security channel); unset means
-    /// `slack.alert_channel`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slack_channel: Option<String>,
-    /// Telegram chat for them; unset means `telegram.alert_chat_id`.
+    /// Telegram chat for revocation requests; unset means `telegram.alert_chat_id`.
+    /// (On Slack they go to `slack.security_channel`, else `slack.alert_channel`.)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub telegram_chat_id: Option<i64>,
 }
@@ -134,7 +131,6 @@ impl Default for GuardConfig {
             delete_user: false,
             schedule: DEFAULT_GUARD_SCHEDULE.into(),
             timezone: None,
-            slack_channel: None,
             telegram_chat_id: None,
         }
     }

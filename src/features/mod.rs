@@ -75,12 +75,13 @@ fn destinations_text(
     secrets: &Secrets,
     slack: Option<&String>,
     telegram: Option<i64>,
-    section: &str,
+    keys: (&str, &str),
 ) -> String {
     let to = crate::chat::destinations::Destinations::resolve(config, secrets, slack, telegram);
     match (to.slack_channel, to.telegram_chat) {
         (None, None) => format!(
-            "nowhere yet: set {section}.slack_channel or {section}.telegram_chat_id (or the alert channel/chat)"
+            "nowhere yet: set {} or {} (or the alert channel/chat)",
+            keys.0, keys.1
         ),
         (s, t) => [
             s.map(|c| format!("Slack {c}")),
@@ -108,7 +109,7 @@ pub fn hunter_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
         secrets,
         h.slack_channel.as_ref(),
         h.telegram_chat_id,
-        "hunter",
+        ("hunter.slack_channel", "hunter.telegram_chat_id"),
     );
     FeatureStatus {
         name: "zombie_hunter",
@@ -154,7 +155,7 @@ pub fn watchman_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
                 secrets,
                 w.slack_channel.as_ref(),
                 w.telegram_chat_id,
-                "watchman"
+                ("watchman.slack_channel", "watchman.telegram_chat_id")
             )
         ),
     }
@@ -181,23 +182,26 @@ pub fn guard_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
         name: "access_guard",
         on: true,
         why: format!(
-            "directories: {}; rule {:?}, grace {} days, keep {} days, schedule \"{}\"; requests go to {}",
+            "directories: {}; rule \"{}\", grace {} days, keep {} days, schedule \"{}\"; requests go to {}",
             if directories.is_empty() {
                 "none (set SLACK_BOT_TOKEN or guard.github_org: until then every user is unmapped)"
                     .to_owned()
             } else {
                 directories.join(" and ")
             },
-            g.rule,
+            match g.rule {
+                crate::config::DepartureRule::Any => "any",
+                crate::config::DepartureRule::All => "all",
+            },
             g.grace_period_days,
             g.keep_days,
             g.schedule,
             destinations_text(
                 config,
                 secrets,
-                g.slack_channel.as_ref(),
+                config.slack.security_channel.as_ref(),
                 g.telegram_chat_id,
-                "guard"
+                ("slack.security_channel", "guard.telegram_chat_id")
             )
         ),
     }

@@ -6,6 +6,7 @@ mod aws_proxy;
 mod aws_smoke;
 mod cli;
 mod gate;
+mod guard_cli;
 mod guard_detect;
 mod guard_revoke;
 mod http;

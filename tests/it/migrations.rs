@@ -32,6 +32,8 @@ fn migrations_apply_to_an_empty_database() {
         vec![
             "approval_votes",
             "audit_log",
+            "guard_people",
+            "guard_steps",
             "hunter_findings",
             "hunter_report_items",
             "hunter_reports",

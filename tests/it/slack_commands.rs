@@ -48,7 +48,7 @@ async fn each_subcommand_routes_and_answers() {
     assert!(
         answer(&h, "access pending")
             .await
-            .contains("Access Guard is not available yet")
+            .contains("Access Guard is off")
     );
     assert!(
         answer(&h, "health")

@@ -29,7 +29,7 @@ fn guard(ctx: &Context) -> Option<&Guard> {
 fn destinations(ctx: &Context, g: &Guard) -> Destinations {
     Destinations::configured(
         ctx,
-        g.settings.slack_channel.as_ref(),
+        ctx.config.slack.security_channel.as_ref(),
         g.settings.telegram_chat_id,
     )
 }

@@ -126,7 +126,8 @@ fn report(
 
 /// Scans now. Fails only when IAM cannot be listed.
 pub async fn scan(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
-    let now = ctx.clock.now();
+    // Whole milliseconds, as stored: a time reads the same on every scan.
+    let now = crate::clock::from_millis(crate::clock::to_millis(ctx.clock.now()));
     let snapshot = directories::read(g, &ctx.store, now).await?;
     let stored = ctx.store.call(|c| store::people(c)).await?;
     let latest = ctx.gate.latest_by_target(ActionKind::RevokeAccess).await?;

@@ -107,11 +107,6 @@ impl FakeSlack {
         }
     }
 
-    /// Removes a member from the directory altogether.
-    pub fn remove_member(&self, id: &str) {
-        self.inner.lock().unwrap().members.retain(|m| m["id"] != id);
-    }
-
     pub fn calls(&self) -> Vec<Call> {
         self.inner.lock().unwrap().calls.clone()
     }

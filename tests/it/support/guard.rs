@@ -50,9 +50,9 @@ impl GuardHarness {
         config.approvals.revoke_access = Some(slack::policy());
         config.guard = Some(GuardConfig {
             github_org: Some(ORG.into()),
-            slack_channel: Some(CHANNEL.into()),
             ..GuardConfig::default()
         });
+        config.slack.security_channel = Some(CHANNEL.into());
         tweak(&mut config);
         // Whole milliseconds, as the database stores times.
         let clock = ManualClock::new(opsmate::clock::from_millis(Utc::now().timestamp_millis()));
