@@ -3,7 +3,7 @@
 //! and its resume, refusals, the two-approver rule, the last-moment check and dry run.
 
 use crate::support::audit_rows;
-use crate::support::guard::GuardHarness;
+use crate::support::guard::{GuardHarness, TG_ALICE};
 use crate::support::slack::{all_text, button};
 use opsmate::approvals::ProposalState;
 use opsmate::domain::ActionKind;
@@ -27,13 +27,23 @@ async fn departed(h: &GuardHarness, user: &str) -> String {
     h.scan().await;
     h.slack.wait_calls("chat.postMessage", 1).await;
     let ok = crate::support::eventually(std::time::Duration::from_secs(5), || async {
-        !h.ctx().outbox.tagged("guard:").await.unwrap().is_empty()
+        slack_copies(h).await.len() == 1
     })
     .await;
     assert!(ok, "the request was delivered");
-    h.ctx().outbox.tagged("guard:").await.unwrap()[0]
-        .message_id
-        .clone()
+    slack_copies(h).await.remove(0).message_id
+}
+
+/// Delivered requests on Slack (each is on Telegram too).
+async fn slack_copies(h: &GuardHarness) -> Vec<opsmate::outbox::TaggedMessage> {
+    h.ctx()
+        .outbox
+        .tagged("guard:")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.platform == "slack")
+        .collect()
 }
 
 /// The newest request's state.
@@ -170,7 +180,7 @@ async fn a_failure_after_step_three_resumes_with_what_is_left_and_repeats_nothin
     assert!(text.contains("finish revoking bob"), "{text}");
     assert!(text.contains("(done earlier, not repeated)"), "{text}");
     let resume_ts = loop {
-        let tagged = h.ctx().outbox.tagged("guard:").await.unwrap();
+        let tagged = slack_copies(&h).await;
         if let Some(m) = tagged.iter().find(|m| m.tag != format!("guard:{first}")) {
             break m.message_id.clone();
         }
@@ -304,5 +314,68 @@ async fn delete_user_removes_the_user_after_every_step() {
     click(&h, "UALICE", "✅ Approve revocation", &ts, "a").await;
     wait_state(&h, "gus", ProposalState::Succeeded).await;
     assert!(!h.access_of("gus").await.exists);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_reaches_telegram_and_approving_there_revokes() {
+    let h = GuardHarness::start(|_| {}).await;
+    departed(&h, "hal").await;
+    let ok = crate::support::eventually(std::time::Duration::from_secs(5), || async {
+        h.ctx()
+            .outbox
+            .tagged("guard:")
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.platform == "telegram")
+    })
+    .await;
+    assert!(ok, "the request reached Telegram");
+    let sent = h.telegram.delivered("sendMessage");
+    let message = sent.last().unwrap();
+    let text = message.body["text"].as_str().unwrap();
+    assert!(
+        text.contains("hal has left") && text.contains("hal@corp.com"),
+        "{text}"
+    );
+    let approve = message.body["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .find(|b| b["text"] == "✅ Approve revocation")
+        .expect("an approve button")["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message_id: i64 = h
+        .ctx()
+        .outbox
+        .tagged("guard:")
+        .await
+        .unwrap()
+        .iter()
+        .find(|m| m.platform == "telegram")
+        .unwrap()
+        .message_id
+        .parse()
+        .unwrap();
+    assert_eq!(h.press_telegram(TG_ALICE, &approve, message_id).await, 200);
+    wait_state(&h, "hal", ProposalState::Succeeded).await;
+    assert_eq!(h.access_of("hal").await.access_keys, 0);
+    assert_eq!(
+        latest(&h, "hal").await.decided_by.as_deref(),
+        Some("telegram:42")
+    );
+    // Both copies are rewritten with the outcome.
+    let ok = crate::support::eventually(std::time::Duration::from_secs(10), || async {
+        h.clock.advance(chrono::Duration::milliseconds(100));
+        !h.telegram.delivered("editMessageText").is_empty()
+    })
+    .await;
+    assert!(ok, "the Telegram copy was rewritten");
+    let updates = h.slack.wait_calls("chat.update", 1).await;
+    assert!(all_text(&updates.last().unwrap().body).contains("Approved and done"));
     h.stop().await;
 }

@@ -5,6 +5,9 @@ use super::aws_proxy::AwsProxy;
 use super::config_in;
 use super::fake_github::FakeGithub;
 use super::fake_slack::FakeSlack;
+use super::fake_telegram::FakeTelegram;
+use super::hunter::TG_SECRET;
+pub use super::hunter::{TG_ALICE, TG_CHAT};
 use super::moto::Moto;
 use super::slack::{self, CHANNEL, SlackHarness};
 use aws_sdk_iam::Client;
@@ -22,6 +25,7 @@ const SSH_KEY: &str = include_str!("../fixtures/ssh-key.pub");
 
 pub struct GuardHarness {
     pub slack: SlackHarness,
+    pub telegram: FakeTelegram,
     pub github: FakeGithub,
     pub proxy: AwsProxy,
     pub clock: ManualClock,
@@ -39,7 +43,13 @@ impl GuardHarness {
         github.set_members(ORG, &[]);
         let dir = tempfile::tempdir().unwrap();
         let fake = FakeSlack::start(vec![]).await;
+        let telegram = FakeTelegram::start().await;
         let mut config = config_in(dir.path());
+        config.telegram.api_url = telegram.api_url();
+        config.telegram.public_url = Some("https://opsmate.example.com".into());
+        config.telegram.allowed_chat_ids = vec![TG_CHAT];
+        config.telegram.alert_chat_id = Some(TG_CHAT);
+        config.telegram.approver_user_ids = vec![TG_ALICE];
         config.aws = AwsConfig {
             regions: vec!["us-east-1".into()],
             endpoint_url: Some(proxy.endpoint.clone()),
@@ -47,7 +57,10 @@ impl GuardHarness {
         };
         config.slack.api_url = fake.api_url();
         config.github.api_url = github.url.clone();
-        config.approvals.revoke_access = Some(slack::policy());
+        config.approvals.revoke_access = Some(opsmate::config::KindPolicy {
+            telegram_users: vec![TG_ALICE],
+            ..slack::policy()
+        });
         config.guard = Some(GuardConfig {
             github_org: Some(ORG.into()),
             ..GuardConfig::default()
@@ -58,9 +71,12 @@ impl GuardHarness {
         let clock = ManualClock::new(opsmate::clock::from_millis(Utc::now().timestamp_millis()));
         let mut secrets = slack::secrets();
         secrets.github_token = Some(Secret::new("ghp_test_token"));
+        secrets.telegram_bot_token = Some(Secret::new("123456:TEST-token"));
+        secrets.telegram_webhook_secret = Some(Secret::new(TG_SECRET));
         let slack = SlackHarness::start_on_clock(dir, fake, config, secrets, &clock).await;
         Self {
             slack,
+            telegram,
             github,
             proxy,
             clock,
@@ -310,6 +326,18 @@ impl GuardHarness {
             service_credentials: self.proxy.service_specific_credentials(user).len(),
             exists: true,
         }
+    }
+
+    /// Presses a Telegram inline button as `user`.
+    pub async fn press_telegram(&self, user: i64, data: &str, message_id: i64) -> u16 {
+        super::telegram_updates::press(
+            &self.slack.app,
+            TG_SECRET,
+            (TG_CHAT, user),
+            data,
+            message_id,
+        )
+        .await
     }
 
     pub async fn stop(self) {

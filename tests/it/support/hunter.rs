@@ -8,7 +8,7 @@ use super::fake_slack::FakeSlack;
 use super::fake_telegram::FakeTelegram;
 use super::moto::Moto;
 use super::slack::{self, CHANNEL, SlackHarness};
-use super::telegram_updates::callback_update;
+use super::telegram_updates::press;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, ResourceType, Tag, TagSpecification, VolumeType,
@@ -138,16 +138,14 @@ impl HunterHarness {
 
     /// Presses an inline button (`callback_data`) on a Telegram message.
     pub async fn press_telegram(&self, user: i64, data: &str, message_id: i64) -> u16 {
-        let update = callback_update(TG_CHAT, user, data, message_id);
-        reqwest::Client::new()
-            .post(self.slack.app.url("/telegram/webhook"))
-            .header("x-telegram-bot-api-secret-token", TG_SECRET)
-            .json(&update)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+        press(
+            &self.slack.app,
+            TG_SECRET,
+            (TG_CHAT, user),
+            data,
+            message_id,
+        )
+        .await
     }
 
     pub async fn stop(self) {

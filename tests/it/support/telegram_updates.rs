@@ -42,3 +42,23 @@ pub fn callback_update(chat: i64, user: i64, data: &str, message_id: i64) -> Val
         }
     })
 }
+
+/// Presses an inline button through the app's webhook, as Telegram delivers it;
+/// returns the HTTP status.
+pub async fn press(
+    app: &super::TestApp,
+    secret: &str,
+    (chat, user): (i64, i64),
+    data: &str,
+    message_id: i64,
+) -> u16 {
+    reqwest::Client::new()
+        .post(app.url("/telegram/webhook"))
+        .header("x-telegram-bot-api-secret-token", secret)
+        .json(&callback_update(chat, user, data, message_id))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
