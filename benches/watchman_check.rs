@@ -68,25 +68,11 @@ const ACCESS_KEY: &str = "testing";
 const SECRET_KEY: &str = "testing";
 
 fn main() -> ExitCode {
-    // `cargo test --benches` runs every bench once without `--bench`: nothing to do.
-    if !std::env::args().any(|a| a == "--bench") {
-        return ExitCode::SUCCESS;
-    }
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("watchman_check: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::bench_main("watchman_check", run)
 }
 
 fn run() -> anyhow::Result<()> {
-    let binary = moto_binary().context(
-        "moto_server not found: set MOTO_SERVER, create target/moto-venv \
-         (python3 -m venv target/moto-venv && target/moto-venv/bin/pip install 'moto[server]') \
-         or put moto_server on PATH",
-    )?;
+    let binary = moto_binary()?;
     let motos = REGIONS
         .iter()
         .map(|_| Moto::start(&binary))

@@ -5,6 +5,22 @@
 pub mod moto;
 
 use std::io::{Read, Write};
+use std::process::ExitCode;
+
+/// A benchmark's `main`: runs `run` under `cargo bench` (which passes `--bench`) and
+/// does nothing under `cargo test --benches`; an error is printed with the name.
+pub fn bench_main(name: &str, run: fn() -> anyhow::Result<()>) -> ExitCode {
+    if !std::env::args().any(|a| a == "--bench") {
+        return ExitCode::SUCCESS;
+    }
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// True once `GET /readyz` on the port answers 200.
 pub fn readyz(port: u16) -> bool {

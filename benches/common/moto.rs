@@ -6,8 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// [`find_moto`], or an error saying how to provide it.
+pub fn moto_binary() -> anyhow::Result<PathBuf> {
+    find_moto().context(
+        "moto_server not found: set MOTO_SERVER, create target/moto-venv \
+         (python3 -m venv target/moto-venv && target/moto-venv/bin/pip install 'moto[server]') \
+         or put moto_server on PATH",
+    )
+}
+
 /// `$MOTO_SERVER`, else the venv the integration tests install into, else `PATH`.
-pub fn moto_binary() -> Option<PathBuf> {
+pub fn find_moto() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
         return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }

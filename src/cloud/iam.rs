@@ -62,6 +62,21 @@ where
     anyhow::anyhow!("{operation}: {}", describe_error(&err))
 }
 
+/// Follows every page of a paged IAM list call, asking for the largest page, and
+/// collects what `$items` takes from each page. A page that fails fails the listing,
+/// named after `$operation`.
+macro_rules! every_page {
+    ($request:expr, $operation:literal, |$page:ident| $items:expr $(,)?) => {{
+        let mut pages = $request.max_items(MAX_ITEMS).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let $page = page.map_err(|e| failed($operation, e))?;
+            out.extend($items);
+        }
+        out
+    }};
+}
+
 /// Every IAM user with tags, groups and policies: `GetAccountAuthorizationDetails`
 /// filtered to users, 1,000 per page (two calls for 2,000 users, where `ListUsers`
 /// plus `ListUserTags` would cost one call per user).
@@ -150,22 +165,14 @@ pub async fn access_keys(client: &Client, user: &str) -> anyhow::Result<Vec<Acce
 
 /// The ids of the user's access keys (without the last-use lookups).
 pub async fn access_key_ids(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
-    let mut pages = client
-        .list_access_keys()
-        .user_name(user)
-        .max_items(MAX_ITEMS)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| failed("ListAccessKeys", e))?;
-        out.extend(
-            page.access_key_metadata()
-                .iter()
-                .filter_map(|k| k.access_key_id().map(str::to_owned)),
-        );
-    }
-    Ok(out)
+    Ok(every_page!(
+        client.list_access_keys().user_name(user),
+        "ListAccessKeys",
+        |page| page
+            .access_key_metadata()
+            .iter()
+            .filter_map(|k| k.access_key_id().map(str::to_owned)),
+    ))
 }
 
 /// Whether the user has a console password.
@@ -179,22 +186,14 @@ pub async fn has_login_profile(client: &Client, user: &str) -> anyhow::Result<bo
 
 /// Serial numbers of the user's MFA devices (ARNs for virtual ones).
 pub async fn mfa_devices(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
-    let mut pages = client
-        .list_mfa_devices()
-        .user_name(user)
-        .max_items(MAX_ITEMS)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| failed("ListMFADevices", e))?;
-        out.extend(
-            page.mfa_devices()
-                .iter()
-                .map(|d| d.serial_number().to_owned()),
-        );
-    }
-    Ok(out)
+    Ok(every_page!(
+        client.list_mfa_devices().user_name(user),
+        "ListMFADevices",
+        |page| page
+            .mfa_devices()
+            .iter()
+            .map(|d| d.serial_number().to_owned()),
+    ))
 }
 
 /// A virtual MFA device's serial number is its ARN (`arn:aws:iam::…:mfa/name`);
@@ -205,18 +204,11 @@ pub fn is_virtual_mfa(serial: &str) -> bool {
 
 /// Groups the user is in.
 pub async fn groups_of(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
-    let mut pages = client
-        .list_groups_for_user()
-        .user_name(user)
-        .max_items(MAX_ITEMS)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| failed("ListGroupsForUser", e))?;
-        out.extend(page.groups().iter().map(|g| g.group_name().to_owned()));
-    }
-    Ok(out)
+    Ok(every_page!(
+        client.list_groups_for_user().user_name(user),
+        "ListGroupsForUser",
+        |page| page.groups().iter().map(|g| g.group_name().to_owned())
+    ))
 }
 
 /// Attached managed policies as `(name, arn)`.
@@ -224,78 +216,47 @@ pub async fn attached_policies(
     client: &Client,
     user: &str,
 ) -> anyhow::Result<Vec<(String, String)>> {
-    let mut pages = client
-        .list_attached_user_policies()
-        .user_name(user)
-        .max_items(MAX_ITEMS)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| failed("ListAttachedUserPolicies", e))?;
-        out.extend(
-            page.attached_policies()
-                .iter()
-                .filter_map(|p| Some((p.policy_name()?.to_owned(), p.policy_arn()?.to_owned()))),
-        );
-    }
-    Ok(out)
+    Ok(every_page!(
+        client.list_attached_user_policies().user_name(user),
+        "ListAttachedUserPolicies",
+        |page| page
+            .attached_policies()
+            .iter()
+            .filter_map(|p| Some((p.policy_name()?.to_owned(), p.policy_arn()?.to_owned()))),
+    ))
 }
 
 /// Names of the user's inline policies.
 pub async fn inline_policies(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
-    let mut pages = client
-        .list_user_policies()
-        .user_name(user)
-        .max_items(MAX_ITEMS)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| failed("ListUserPolicies", e))?;
-        out.extend(page.policy_names().iter().cloned());
-    }
-    Ok(out)
+    Ok(every_page!(
+        client.list_user_policies().user_name(user),
+        "ListUserPolicies",
+        |page| page.policy_names().iter().cloned()
+    ))
 }
 
 /// Ids of the user's SSH public keys.
 pub async fn ssh_keys(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
-    let mut pages = client
-        .list_ssh_public_keys()
-        .user_name(user)
-        .max_items(MAX_ITEMS)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| failed("ListSSHPublicKeys", e))?;
-        out.extend(
-            page.ssh_public_keys()
-                .iter()
-                .map(|k| k.ssh_public_key_id().to_owned()),
-        );
-    }
-    Ok(out)
+    Ok(every_page!(
+        client.list_ssh_public_keys().user_name(user),
+        "ListSSHPublicKeys",
+        |page| page
+            .ssh_public_keys()
+            .iter()
+            .map(|k| k.ssh_public_key_id().to_owned()),
+    ))
 }
 
 /// Ids of the user's signing certificates.
 pub async fn signing_certificates(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
-    let mut pages = client
-        .list_signing_certificates()
-        .user_name(user)
-        .max_items(MAX_ITEMS)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| failed("ListSigningCertificates", e))?;
-        out.extend(
-            page.certificates()
-                .iter()
-                .map(|c| c.certificate_id().to_owned()),
-        );
-    }
-    Ok(out)
+    Ok(every_page!(
+        client.list_signing_certificates().user_name(user),
+        "ListSigningCertificates",
+        |page| page
+            .certificates()
+            .iter()
+            .map(|c| c.certificate_id().to_owned()),
+    ))
 }
 
 /// Ids of the user's service-specific credentials (CodeCommit, Keyspaces …). The

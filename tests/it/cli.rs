@@ -27,6 +27,23 @@ pub(crate) fn opsmate(dir: &Path) -> Command {
     cmd
 }
 
+/// Points the command at an AWS endpoint (moto, or the proxy in front of it) with
+/// moto's static credentials, and gives up on a failing call after two attempts.
+pub(crate) fn against_aws<'a>(cmd: &'a mut Command, endpoint: &str) -> &'a mut Command {
+    cmd.env("OPSMATE_AWS__ENDPOINT_URL", endpoint)
+        .env("OPSMATE_AWS__MAX_ATTEMPTS", "2")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+/// Runs the command off the async runtime and returns what it printed.
+pub(crate) async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("running opsmate"))
+        .await
+        .unwrap()
+}
+
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("running opsmate")
 }

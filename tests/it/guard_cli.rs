@@ -1,15 +1,13 @@
 //! `opsmate access scan [--json]` against moto's IAM, the fake Slack directory and
 //! the fake GitHub organisation.
 
-use crate::cli::opsmate;
+use crate::cli::{against_aws, opsmate, output};
 use crate::support::fake_github::FakeGithub;
 use crate::support::fake_slack::FakeSlack;
+use crate::support::guard::create_user as user;
 use crate::support::moto::Moto;
-use aws_sdk_iam::types::Tag;
-use opsmate::cloud::Aws;
-use opsmate::config::AwsConfig;
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::process::Command;
 
 struct Setup {
     moto: Moto,
@@ -21,52 +19,22 @@ struct Setup {
 impl Setup {
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = opsmate(self.dir.path());
-        cmd.args(["access", "scan"])
+        against_aws(&mut cmd, &self.moto.endpoint)
+            .args(["access", "scan"])
             .args(args)
-            .env("OPSMATE_AWS__ENDPOINT_URL", &self.moto.endpoint)
-            .env("OPSMATE_AWS__MAX_ATTEMPTS", "2")
             .env("OPSMATE_SLACK__API_URL", self.slack.api_url())
             .env("SLACK_BOT_TOKEN", "xoxb-test-bot-token")
             .env("OPSMATE_GITHUB__API_URL", &self.github.url)
             .env("OPSMATE_GUARD__GITHUB_ORG", "acme")
-            .env("GITHUB_TOKEN", "ghp_test_token")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true");
+            .env("GITHUB_TOKEN", "ghp_test_token");
         cmd
     }
-}
-
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("running opsmate"))
-        .await
-        .unwrap()
-}
-
-async fn user(iam: &aws_sdk_iam::Client, name: &str, tags: &[(&str, &str)]) {
-    iam.create_user()
-        .user_name(name)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap())
-                .collect(),
-        ))
-        .send()
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_prints_every_user_with_status_and_keeps_the_grace_clock() {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
-    let config = AwsConfig {
-        regions: vec!["us-east-1".into()],
-        endpoint_url: Some(moto.endpoint.clone()),
-        ..AwsConfig::default()
-    };
-    let iam = Aws::with_static_credentials(&config, "testing", "testing")
-        .await
-        .iam();
+    let iam = moto.aws("us-east-1").await.iam();
     user(
         &iam,
         "alice",

@@ -243,15 +243,8 @@ async fn keep_access_records_who_and_does_not_ask_again_for_keep_days() {
     h.scan().await;
     let posts = h.slack.wait_calls("chat.postMessage", 1).await;
     let keep = button(&posts[0].body, "❌ Keep access").to_owned();
-    let ts = h
-        .ctx()
-        .outbox
-        .tagged("guard:")
+    let ts = crate::support::delivered_copy(&h.slack.app, "guard:", "slack")
         .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.platform == "slack")
-        .expect("the request reached Slack")
         .message_id;
     assert_eq!(h.slack.click_button("UBOB", &keep, &ts, "k").await, 200);
     let updates = h.slack.wait_calls("chat.update", 1).await;

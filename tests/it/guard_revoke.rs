@@ -26,12 +26,9 @@ async fn departed(h: &GuardHarness, user: &str) -> String {
     h.advance_days(7);
     h.scan().await;
     h.slack.wait_calls("chat.postMessage", 1).await;
-    let ok = crate::support::eventually(std::time::Duration::from_secs(5), || async {
-        slack_copies(h).await.len() == 1
-    })
-    .await;
-    assert!(ok, "the request was delivered");
-    slack_copies(h).await.remove(0).message_id
+    crate::support::delivered_copy(&h.slack.app, "guard:", "slack")
+        .await
+        .message_id
 }
 
 /// Delivered requests on Slack (each is on Telegram too).
@@ -321,17 +318,11 @@ async fn delete_user_removes_the_user_after_every_step() {
 async fn the_request_reaches_telegram_and_approving_there_revokes() {
     let h = GuardHarness::start(|_| {}).await;
     departed(&h, "hal").await;
-    let ok = crate::support::eventually(std::time::Duration::from_secs(5), || async {
-        h.ctx()
-            .outbox
-            .tagged("guard:")
-            .await
-            .unwrap()
-            .iter()
-            .any(|m| m.platform == "telegram")
-    })
-    .await;
-    assert!(ok, "the request reached Telegram");
+    let message_id: i64 = crate::support::delivered_copy(&h.slack.app, "guard:", "telegram")
+        .await
+        .message_id
+        .parse()
+        .unwrap();
     let sent = h.telegram.delivered("sendMessage");
     let message = sent.last().unwrap();
     let text = message.body["text"].as_str().unwrap();
@@ -349,19 +340,10 @@ async fn the_request_reaches_telegram_and_approving_there_revokes() {
         .as_str()
         .unwrap()
         .to_owned();
-    let message_id: i64 = h
-        .ctx()
-        .outbox
-        .tagged("guard:")
-        .await
-        .unwrap()
-        .iter()
-        .find(|m| m.platform == "telegram")
-        .unwrap()
-        .message_id
-        .parse()
-        .unwrap();
-    assert_eq!(h.press_telegram(TG_ALICE, &approve, message_id).await, 200);
+    assert_eq!(
+        h.slack.press_telegram(TG_ALICE, &approve, message_id).await,
+        200
+    );
     wait_state(&h, "hal", ProposalState::Succeeded).await;
     assert_eq!(h.access_of("hal").await.access_keys, 0);
     assert_eq!(

@@ -1,45 +1,26 @@
 //! `opsmate zombies`: the findings as a table or JSON with no chat, against moto.
 
-use crate::cli::opsmate;
+use crate::cli::{against_aws, opsmate, output};
 use crate::support::aws_proxy::AwsProxy;
 use crate::support::hunter::{address, volume};
 use crate::support::moto::Moto;
 use aws_sdk_ec2::types::VolumeType;
-use opsmate::cloud::Aws;
-use opsmate::config::AwsConfig;
 use serde_json::Value;
 use std::process::{Command, Output};
 
 async fn client(moto: &Moto, region: &str) -> aws_sdk_ec2::Client {
-    let config = AwsConfig {
-        regions: vec![region.into()],
-        endpoint_url: Some(moto.endpoint.clone()),
-        ..AwsConfig::default()
-    };
-    Aws::with_static_credentials(&config, "testing", "testing")
-        .await
-        .ec2(region)
+    moto.aws(region).await.ec2(region)
 }
 
 /// `opsmate zombies …` over two regions through the proxy, volumes due at once.
 fn zombies(dir: &std::path::Path, proxy: &AwsProxy, args: &[&str]) -> Command {
     let mut cmd = opsmate(dir);
-    cmd.arg("zombies")
+    against_aws(&mut cmd, &proxy.endpoint)
+        .arg("zombies")
         .args(args)
         .env("OPSMATE_AWS__REGIONS", r#"["us-east-1", "eu-west-1"]"#)
-        .env("OPSMATE_AWS__ENDPOINT_URL", &proxy.endpoint)
-        .env("OPSMATE_AWS__MAX_ATTEMPTS", "2")
-        .env("OPSMATE_HUNTER__VOLUME_MIN_IDLE_DAYS", "0")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .env("OPSMATE_HUNTER__VOLUME_MIN_IDLE_DAYS", "0");
     cmd
-}
-
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("running opsmate"))
-        .await
-        .unwrap()
 }
 
 fn json(out: &Output) -> Vec<Value> {

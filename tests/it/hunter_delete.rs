@@ -235,17 +235,11 @@ async fn approving_in_telegram_deletes_and_rewrites_both_copies() {
     let ec2 = h.ec2(REGION).await;
     let vol = volume(&ec2, 10, VolumeType::Gp3, &[]).await;
     h.scheduled_report().await;
-    let ok = eventually(Duration::from_secs(5), || async {
-        h.ctx()
-            .outbox
-            .tagged("hunter:")
-            .await
-            .unwrap()
-            .iter()
-            .any(|m| m.platform == "telegram")
-    })
-    .await;
-    assert!(ok, "the report reached Telegram");
+    let message_id: i64 = crate::support::delivered_copy(&h.slack.app, "hunter:", "telegram")
+        .await
+        .message_id
+        .parse()
+        .unwrap();
     let sent = h.telegram.delivered("sendMessage");
     let message = sent.last().unwrap();
     assert!(message.body["text"].as_str().unwrap().contains(&vol));
@@ -257,22 +251,15 @@ async fn approving_in_telegram_deletes_and_rewrites_both_copies() {
         .flat_map(|row| row.as_array().unwrap())
         .find(|b| b["text"].as_str().unwrap().starts_with("Delete ("))
         .expect("a Delete button");
-    let tagged = h.ctx().outbox.tagged("hunter:").await.unwrap();
-    let message_id: i64 = tagged
-        .iter()
-        .find(|m| m.platform == "telegram")
-        .unwrap()
-        .message_id
-        .parse()
-        .unwrap();
 
     assert_eq!(
-        h.press_telegram(
-            TG_ALICE,
-            button["callback_data"].as_str().unwrap(),
-            message_id
-        )
-        .await,
+        h.slack
+            .press_telegram(
+                TG_ALICE,
+                button["callback_data"].as_str().unwrap(),
+                message_id
+            )
+            .await,
         200
     );
     // The edit waits for Telegram's one-message-a-second spacing, in outbox time.

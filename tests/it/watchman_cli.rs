@@ -1,35 +1,23 @@
 //! `opsmate watchman check --json` and `opsmate watchman run`, against moto and the
 //! fake GitHub API.
 
-use crate::cli::opsmate;
+use crate::cli::{against_aws, opsmate, output};
 use crate::support::fake_github::FakeGithub;
 use crate::support::moto::Moto;
 use crate::support::watchman::{instance, state};
 use chrono::{Duration, Utc};
-use opsmate::cloud::Aws;
-use opsmate::config::AwsConfig;
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn watchman(dir: &std::path::Path, moto: &Moto, github: &FakeGithub, args: &[&str]) -> Command {
     let mut cmd = opsmate(dir);
-    cmd.arg("watchman")
+    against_aws(&mut cmd, &moto.endpoint)
+        .arg("watchman")
         .args(args)
-        .env("OPSMATE_AWS__ENDPOINT_URL", &moto.endpoint)
-        .env("OPSMATE_AWS__MAX_ATTEMPTS", "2")
         .env("OPSMATE_GITHUB__API_URL", &github.url)
         .env("OPSMATE_WATCHMAN__GITHUB_ORG", "acme")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("USER", "ops-oncall");
     cmd
-}
-
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("running opsmate"))
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,14 +25,7 @@ async fn check_prints_the_decision_reasons_and_instances_and_run_stops_them() {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
     let github = FakeGithub::start().await;
     github.pushed("acme/api", Utc::now() - Duration::hours(2));
-    let config = AwsConfig {
-        regions: vec!["us-east-1".into()],
-        endpoint_url: Some(moto.endpoint.clone()),
-        ..AwsConfig::default()
-    };
-    let ec2 = Aws::with_static_credentials(&config, "testing", "testing")
-        .await
-        .ec2("us-east-1");
+    let ec2 = moto.aws("us-east-1").await.ec2("us-east-1");
     let web = instance(&ec2, &[("env", "staging")]).await;
     let asg = instance(
         &ec2,

@@ -145,17 +145,25 @@ pub fn decided(p: &Proposal, tz: Tz, kept: Option<&super::scan::Kept>) -> ChatMe
         );
         if let Some(k) = kept {
             msg.parts.push(Part::Text(format!(
-                "Kept by {} until {}{}. Access Guard will not ask again before then.",
-                k.by,
-                local(k.until, tz),
-                k.reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
+                "{}. Access Guard will not ask again before then.",
+                kept_text(k, tz)
             )));
         }
     }
     msg
+}
+
+/// "Kept by X until T: reason".
+fn kept_text(k: &super::scan::Kept, tz: Tz) -> String {
+    format!(
+        "Kept by {} until {}{}",
+        k.by,
+        local(k.until, tz),
+        k.reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    )
 }
 
 fn line(u: &UserReport, tz: Tz) -> String {
@@ -181,16 +189,7 @@ fn line(u: &UserReport, tz: Tz) -> String {
             u.grace_ends.map(|t| local(t, tz)).unwrap_or_default()
         ),
         Status::Kept => match &u.kept {
-            Some(k) => format!(
-                "{} ({email}): kept by {} until {}{}",
-                u.user,
-                k.by,
-                local(k.until, tz),
-                k.reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            ),
+            Some(k) => format!("{} ({email}): {}", u.user, kept_text(k, tz)),
             None => format!("{} ({email}): kept", u.user),
         },
         Status::Unmapped => format!(

@@ -280,6 +280,18 @@ pub async fn keep(
             format!("There is no IAM user `{user}`."),
         ));
     }
+    // On Telegram, deciding at all needs `telegram.approver_user_ids`, as for buttons.
+    if let Actor::Telegram(id) = from
+        && !ctx.config.telegram.approver_user_ids.contains(&id.0)
+    {
+        return Ok(answers::refusal(
+            &DecisionError::Refused {
+                kind: ActionKind::RevokeAccess,
+                refusal: crate::approvals::Refusal::NotAnApprover,
+            },
+            ctx.config.timezone,
+        ));
+    }
     let latest = ctx.gate.latest_by_target(ActionKind::RevokeAccess).await?;
     let waiting = latest
         .get(&Guard::target(user))

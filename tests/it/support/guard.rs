@@ -6,15 +6,14 @@ use super::config_in;
 use super::fake_github::FakeGithub;
 use super::fake_slack::FakeSlack;
 use super::fake_telegram::FakeTelegram;
-use super::hunter::TG_SECRET;
-pub use super::hunter::{TG_ALICE, TG_CHAT};
 use super::moto::Moto;
 use super::slack::{self, CHANNEL, SlackHarness};
+use super::telegram_updates::TG_SECRET;
+pub use super::telegram_updates::{TG_ALICE, TG_CHAT};
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
 use chrono::{DateTime, Utc};
 use opsmate::clock::{Clock, ManualClock};
-use opsmate::cloud::Aws;
 use opsmate::config::{AwsConfig, Config, GuardConfig, Secret};
 use opsmate::features::guard::run;
 use opsmate::features::guard::scan::{Scan, UserReport};
@@ -98,14 +97,7 @@ impl GuardHarness {
 
     /// An IAM client straight to moto, for seeding and checking.
     pub async fn iam(&self) -> Client {
-        let config = AwsConfig {
-            regions: vec!["us-east-1".into()],
-            endpoint_url: Some(self.moto.endpoint.clone()),
-            ..AwsConfig::default()
-        };
-        Aws::with_static_credentials(&config, "testing", "testing")
-            .await
-            .iam()
+        self.moto.aws("us-east-1").await.iam()
     }
 
     /// The daily job: scan, then ask about everyone departed.
@@ -116,18 +108,7 @@ impl GuardHarness {
 
     /// An IAM user with these tags.
     pub async fn iam_user(&self, name: &str, tags: &[(&str, &str)]) {
-        self.iam()
-            .await
-            .create_user()
-            .user_name(name)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .unwrap();
+        create_user(&self.iam().await, name, tags).await;
     }
 
     /// A person with an IAM user tagged with `email` and `login`, an active Slack
@@ -328,18 +309,6 @@ impl GuardHarness {
         }
     }
 
-    /// Presses a Telegram inline button as `user`.
-    pub async fn press_telegram(&self, user: i64, data: &str, message_id: i64) -> u16 {
-        super::telegram_updates::press(
-            &self.slack.app,
-            TG_SECRET,
-            (TG_CHAT, user),
-            data,
-            message_id,
-        )
-        .await
-    }
-
     pub async fn stop(self) {
         self.slack.app.stop().await;
     }
@@ -359,6 +328,20 @@ pub struct Access {
     pub signing_certificates: usize,
     pub service_credentials: usize,
     pub exists: bool,
+}
+
+/// Creates an IAM user with these tags.
+pub async fn create_user(iam: &Client, name: &str, tags: &[(&str, &str)]) {
+    iam.create_user()
+        .user_name(name)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap())
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The report of one user in a scan.

@@ -8,13 +8,11 @@ use super::fake_slack::FakeSlack;
 use super::fake_telegram::FakeTelegram;
 use super::moto::Moto;
 use super::slack::{self, CHANNEL, SlackHarness};
-use super::telegram_updates::press;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, ResourceType, Tag, TagSpecification, VolumeType,
 };
 use opsmate::clock::{Clock, ManualClock};
-use opsmate::cloud::Aws;
 use opsmate::config::{AwsConfig, Config, HunterConfig, KindPolicy, Secret};
 use opsmate::features::hunter::hunt::{self, HuntResult};
 use serde_json::Value;
@@ -22,9 +20,7 @@ use std::time::Duration;
 
 pub const REGION: &str = "us-east-1";
 pub const AZ: &str = "us-east-1a";
-pub const TG_CHAT: i64 = -1001234567890;
-pub const TG_ALICE: i64 = 42;
-pub const TG_SECRET: &str = "webhook-secret-0123456789";
+pub use super::telegram_updates::{TG_ALICE, TG_CHAT, TG_SECRET};
 
 pub struct HunterHarness {
     pub slack: SlackHarness,
@@ -88,14 +84,7 @@ impl HunterHarness {
 
     /// A client straight to moto (not through the proxy), for seeding and checking.
     pub async fn ec2(&self, region: &str) -> Client {
-        let config = AwsConfig {
-            regions: vec![region.into()],
-            endpoint_url: Some(self.moto.endpoint.clone()),
-            ..AwsConfig::default()
-        };
-        Aws::with_static_credentials(&config, "testing", "testing")
-            .await
-            .ec2(region)
+        self.moto.aws(region).await.ec2(region)
     }
 
     pub fn ctx(&self) -> &opsmate::dispatch::Context {
@@ -134,18 +123,6 @@ impl HunterHarness {
         .await;
         assert!(ok, "the report was never recorded as delivered");
         body
-    }
-
-    /// Presses an inline button (`callback_data`) on a Telegram message.
-    pub async fn press_telegram(&self, user: i64, data: &str, message_id: i64) -> u16 {
-        press(
-            &self.slack.app,
-            TG_SECRET,
-            (TG_CHAT, user),
-            data,
-            message_id,
-        )
-        .await
     }
 
     pub async fn stop(self) {

@@ -110,6 +110,27 @@ pub fn audit_rows(app: &TestApp, event: &str) -> Vec<opsmate::audit::AuditRecord
         .collect()
 }
 
+/// The delivered message tagged with `prefix` on `platform` ("slack", "telegram"),
+/// waiting up to five seconds for the outbox to deliver it.
+pub async fn delivered_copy(
+    app: &TestApp,
+    prefix: &str,
+    platform: &str,
+) -> opsmate::outbox::TaggedMessage {
+    let find = || async {
+        app.ctx
+            .outbox
+            .tagged(prefix)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.platform == platform)
+    };
+    let ok = eventually(Duration::from_secs(5), || async { find().await.is_some() }).await;
+    assert!(ok, "no {prefix} message was delivered to {platform}");
+    find().await.unwrap()
+}
+
 /// Polls `check` every 10 ms until it returns true or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where

@@ -19,6 +19,19 @@ pub struct Moto {
     pub endpoint: String,
 }
 
+impl Moto {
+    /// An AWS handle straight to this moto (static credentials), for seeding and
+    /// checking; `region` is the home region.
+    pub async fn aws(&self, region: &str) -> opsmate::cloud::Aws {
+        let config = opsmate::config::AwsConfig {
+            regions: vec![region.to_owned()],
+            endpoint_url: Some(self.endpoint.clone()),
+            ..opsmate::config::AwsConfig::default()
+        };
+        opsmate::cloud::Aws::with_static_credentials(&config, "testing", "testing").await
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

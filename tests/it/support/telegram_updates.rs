@@ -43,22 +43,23 @@ pub fn callback_update(chat: i64, user: i64, data: &str, message_id: i64) -> Val
     })
 }
 
-/// Presses an inline button through the app's webhook, as Telegram delivers it;
-/// returns the HTTP status.
-pub async fn press(
-    app: &super::TestApp,
-    secret: &str,
-    (chat, user): (i64, i64),
-    data: &str,
-    message_id: i64,
-) -> u16 {
-    reqwest::Client::new()
-        .post(app.url("/telegram/webhook"))
-        .header("x-telegram-bot-api-secret-token", secret)
-        .json(&callback_update(chat, user, data, message_id))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+/// The ops group the feature harnesses serve, its approver, and the webhook secret.
+pub const TG_CHAT: i64 = -1001234567890;
+pub const TG_ALICE: i64 = 42;
+pub const TG_SECRET: &str = "webhook-secret-0123456789";
+
+impl super::slack::SlackHarness {
+    /// Presses an inline button (`callback_data`) on a Telegram message in
+    /// [`TG_CHAT`] as `user`, through the webhook; returns the HTTP status.
+    pub async fn press_telegram(&self, user: i64, data: &str, message_id: i64) -> u16 {
+        reqwest::Client::new()
+            .post(self.app.url("/telegram/webhook"))
+            .header("x-telegram-bot-api-secret-token", TG_SECRET)
+            .json(&callback_update(TG_CHAT, user, data, message_id))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
 }

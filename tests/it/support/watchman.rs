@@ -11,7 +11,6 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
 use chrono::{DateTime, Utc};
 use opsmate::clock::{Clock, ManualClock};
-use opsmate::cloud::Aws;
 use opsmate::config::{AwsConfig, Config, Secret, WatchmanConfig};
 use opsmate::events::{JobKind, JobRun};
 use opsmate::features::watchman::run;
@@ -75,14 +74,7 @@ impl WatchmanHarness {
     }
 
     pub async fn ec2(&self) -> Client {
-        let config = AwsConfig {
-            regions: vec![REGION.into()],
-            endpoint_url: Some(self.moto.endpoint.clone()),
-            ..AwsConfig::default()
-        };
-        Aws::with_static_credentials(&config, "testing", "testing")
-            .await
-            .ec2(REGION)
+        self.moto.aws(REGION).await.ec2(REGION)
     }
 
     /// The evening job, as the scheduler would run it now.
