@@ -105,6 +105,9 @@ pub struct GuardConfig {
     pub steps: Vec<RevokeStep>,
     /// Delete the IAM user after the steps. Off by default: the user stays, for the trail.
     pub delete_user: bool,
+    /// Most new revocation requests one scan posts; the rest wait for the next scan,
+    /// so a first run over years of leavers does not flood the channel.
+    pub max_requests_per_scan: usize,
     /// Five-field cron of the scan.
     pub schedule: String,
     /// Time zone of `schedule`; unset means the top-level `timezone`.
@@ -129,6 +132,7 @@ impl Default for GuardConfig {
             keep_days: 90,
             steps: RevokeStep::ALL.to_vec(),
             delete_user: false,
+            max_requests_per_scan: 20,
             schedule: DEFAULT_GUARD_SCHEDULE.into(),
             timezone: None,
             telegram_chat_id: None,
@@ -176,6 +180,12 @@ impl GuardConfig {
                     ));
                 }
             }
+        }
+        if !(1..=500).contains(&self.max_requests_per_scan) {
+            return Err((
+                "guard.max_requests_per_scan".into(),
+                "must be between 1 and 500".into(),
+            ));
         }
         if self.steps.is_empty() {
             return Err((

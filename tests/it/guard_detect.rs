@@ -379,3 +379,31 @@ async fn an_unreadable_directory_moves_nobody() {
     assert_eq!(of(&scan, "lee").status, Status::MissingInGrace);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_posts_at_most_max_requests_and_the_rest_follow() {
+    let h = GuardHarness::start(|c| c.guard.as_mut().unwrap().max_requests_per_scan = 2).await;
+    for name in ["ann", "ben", "cid"] {
+        h.iam_user(name, &[("email", &format!("{name}@corp.com"))])
+            .await;
+    }
+    h.scan().await;
+    h.advance_days(7);
+    let scan = h.scan().await;
+    assert_eq!(requests(&h).await.len(), 2);
+    assert!(
+        scan.notes
+            .iter()
+            .any(|n| n.contains("3 departed users are due; 2 were asked")),
+        "{:?}",
+        scan.notes
+    );
+    h.advance_days(1);
+    h.scan().await;
+    assert_eq!(
+        requests(&h).await.len(),
+        3,
+        "the third is asked at the next scan"
+    );
+    h.stop().await;
+}

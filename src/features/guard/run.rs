@@ -45,7 +45,14 @@ pub async fn scheduled(ctx: &Context) -> anyhow::Result<()> {
 /// Scans, then asks about everyone departed and not yet asked.
 pub async fn scan_and_ask(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
     let mut scan = scan::scan(ctx, g).await?;
-    for u in scan.users.iter_mut().filter(|u| u.to_propose()) {
+    let due = scan.users.iter().filter(|u| u.to_propose()).count();
+    let limit = g.settings.max_requests_per_scan;
+    if due > limit {
+        scan.notes.push(format!(
+            "{due} departed users are due; {limit} were asked about now (guard.max_requests_per_scan), the rest at the next scans"
+        ));
+    }
+    for u in scan.users.iter_mut().filter(|u| u.to_propose()).take(limit) {
         match ask(ctx, g, u).await {
             Ok(Some(p)) => {
                 u.revocation = Some(Revocation {
