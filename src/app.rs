@@ -22,6 +22,7 @@ use crate::cloud::Aws;
 use crate::config::{Config, Loaded, Secret, SlackMode, TelegramMode};
 use crate::dispatch::{self, Context};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
+use crate::features::observatory::{self, Observatory};
 use crate::features::{self, guard::Guard, hunter, hunter::Hunter, watchman::Watchman};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
@@ -50,6 +51,9 @@ pub struct AppOptions {
     /// no start-up audit row and no crash recovery (the server's actions in flight
     /// are not interrupted ones).
     pub one_shot: bool,
+    /// Run Observatory's check timers while serving. Tests that drive checks by hand
+    /// turn them off.
+    pub health_timers: bool,
 }
 
 impl Default for AppOptions {
@@ -59,6 +63,7 @@ impl Default for AppOptions {
             actions: ActionRegistry::default(),
             aws: None,
             one_shot: false,
+            health_timers: true,
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct App {
     telegram_door: Option<Arc<TelegramDoor>>,
     /// Telegram's bot and intake, for long polling or registering the webhook.
     telegram: Option<(TelegramBot, TelegramIntake)>,
+    /// Whether Observatory's timers run while serving.
+    health_timers: bool,
 }
 
 impl App {
@@ -142,6 +149,21 @@ impl App {
                     clock.clone(),
                 );
                 Some(guard)
+            }
+            None => None,
+        };
+        let observatory = match &config.observatory {
+            Some(_) => {
+                let jobs = scheduled_jobs(&config)?
+                    .into_iter()
+                    .map(|j| (j.kind, j.schedule))
+                    .collect();
+                Some(Arc::new(Observatory::new(
+                    &config,
+                    store.clone(),
+                    jobs,
+                    clock.now(),
+                )?))
             }
             None => None,
         };
@@ -241,6 +263,7 @@ impl App {
             hunter,
             watchman,
             guard,
+            observatory,
         };
         let app = Self {
             ctx,
@@ -252,12 +275,31 @@ impl App {
             slack_socket,
             telegram_door,
             telegram,
+            health_timers: options.health_timers,
         };
         if !options.one_shot {
             app.announce(loaded).await?;
             app.recover().await?;
         }
         Ok(app)
+    }
+
+    /// Runs the outbox sender (and nothing else) until every message is delivered or
+    /// `wait` passes; returns how many are left. For one-shot commands that send.
+    pub async fn deliver_outbox(self, wait: Duration) -> anyhow::Result<i64> {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(self.sender.run(shutdown.clone()));
+        let deadline = tokio::time::Instant::now() + wait;
+        let left = loop {
+            let (left, _) = self.ctx.outbox.depth().await?;
+            if left == 0 || tokio::time::Instant::now() >= deadline {
+                break left;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        shutdown.cancel();
+        let _ = task.await;
+        Ok(left)
     }
 
     /// Producer handle of the event queue, for doors and tests.
@@ -304,6 +346,7 @@ impl App {
             slack_socket,
             telegram_door,
             telegram,
+            health_timers,
         } = self;
         let socket = slack_socket.map(|(client, token)| {
             let intake = Intake {
@@ -338,11 +381,14 @@ impl App {
                 tokio::spawn(async {})
             }
         });
-        let tasks = [
+        let mut tasks = vec![
             tokio::spawn(dispatch::run(ctx.clone(), receiver, shutdown.clone())),
             tokio::spawn(sender.run(shutdown.clone())),
             tokio::spawn(scheduler.run(queue, shutdown.clone())),
         ];
+        if let (Some(o), true) = (ctx.observatory.clone(), health_timers) {
+            tasks.extend(observatory::runner::spawn(ctx.clone(), o, shutdown.clone()));
+        }
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening; /healthz, /readyz and /metrics are up");
         let http_shutdown = shutdown.clone();
@@ -456,6 +502,7 @@ fn scheduled_jobs(config: &Config) -> anyhow::Result<Vec<ScheduledJob>> {
             JobKind::HuntZombies => config.hunter.is_some(),
             JobKind::WatchmanShutdown | JobKind::WatchmanDeadline => config.watchman.is_some(),
             JobKind::GuardScan => config.guard.is_some(),
+            JobKind::ObservatoryDigest | JobKind::ObservatoryPrune => config.observatory.is_some(),
             JobKind::WatchmanStart => config
                 .watchman
                 .as_ref()

@@ -53,6 +53,16 @@ pub enum Command {
         #[command(subcommand)]
         command: WatchmanCliCommand,
     },
+    /// Observatory: run the health checks, or read their history and SLOs.
+    Health {
+        #[command(subcommand)]
+        command: HealthCliCommand,
+    },
+    /// Print the daily digest now (`--send` also posts it to Slack and Telegram).
+    Digest {
+        #[arg(long)]
+        send: bool,
+    },
     /// Access Guard: who has left and still has AWS access.
     Access {
         #[command(subcommand)]
@@ -68,6 +78,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HealthCliCommand {
+    /// Run every check once and print the results; exit 0 only if all are ok.
+    Check,
+    /// The newest stored results, newest first.
+    History {
+        #[arg(default_value_t = 20)]
+        n: usize,
+    },
+    /// Uptime (day, 7 d, 30 d) and p95 latency of every check.
+    Slo,
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +180,8 @@ fn run(command: Command, loaded: &Loaded) -> anyhow::Result<i32> {
         Command::Access {
             command: AccessCliCommand::Scan { json },
         } => crate::features::guard::cli::scan(loaded, json),
+        Command::Health { command } => crate::features::observatory::cli::health(loaded, command),
+        Command::Digest { send } => crate::features::observatory::cli::digest(loaded, send),
     }
 }
 

@@ -40,6 +40,8 @@ pub struct Context {
     pub watchman: Option<Arc<crate::features::watchman::Watchman>>,
     /// Access Guard, when `[guard]` is set.
     pub guard: Option<Arc<crate::features::guard::Guard>>,
+    /// Observatory, when `[observatory]` is set.
+    pub observatory: Option<Arc<crate::features::observatory::Observatory>>,
 }
 
 /// Handles one event.
@@ -91,6 +93,12 @@ async fn run_job(ctx: &Context, run: JobRun) -> anyhow::Result<()> {
             JobKind::WatchmanStart => crate::features::watchman::run::morning(ctx).await,
             JobKind::WatchmanDeadline => crate::features::watchman::run::deadlines(ctx).await,
             JobKind::GuardScan => crate::features::guard::run::scheduled(ctx).await,
+            JobKind::ObservatoryDigest => {
+                crate::features::observatory::runner::digest_job(ctx).await
+            }
+            JobKind::ObservatoryPrune => crate::features::observatory::runner::prune_job(ctx)
+                .await
+                .map(|_| ()),
         }
     }
     .instrument(span)

@@ -53,10 +53,14 @@ pub enum JobKind {
     WatchmanDeadline,
     /// Access Guard's directory scan (only when `[guard]` is set).
     GuardScan,
+    /// Observatory's daily digest (only when `[observatory]` is set).
+    ObservatoryDigest,
+    /// Observatory's pruning of old samples.
+    ObservatoryPrune,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::ExpireApprovals,
         JobKind::PruneJobRuns,
         JobKind::HuntZombies,
@@ -64,6 +68,8 @@ impl JobKind {
         JobKind::WatchmanStart,
         JobKind::WatchmanDeadline,
         JobKind::GuardScan,
+        JobKind::ObservatoryDigest,
+        JobKind::ObservatoryPrune,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +81,8 @@ impl JobKind {
             JobKind::WatchmanStart => "watchman_start",
             JobKind::WatchmanDeadline => "watchman_deadline",
             JobKind::GuardScan => "guard_scan",
+            JobKind::ObservatoryDigest => "observatory_digest",
+            JobKind::ObservatoryPrune => "observatory_prune",
         }
     }
 
@@ -88,6 +96,8 @@ impl JobKind {
             JobKind::WatchmanStart => crate::config::watchman::DEFAULT_START,
             JobKind::WatchmanDeadline => "* * * * *",
             JobKind::GuardScan => crate::config::guard::DEFAULT_GUARD_SCHEDULE,
+            JobKind::ObservatoryDigest => crate::config::observatory::DEFAULT_DIGEST_SCHEDULE,
+            JobKind::ObservatoryPrune => "41 * * * *",
         }
     }
 }

@@ -104,6 +104,25 @@ pub fn tail(conn: &Connection, n: usize) -> anyhow::Result<Vec<AuditRecord>> {
     Ok(rows)
 }
 
+/// Rows of one event in [start, end), oldest first (the digest's "what happened").
+pub fn events_between(
+    conn: &Connection,
+    event: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> anyhow::Result<Vec<AuditRecord>> {
+    query(
+        conn,
+        "SELECT seq, at, actor, event, subject, details, prev_hash, hash
+         FROM audit_log WHERE event = ?1 AND at >= ?2 AND at < ?3 ORDER BY seq",
+        params![
+            event,
+            start.to_rfc3339_opts(SecondsFormat::Millis, true),
+            end.to_rfc3339_opts(SecondsFormat::Millis, true)
+        ],
+    )
+}
+
 /// Calls `each` for every row in order, without loading the whole log into memory.
 pub fn for_each(
     conn: &Connection,

@@ -51,8 +51,8 @@ pub async fn answer(
         Command::Watchman(_) => Vec::new(),
         // Answered by Access Guard itself, see `handle::command`.
         Command::Access(_) => Vec::new(),
-        Command::Health => vec![not_built("Observatory", "health checks")],
-        Command::Digest => vec![not_built("Observatory", "the daily digest")],
+        // Answered by Observatory itself, see `handle::command`.
+        Command::Health | Command::Digest => Vec::new(),
         Command::Approvals => approvals(ctx).await?,
         Command::Audit { rows } => vec![audit_tail(ctx, *rows).await?],
     })

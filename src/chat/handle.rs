@@ -75,6 +75,24 @@ pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
             tracing::info!(from = %req.from, "command watchman status");
             vec![watchman::run::status(ctx).await?]
         }
+        Ok(Command::Health) => {
+            tracing::info!(from = %req.from, "command health");
+            vec![
+                observatory_answer(ctx, |o| async move {
+                    crate::features::observatory::report::health(ctx, &o).await
+                })
+                .await?,
+            ]
+        }
+        Ok(Command::Digest) => {
+            tracing::info!(from = %req.from, "command digest");
+            vec![
+                observatory_answer(ctx, |o| async move {
+                    crate::features::observatory::digest::build(ctx, &o, ctx.clock.now()).await
+                })
+                .await?,
+            ]
+        }
         Ok(Command::Access(AccessCommand::List { pending_only })) => {
             tracing::info!(from = %req.from, pending_only, "command access");
             vec![guard::run::list(ctx, *pending_only).await?]
@@ -97,6 +115,21 @@ pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
         reply(ctx, &req.reply, msg).await?;
     }
     Ok(())
+}
+
+/// Observatory's answer, or how to turn it on.
+async fn observatory_answer<F, Fut>(ctx: &Context, answer: F) -> anyhow::Result<ChatMessage>
+where
+    F: FnOnce(std::sync::Arc<crate::features::observatory::Observatory>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ChatMessage>>,
+{
+    match ctx.observatory.clone() {
+        Some(o) => answer(o).await,
+        None => Ok(ChatMessage::text(
+            "Observatory is off",
+            "Add an [observatory] section with [[observatory.checks]] to the configuration to turn it on (see the README).",
+        )),
+    }
 }
 
 /// Decides a proposal for the clicker, then updates the proposal's message or

@@ -8,12 +8,14 @@
 pub mod guard;
 pub mod hunter;
 pub mod load;
+pub mod observatory;
 pub mod secrets;
 pub mod watchman;
 
 pub use guard::{DepartureRule, GuardConfig, RevokeStep};
 pub use hunter::HunterConfig;
 pub use load::{ConfigError, ConfigSource, Loaded, load};
+pub use observatory::ObservatoryConfig;
 pub use secrets::{Secret, Secrets};
 pub use watchman::{WatchmanConfig, WatchmanMode};
 
@@ -53,6 +55,9 @@ pub struct Config {
     /// Access Guard; absent means off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardConfig>,
+    /// Observatory; absent means off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observatory: Option<ObservatoryConfig>,
 }
 
 impl Default for Config {
@@ -73,6 +78,7 @@ impl Default for Config {
             hunter: None,
             watchman: None,
             guard: None,
+            observatory: None,
         }
     }
 }
@@ -164,7 +170,9 @@ impl SchedulerConfig {
             | JobKind::WatchmanShutdown
             | JobKind::WatchmanStart
             | JobKind::WatchmanDeadline
-            | JobKind::GuardScan => None,
+            | JobKind::GuardScan
+            | JobKind::ObservatoryDigest
+            | JobKind::ObservatoryPrune => None,
         }
     }
 }
@@ -421,6 +429,9 @@ impl Config {
         if let (JobKind::GuardScan, Some(g)) = (job, &self.guard) {
             return CronSchedule::parse(&g.schedule, g.timezone.unwrap_or(self.timezone));
         }
+        if let (JobKind::ObservatoryDigest, Some(o)) = (job, &self.observatory) {
+            return CronSchedule::parse(&o.digest_schedule, o.timezone.unwrap_or(self.timezone));
+        }
         match (job, &self.hunter, &self.watchman) {
             (JobKind::HuntZombies, Some(h), _) => {
                 CronSchedule::parse(&h.schedule, h.timezone.unwrap_or(self.timezone))
@@ -447,6 +458,7 @@ impl Config {
             JobKind::WatchmanShutdown => "watchman.shutdown_schedule".into(),
             JobKind::WatchmanStart => "watchman.start_schedule".into(),
             JobKind::GuardScan => "guard.schedule".into(),
+            JobKind::ObservatoryDigest => "observatory.digest_schedule".into(),
             _ => format!("scheduler.{}.schedule", job.as_str()),
         }
     }
@@ -487,6 +499,9 @@ impl Config {
         }
         if let Some(guard) = &self.guard {
             guard.validate()?;
+        }
+        if let Some(observatory) = &self.observatory {
+            observatory.validate()?;
         }
         for kind in ActionKind::ALL {
             if let Some(n) = self

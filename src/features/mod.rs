@@ -4,6 +4,7 @@
 
 pub mod guard;
 pub mod hunter;
+pub mod observatory;
 pub mod watchman;
 
 use crate::dispatch::Context;
@@ -36,11 +37,7 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
         hunter_status(config, secrets),
         watchman_status(config, secrets),
         guard_status(config, secrets),
-        FeatureStatus {
-            name: "observatory",
-            on: false,
-            why: "not included in this version yet".into(),
-        },
+        observatory_status(config, secrets),
     ];
     out.push(FeatureStatus {
         name: "aws",
@@ -202,6 +199,38 @@ pub fn guard_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
                 config.slack.security_channel.as_ref(),
                 g.telegram_chat_id,
                 ("slack.security_channel", "guard.telegram_chat_id")
+            )
+        ),
+    }
+}
+
+/// Observatory is on when `[observatory]` is present.
+pub fn observatory_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
+    let Some(o) = &config.observatory else {
+        return FeatureStatus {
+            name: "observatory",
+            on: false,
+            why: "add an [observatory] section with [[observatory.checks]] to turn it on".into(),
+        };
+    };
+    FeatureStatus {
+        name: "observatory",
+        on: true,
+        why: format!(
+            "{} check(s){}; digest \"{}\"; alerts and the digest go to {}",
+            o.checks.len(),
+            if o.self_checks.enabled {
+                " plus self-checks"
+            } else {
+                ""
+            },
+            o.digest_schedule,
+            destinations_text(
+                config,
+                secrets,
+                o.slack_channel.as_ref(),
+                o.telegram_chat_id,
+                ("observatory.slack_channel", "observatory.telegram_chat_id")
             )
         ),
     }

@@ -15,6 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+/// Unmapped users named in a scan's audit row (the rest are counted).
+const UNMAPPED_LISTED: usize = 100;
+
 /// A Keep access decision in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Kept {
@@ -172,6 +175,23 @@ pub async fn scan(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
     .flatten()
     .collect();
     let names: Vec<String> = snapshot.users.iter().map(|u| u.name.clone()).collect();
+    // One row per scan: the digest reports unmapped users from it.
+    let count = |s: Status| users.iter().filter(|u| u.status == s).count();
+    let summary = json!({
+        "users": users.len(),
+        "present": count(Status::Present),
+        "missing_in_grace": count(Status::MissingInGrace),
+        "departed": count(Status::Departed),
+        "kept": count(Status::Kept),
+        "unmapped": users
+            .iter()
+            .filter(|u| u.status == Status::Unmapped)
+            .map(|u| u.user.clone())
+            .take(UNMAPPED_LISTED)
+            .collect::<Vec<_>>(),
+        "unmapped_count": count(Status::Unmapped),
+        "unreadable": unreadable,
+    });
     ctx.store
         .call(move |c| {
             crate::store::immediate(c, |tx| {
@@ -179,6 +199,7 @@ pub async fn scan(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
                     store::save_scan(tx, p, now)?;
                 }
                 store::forget_except(tx, &names)?;
+                audit::append(tx, now, super::PROPOSER, "guard.scanned", "iam", &summary)?;
                 for (user, change, email, missing_from) in &changes {
                     let event = match change {
                         Change::StartedMissing => "guard.missing",

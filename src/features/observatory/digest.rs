@@ -1,0 +1,354 @@
+//! The daily digest and the SLO report: health over the digest's day (and 7 and 30
+//! days), then what OpsMate did that day, one section per feature that is on.
+
+use super::slo::{self, Incident, Uptime};
+use super::{Observatory, store};
+use crate::audit;
+use crate::chat::answers::local;
+use crate::chat::message::{ChatMessage, Part};
+use crate::dispatch::Context;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+/// Fewer latency samples than this give no p95.
+pub const P95_MIN_SAMPLES: usize = 20;
+
+/// One check's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckSlo {
+    pub name: String,
+    pub uptime_day: Option<f64>,
+    pub uptime_7d: Option<f64>,
+    pub uptime_30d: Option<f64>,
+    /// Share of the 30 days without data.
+    pub no_data_30d: f64,
+    pub p95_ms: Option<f64>,
+    pub slo_ms: Option<u64>,
+    pub samples_day: usize,
+    #[serde(skip)]
+    pub incidents: Vec<Incident>,
+}
+
+/// Health numbers of every configured check for the window ending at `end`.
+pub async fn slo_report(
+    ctx: &Context,
+    o: &Observatory,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> anyhow::Result<Vec<CheckSlo>> {
+    let checks = o.settings.checks.clone();
+    ctx.store
+        .call(move |c| {
+            checks
+                .iter()
+                .map(|check| {
+                    let from = end - Duration::days(30);
+                    let points = store::points(c, &check.name, from, end)?;
+                    let interval = Duration::from_std(check.interval)?;
+                    let ratio = |u: Uptime| u.ratio();
+                    let thirty = slo::uptime(&points, interval, from, end);
+                    let day_points: Vec<&slo::Point> =
+                        points.iter().filter(|p| p.at >= start).collect();
+                    let latencies: Vec<f64> =
+                        day_points.iter().filter_map(|p| p.latency_ms).collect();
+                    Ok(CheckSlo {
+                        name: check.name.clone(),
+                        uptime_day: ratio(slo::uptime(&points, interval, start, end)),
+                        uptime_7d: ratio(slo::uptime(
+                            &points,
+                            interval,
+                            end - Duration::days(7),
+                            end,
+                        )),
+                        uptime_30d: ratio(thirty),
+                        no_data_30d: thirty.no_data_share(),
+                        p95_ms: slo::nearest_rank(&latencies, 95.0, P95_MIN_SAMPLES),
+                        slo_ms: check.latency_slo_ms,
+                        samples_day: day_points.len(),
+                        incidents: slo::incidents(&points, start, end),
+                    })
+                })
+                .collect()
+        })
+        .await
+}
+
+fn percent(r: Option<f64>) -> String {
+    r.map(|r| format!("{:.2}%", r * 100.0))
+        .unwrap_or_else(|| "no data".into())
+}
+
+fn human(d: Duration) -> String {
+    let mins = d.num_minutes().max(0);
+    if mins < 120 {
+        format!("{mins} min")
+    } else {
+        format!("{} h {} min", mins / 60, mins % 60)
+    }
+}
+
+/// The SLO line of one check.
+pub fn slo_line(s: &CheckSlo) -> String {
+    let p95 = match (s.p95_ms, s.slo_ms) {
+        (Some(p), Some(slo)) => format!(
+            "p95 {p:.0} ms against {slo} ms {}",
+            if p <= slo as f64 { "✓" } else { "✗" }
+        ),
+        (Some(p), None) => format!("p95 {p:.0} ms"),
+        (None, _) => format!("p95 n/a ({} samples)", s.samples_day),
+    };
+    let gaps = if s.no_data_30d > 0.0005 {
+        format!(", no data for {:.1}% of 30 d", s.no_data_30d * 100.0)
+    } else {
+        String::new()
+    };
+    format!(
+        "{}: uptime {} (day), {} (7 d), {} (30 d){gaps}; {p95}",
+        s.name,
+        percent(s.uptime_day),
+        percent(s.uptime_7d),
+        percent(s.uptime_30d)
+    )
+}
+
+/// The digest for the day ending at `end` (see [`slo::digest_window`]).
+pub async fn build(
+    ctx: &Context,
+    o: &Observatory,
+    end: DateTime<Utc>,
+) -> anyhow::Result<ChatMessage> {
+    let (start, end) = slo::digest_window(&o.digest_schedule, end);
+    let tz = o.tz;
+    let mut parts = vec![Part::Text(health_text(ctx, o, start, end).await?)];
+    parts.extend(work(ctx, start, end).await?.into_iter().map(Part::Text));
+    Ok(ChatMessage {
+        title: format!(
+            "📋 OpsMate daily digest, {}",
+            end.with_timezone(&tz).format("%Y-%m-%d")
+        ),
+        parts,
+        footer: Some(format!(
+            "Covers {} to {} ({} h)",
+            local(start, tz),
+            local(end, tz),
+            (end - start).num_hours()
+        )),
+    })
+}
+
+async fn health_text(
+    ctx: &Context,
+    o: &Observatory,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let tz = o.tz;
+    let states = ctx.store.call(|c| store::alert_states(c)).await?;
+    let failing: Vec<String> = states
+        .iter()
+        .filter_map(|(name, s)| {
+            s.open.map(|st| {
+                format!(
+                    "• {name}: {st} since {}",
+                    s.open_since.map(|t| local(t, tz)).unwrap_or_default()
+                )
+            })
+        })
+        .collect();
+    let report = slo_report(ctx, o, start, end).await?;
+    let mut lines = vec!["*Health*".to_owned()];
+    if failing.is_empty() {
+        lines.push("Nothing is failing now.".into());
+    } else {
+        lines.push(format!("Failing now ({}):", failing.len()));
+        lines.extend(failing);
+    }
+    let incidents: Vec<String> = report
+        .iter()
+        .flat_map(|s| {
+            s.incidents.iter().map(move |i| {
+                format!(
+                    "• {}: {} from {} for {}{}",
+                    s.name,
+                    i.worst,
+                    local(i.start, tz),
+                    human(i.duration(end)),
+                    if i.end.is_none() { " (ongoing)" } else { "" }
+                )
+            })
+        })
+        .collect();
+    if incidents.is_empty() {
+        lines.push("No incidents in the last day.".into());
+    } else {
+        lines.push(format!("Incidents ({}):", incidents.len()));
+        lines.extend(incidents);
+    }
+    if report.is_empty() {
+        lines.push("No checks are configured ([[observatory.checks]]).".into());
+    }
+    lines.extend(report.iter().map(|s| format!("• {}", slo_line(s))));
+    Ok(lines.join("\n"))
+}
+
+/// What OpsMate did in [start, end): one section per feature that is on.
+async fn work(
+    ctx: &Context,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    if ctx.hunter.is_some() {
+        let (found, waste, deleted, savings) = ctx
+            .store
+            .call(move |c| hunter_numbers(c, start, end))
+            .await?;
+        out.push(format!(
+            "*Zombie Hunter*\n{}",
+            if found == 0 && deleted == 0 {
+                "Nothing new found or deleted.".to_owned()
+            } else {
+                format!(
+                    "Found {found} idle resource(s), ${waste:.2}/month of waste; deleted {deleted}, saving ${savings:.2}/month."
+                )
+            }
+        ));
+    }
+    if ctx.watchman.is_some() {
+        let (stopped, savings) = ctx
+            .store
+            .call(move |c| watchman_numbers(c, start, end))
+            .await?;
+        out.push(format!(
+            "*Night Watchman*\n{}",
+            if stopped == 0 {
+                "No instances stopped.".to_owned()
+            } else {
+                format!("Stopped {stopped} instance(s), saving about ${savings:.2}.")
+            }
+        ));
+    }
+    if ctx.guard.is_some() {
+        let (revoked, unmapped) = ctx
+            .store
+            .call(move |c| guard_numbers(c, start, end))
+            .await?;
+        let mut lines = vec![if revoked.is_empty() {
+            "No access revoked.".to_owned()
+        } else {
+            format!("Revoked the AWS access of {}.", revoked.join(", "))
+        }];
+        lines.push(match unmapped {
+            None => "Unmapped IAM users: no scan yet.".into(),
+            Some(u) if u.is_empty() => "No unmapped IAM users.".into(),
+            Some(u) => format!("Unmapped IAM users ({}): {}", u.len(), u.join(", ")),
+        });
+        out.push(format!("*Access Guard*\n{}", lines.join("\n")));
+    }
+    let pending = ctx.gate.pending().await?;
+    out.push(format!(
+        "*Approvals*\n{}",
+        if pending.is_empty() {
+            "No proposal is waiting.".to_owned()
+        } else {
+            let mut lines = vec![format!("{} waiting:", pending.len())];
+            lines.extend(pending.iter().take(20).map(|p| {
+                format!(
+                    "• {} {} ({}), waiting {}",
+                    crate::chat::answers::kind_label(p.kind),
+                    p.target,
+                    p.id,
+                    human(end - p.created_at)
+                )
+            }));
+            lines.join("\n")
+        }
+    ));
+    Ok(out)
+}
+
+fn hunter_numbers(
+    c: &rusqlite::Connection,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> anyhow::Result<(i64, f64, usize, f64)> {
+    let (s, e) = (crate::clock::to_millis(start), crate::clock::to_millis(end));
+    let (found, waste): (i64, f64) = c.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(monthly_cost_usd), 0) FROM hunter_findings
+         WHERE first_seen >= ?1 AND first_seen < ?2",
+        [s, e],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let deleted = audit::events_between(c, "hunter.deleted", start, end)?;
+    let mut savings = 0.0;
+    for row in &deleted {
+        let id = row.subject.rsplit('/').next().unwrap_or_default();
+        let cost: Option<f64> = c
+            .query_row(
+                "SELECT monthly_cost_usd FROM hunter_findings WHERE resource_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .ok();
+        savings += cost.unwrap_or(0.0);
+    }
+    Ok((found, waste, deleted.len(), savings))
+}
+
+fn watchman_numbers(
+    c: &rusqlite::Connection,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> anyhow::Result<(usize, f64)> {
+    let stopped = audit::events_between(c, "watchman.stopped", start, end)?;
+    let mut approvals: Vec<String> = stopped
+        .iter()
+        .filter_map(|r| r.details["approval"].as_str().map(str::to_owned))
+        .collect();
+    approvals.sort();
+    approvals.dedup();
+    let mut savings = 0.0;
+    for id in &approvals {
+        let params: Option<String> = c
+            .query_row("SELECT params FROM proposals WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .ok();
+        savings += params
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+            .and_then(|p| p["estimated_savings_usd"].as_f64())
+            .unwrap_or(0.0);
+    }
+    Ok((stopped.len(), savings))
+}
+
+fn guard_numbers(
+    c: &rusqlite::Connection,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> anyhow::Result<(Vec<String>, Option<Vec<String>>)> {
+    let revoked = audit::events_between(c, "guard.revoked", start, end)?
+        .into_iter()
+        .map(|r| r.subject)
+        .collect();
+    let last_scan: Option<String> = c
+        .query_row(
+            "SELECT details FROM audit_log WHERE event = 'guard.scanned' ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    let unmapped = last_scan
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+        .map(|d| {
+            d["unmapped"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|u| u.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+    Ok((revoked, unmapped))
+}

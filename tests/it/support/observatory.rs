@@ -1,0 +1,171 @@
+//! Observatory against local services, the fake Slack and the fake Telegram, on a
+//! manual clock. The check timers are off: tests run checks and flushes by hand.
+
+use super::actions::CountingAction;
+use super::config_in;
+use super::fake_service::FakeService;
+use super::fake_slack::FakeSlack;
+use super::fake_telegram::FakeTelegram;
+use super::slack::{self, CHANNEL, SlackHarness};
+use super::telegram_updates::{TG_CHAT, TG_SECRET};
+use chrono::Utc;
+use opsmate::app::AppOptions;
+use opsmate::clock::ManualClock;
+use opsmate::config::observatory::{CheckConfig, CheckKind, ObservatoryConfig};
+use opsmate::config::{Config, Secret, Secrets};
+use opsmate::features::observatory::Observatory;
+use opsmate::features::observatory::status::Outcome;
+use std::sync::Arc;
+
+pub struct HealthHarness {
+    pub slack: SlackHarness,
+    pub telegram: FakeTelegram,
+    pub service: FakeService,
+    pub clock: ManualClock,
+    secrets: Secrets,
+}
+
+/// An http check of `url` with a 1 s timeout.
+pub fn http_check(name: &str, url: &str) -> CheckConfig {
+    CheckConfig {
+        url: Some(url.into()),
+        timeout: Some(std::time::Duration::from_secs(1)),
+        ..CheckConfig::new(name, CheckKind::Http)
+    }
+}
+
+fn options(clock: &ManualClock) -> AppOptions {
+    AppOptions {
+        clock: Arc::new(clock.clone()),
+        health_timers: false,
+        ..AppOptions::default()
+    }
+}
+
+impl HealthHarness {
+    /// Observatory on with one http check `api` of the fake service, alerts to the
+    /// Slack channel and the Telegram chat; `tweak` adjusts the config.
+    pub async fn start(tweak: impl FnOnce(&mut Config, &FakeService)) -> Self {
+        let service = FakeService::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeSlack::start(vec![]).await;
+        let telegram = FakeTelegram::start().await;
+        let mut config = config_in(dir.path());
+        config.slack.api_url = fake.api_url();
+        config.slack.alert_channel = Some(CHANNEL.into());
+        config.telegram.api_url = telegram.api_url();
+        config.telegram.public_url = Some("https://opsmate.example.com".into());
+        config.telegram.allowed_chat_ids = vec![TG_CHAT];
+        config.telegram.alert_chat_id = Some(TG_CHAT);
+        config.observatory = Some(ObservatoryConfig {
+            checks: vec![http_check("api", &service.url)],
+            self_checks: opsmate::config::observatory::SelfChecks {
+                enabled: false,
+                ..Default::default()
+            },
+            ..ObservatoryConfig::default()
+        });
+        tweak(&mut config, &service);
+        let clock = ManualClock::new(opsmate::clock::from_millis(Utc::now().timestamp_millis()));
+        let mut secrets = slack::secrets();
+        secrets.telegram_bot_token = Some(Secret::new("123456:TEST-token"));
+        secrets.telegram_webhook_secret = Some(Secret::new(TG_SECRET));
+        let slack = SlackHarness::start_custom(
+            dir,
+            fake,
+            config,
+            secrets.clone(),
+            options(&clock),
+            CountingAction::new(),
+        )
+        .await;
+        Self {
+            slack,
+            telegram,
+            service,
+            clock,
+            secrets,
+        }
+    }
+
+    pub fn ctx(&self) -> &opsmate::dispatch::Context {
+        &self.slack.app.ctx
+    }
+
+    pub fn observatory(&self) -> Arc<Observatory> {
+        self.ctx().observatory.clone().expect("observatory is on")
+    }
+
+    /// Runs the configured check `name` once, as its timer would.
+    pub async fn check(&self, name: &str) -> Outcome {
+        let o = self.observatory();
+        let check = o
+            .settings
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .expect("a configured check")
+            .clone();
+        o.check_once(self.ctx(), &check).await.expect("check runs")
+    }
+
+    /// Advances the clock by `secs` and runs the check.
+    pub async fn check_after(&self, secs: i64, name: &str) -> Outcome {
+        self.clock.advance(chrono::Duration::seconds(secs));
+        self.check(name).await
+    }
+
+    /// Sends what is due; returns how many notices went out.
+    pub async fn flush(&self) -> usize {
+        self.observatory().flush(self.ctx()).await.expect("flush")
+    }
+
+    /// Slack messages Observatory posted so far (their text).
+    pub fn posted(&self) -> Vec<String> {
+        self.slack
+            .fake
+            .calls_to("chat.postMessage")
+            .iter()
+            .map(|c| super::slack::all_text(&c.body))
+            .collect()
+    }
+
+    /// Stops the app and starts it again on the same database and clock.
+    pub async fn restart(self) -> Self {
+        let Self {
+            slack,
+            telegram,
+            service,
+            clock,
+            secrets,
+        } = self;
+        let SlackHarness {
+            dir,
+            fake,
+            app,
+            config,
+            ..
+        } = slack;
+        app.stop().await;
+        let slack = SlackHarness::start_custom(
+            dir,
+            fake,
+            config,
+            secrets.clone(),
+            options(&clock),
+            CountingAction::new(),
+        )
+        .await;
+        Self {
+            slack,
+            telegram,
+            service,
+            clock,
+            secrets,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.slack.app.stop().await;
+    }
+}
