@@ -201,3 +201,74 @@ async fn telegram_gets_the_alert_with_the_check_name_escaped() {
     assert_eq!(sent[0].body["parse_mode"], "HTML");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timers_run_checks_and_send_alerts_by_themselves() {
+    let h = HealthHarness::start_live(|c, _| {
+        let o = c.observatory.as_mut().unwrap();
+        o.checks[0].interval = std::time::Duration::from_secs(1);
+        o.group_wait = std::time::Duration::ZERO;
+    })
+    .await;
+    h.service.set(Mode::Failing);
+    let posts = h.slack.wait_calls("chat.postMessage", 1).await;
+    let text = crate::support::slack::all_text(&posts[0].body);
+    assert!(text.contains("api is critical"), "{text}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_checks_watch_the_outbox_and_scheduled_jobs() {
+    use opsmate::events::JobKind;
+    use opsmate::features::observatory::Observatory;
+    use opsmate::scheduler::CronSchedule;
+    let h = HealthHarness::start(|_, _| {}).await;
+    // A daily job this app does not schedule, so only the test records its runs.
+    let daily = CronSchedule::parse("0 9 * * *", chrono_tz::Tz::UTC).unwrap();
+    let t0 = opsmate::clock::Clock::now(&h.clock);
+    let o = Observatory::new(
+        &h.slack.config,
+        h.ctx().store.clone(),
+        vec![(JobKind::GuardScan, daily.clone())],
+        t0,
+    )
+    .unwrap();
+    let find = |results: &[(String, opsmate::features::observatory::status::Outcome)]| {
+        results
+            .iter()
+            .find(|(n, _)| n == "job:guard_scan")
+            .expect("a job check")
+            .1
+            .clone()
+    };
+    let results = o.self_outcomes(h.ctx()).await.unwrap();
+    let outbox = &results.iter().find(|(n, _)| n == "outbox").unwrap().1;
+    assert_eq!(outbox.status, Status::Ok, "{}", outbox.message);
+    assert_eq!(
+        find(&results).status,
+        Status::Ok,
+        "nothing due since the start"
+    );
+    // A day later the 09:00 run is 15 minutes overdue and never succeeded.
+    let due = daily.next_after(t0).unwrap();
+    h.clock.set(due + chrono::Duration::minutes(16));
+    let job = find(&o.self_outcomes(h.ctx()).await.unwrap());
+    assert_eq!(job.status, Status::Critical, "{}", job.message);
+    assert!(job.message.contains("did not succeed"), "{}", job.message);
+    let at = due.timestamp_millis();
+    h.ctx()
+        .store
+        .call(move |c| {
+            c.execute(
+                "INSERT INTO job_runs (job, scheduled_for, started_at, finished_at, outcome)
+                 VALUES ('guard_scan', ?1, ?1, ?1, 'ok')",
+                [at],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let job = find(&o.self_outcomes(h.ctx()).await.unwrap());
+    assert_eq!(job.status, Status::Ok, "{}", job.message);
+    h.stop().await;
+}

@@ -34,10 +34,10 @@ pub fn http_check(name: &str, url: &str) -> CheckConfig {
     }
 }
 
-fn options(clock: &ManualClock) -> AppOptions {
+fn options(clock: &ManualClock, timers: bool) -> AppOptions {
     AppOptions {
         clock: Arc::new(clock.clone()),
-        health_timers: false,
+        health_timers: timers,
         ..AppOptions::default()
     }
 }
@@ -46,6 +46,15 @@ impl HealthHarness {
     /// Observatory on with one http check `api` of the fake service, alerts to the
     /// Slack channel and the Telegram chat; `tweak` adjusts the config.
     pub async fn start(tweak: impl FnOnce(&mut Config, &FakeService)) -> Self {
+        Self::start_with(tweak, false).await
+    }
+
+    /// The same with the check timers running, as in production.
+    pub async fn start_live(tweak: impl FnOnce(&mut Config, &FakeService)) -> Self {
+        Self::start_with(tweak, true).await
+    }
+
+    async fn start_with(tweak: impl FnOnce(&mut Config, &FakeService), timers: bool) -> Self {
         let service = FakeService::start().await;
         let dir = tempfile::tempdir().unwrap();
         let fake = FakeSlack::start(vec![]).await;
@@ -75,7 +84,7 @@ impl HealthHarness {
             fake,
             config,
             secrets.clone(),
-            options(&clock),
+            options(&clock, timers),
             CountingAction::new(),
         )
         .await;
@@ -152,7 +161,7 @@ impl HealthHarness {
             fake,
             config,
             secrets.clone(),
-            options(&clock),
+            options(&clock, false),
             CountingAction::new(),
         )
         .await;
