@@ -62,16 +62,6 @@ pub fn help(surface: Surface) -> ChatMessage {
     ChatMessage::text("OpsMate help", surface.help_text())
 }
 
-/// Said by every command whose feature this version does not include.
-pub fn not_built(feature: &str, what: &str) -> ChatMessage {
-    ChatMessage::text(
-        format!("{feature} is not available yet"),
-        format!(
-            "{feature} ({what}) is not included in this version of OpsMate, so there is nothing to show. Nothing was changed."
-        ),
-    )
-}
-
 /// For input that did not parse: the reason, "did you mean", and the help.
 pub fn not_understood(error: &CommandError, surface: Surface) -> ChatMessage {
     let mut text = format!("Sorry, I did not understand that: {}.", error.message);

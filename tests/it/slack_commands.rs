@@ -50,16 +50,8 @@ async fn each_subcommand_routes_and_answers() {
             .await
             .contains("Access Guard is off")
     );
-    assert!(
-        answer(&h, "health")
-            .await
-            .contains("Observatory is not available yet")
-    );
-    assert!(
-        answer(&h, "digest")
-            .await
-            .contains("Observatory is not available yet")
-    );
+    assert!(answer(&h, "health").await.contains("Observatory is off"));
+    assert!(answer(&h, "digest").await.contains("Observatory is off"));
     assert!(
         answer(&h, "approvals")
             .await

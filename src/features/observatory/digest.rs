@@ -43,12 +43,13 @@ pub async fn slo_report(
                 .iter()
                 .map(|check| {
                     let from = end - Duration::days(30);
-                    let points = store::points(c, &check.name, from, end)?;
+                    let points = store::points(c, &check.name, from, end, false)?;
+                    let day = store::points(c, &check.name, start, end, true)?;
                     let interval = Duration::from_std(check.interval)?;
                     let ratio = |u: Uptime| u.ratio();
                     let thirty = slo::uptime(&points, interval, from, end);
                     let day_points: Vec<&slo::Point> =
-                        points.iter().filter(|p| p.at >= start).collect();
+                        day.iter().filter(|p| p.at >= start).collect();
                     let latencies: Vec<f64> =
                         day_points.iter().filter_map(|p| p.latency_ms).collect();
                     Ok(CheckSlo {

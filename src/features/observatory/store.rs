@@ -44,36 +44,50 @@ fn status_of(text: &str) -> Status {
 }
 
 /// Points of `check` in [start, end), plus the last one before `start` (it covers the
-/// window's beginning). `latency` keeps the value only for checks measured in ms.
+/// window's beginning). Without `latency` only time and status are read, which the
+/// `(check_name, at, status)` index answers alone; with it, the value of checks
+/// measured in ms is read too.
 pub fn points(
     conn: &Connection,
     check: &str,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    latency: bool,
 ) -> anyhow::Result<Vec<Point>> {
+    let columns = if latency {
+        "at, status, value, unit"
+    } else {
+        "at, status"
+    };
     let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Point> {
-        let status: String = r.get(1)?;
-        let unit: String = r.get(3)?;
+        let status = Status::parse(r.get_ref(1)?.as_str()?).unwrap_or(Status::Error);
+        let latency_ms = if latency && r.get_ref(3)?.as_str()? == "ms" {
+            r.get(2)?
+        } else {
+            None
+        };
         Ok(Point {
             at: from_millis(r.get(0)?),
-            status: status_of(&status),
-            latency_ms: if unit == "ms" { r.get(2)? } else { None },
+            status,
+            latency_ms,
         })
     };
     let mut out: Vec<Point> = conn
         .query_row(
-            "SELECT at, status, value, unit FROM health_samples
-             WHERE check_name = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1",
+            &format!(
+                "SELECT {columns} FROM health_samples
+                 WHERE check_name = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1"
+            ),
             params![check, to_millis(start)],
             row,
         )
         .optional()?
         .into_iter()
         .collect();
-    let mut stmt = conn.prepare_cached(
-        "SELECT at, status, value, unit FROM health_samples
-         WHERE check_name = ?1 AND at >= ?2 AND at < ?3 ORDER BY at",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {columns} FROM health_samples
+         WHERE check_name = ?1 AND at >= ?2 AND at < ?3 ORDER BY at"
+    ))?;
     for p in stmt.query_map(params![check, to_millis(start), to_millis(end)], row)? {
         out.push(p?);
     }
