@@ -302,6 +302,16 @@ impl App {
         Ok(left)
     }
 
+    /// The app for a one-off command (see [`AppOptions::one_shot`]): everything wired,
+    /// nothing served.
+    pub async fn one_shot(loaded: &Loaded) -> anyhow::Result<Self> {
+        let options = AppOptions {
+            one_shot: true,
+            ..AppOptions::default()
+        };
+        Self::build(loaded, options).await
+    }
+
     /// Producer handle of the event queue, for doors and tests.
     pub fn queue(&self) -> EventQueue {
         self.queue.clone()

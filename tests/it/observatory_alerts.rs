@@ -43,17 +43,11 @@ async fn two_failures_alert_after_group_wait_and_two_successes_recover() {
     assert!(text.contains("500"), "{text}");
 
     // Still failing: nothing new.
-    h.check_after(60, "api").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 0);
+    assert_eq!(h.round(60, "api").await, 0);
 
     h.service.set(Mode::Healthy);
-    h.check_after(60, "api").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 0, "one success is not a recovery");
-    h.check_after(60, "api").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 1);
+    assert_eq!(h.round(60, "api").await, 0, "one success is not a recovery");
+    assert_eq!(h.round(60, "api").await, 1);
     let posts = h.slack.wait_calls("chat.postMessage", 2).await;
     let text = crate::support::slack::all_text(&posts[1].body);
     assert!(text.contains("api recovered after"), "{text}");
@@ -65,15 +59,13 @@ async fn a_reminder_follows_while_still_failing() {
     let h = HealthHarness::start(|_, _| {}).await;
     h.service.set(Mode::Failing);
     h.check_after(60, "api").await;
-    h.check_after(60, "api").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 1);
-    h.check_after(3 * 3600, "api").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 0, "three hours is before the reminder");
-    h.check_after(3600, "api").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 1);
+    assert_eq!(h.round(60, "api").await, 1);
+    assert_eq!(
+        h.round(3 * 3600, "api").await,
+        0,
+        "three hours is before the reminder"
+    );
+    assert_eq!(h.round(3600, "api").await, 1);
     let posts = h.slack.wait_calls("chat.postMessage", 2).await;
     let text = crate::support::slack::all_text(&posts[1].body);
     assert!(text.contains("api is still critical since"), "{text}");
@@ -85,22 +77,20 @@ async fn a_restart_neither_realerts_nor_misses_a_recovery() {
     let h = HealthHarness::start(|_, _| {}).await;
     h.service.set(Mode::Failing);
     h.check_after(60, "api").await;
-    h.check_after(60, "api").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 1);
+    assert_eq!(h.round(60, "api").await, 1);
 
     let h = h.restart().await;
-    h.check_after(60, "api").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 0, "the open alert is not sent again");
+    assert_eq!(
+        h.round(60, "api").await,
+        0,
+        "the open alert is not sent again"
+    );
 
     // It recovers while OpsMate is down; the next start reports the recovery.
     h.service.set(Mode::Healthy);
     let h = h.restart().await;
     h.check_after(600, "api").await;
-    h.check_after(60, "api").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 1);
+    assert_eq!(h.round(60, "api").await, 1);
     let posts = h.slack.wait_calls("chat.postMessage", 2).await;
     assert!(crate::support::slack::all_text(&posts[1].body).contains("api recovered"));
     h.stop().await;
@@ -182,9 +172,7 @@ async fn telegram_gets_the_alert_with_the_check_name_escaped() {
     .await;
     h.service.set(Mode::Failing);
     h.check_after(60, "<db_main & co>").await;
-    h.check_after(60, "<db_main & co>").await;
-    h.clock.advance(chrono::Duration::seconds(30));
-    assert_eq!(h.flush().await, 1);
+    assert_eq!(h.round(60, "<db_main & co>").await, 1);
     let ok = crate::support::eventually(std::time::Duration::from_secs(10), || async {
         h.clock.advance(chrono::Duration::milliseconds(100));
         !h.telegram.delivered("sendMessage").is_empty()

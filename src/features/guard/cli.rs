@@ -3,7 +3,7 @@
 
 use super::detect::Status;
 use super::scan::{self, UserReport};
-use crate::app::{App, AppOptions};
+use crate::app::App;
 use crate::config::Loaded;
 use crate::errors::exit_code;
 use std::io::Write;
@@ -16,11 +16,7 @@ pub fn scan(loaded: &Loaded, json: bool) -> anyhow::Result<i32> {
     runtime.block_on(async {
         let mut loaded = loaded.clone();
         loaded.config.guard.get_or_insert_with(Default::default);
-        let options = AppOptions {
-            one_shot: true,
-            ..AppOptions::default()
-        };
-        let app = App::build(&loaded, options).await?;
+        let app = App::one_shot(&loaded).await?;
         let ctx = app.ctx.clone();
         let g = ctx
             .guard

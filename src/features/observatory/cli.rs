@@ -1,7 +1,7 @@
 //! `opsmate health check|history|slo` and `opsmate digest [--send]`.
 
 use super::{Observatory, digest, store};
-use crate::app::{App, AppOptions};
+use crate::app::App;
 use crate::chat::answers::local;
 use crate::cli::HealthCliCommand;
 use crate::config::Loaded;
@@ -20,11 +20,7 @@ async fn app(loaded: &Loaded) -> anyhow::Result<(App, Context, Arc<Observatory>)
         .config
         .observatory
         .get_or_insert_with(Default::default);
-    let options = AppOptions {
-        one_shot: true,
-        ..AppOptions::default()
-    };
-    let app = App::build(&loaded, options).await?;
+    let app = App::one_shot(&loaded).await?;
     let ctx = app.ctx.clone();
     let o = ctx
         .observatory

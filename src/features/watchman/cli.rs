@@ -4,7 +4,7 @@ use super::Watchman;
 use super::check::{self, Check, InstanceAction};
 use super::decide::Verdict;
 use super::run::evening_now;
-use crate::app::{App, AppOptions};
+use crate::app::App;
 use crate::cli::WatchmanCliCommand;
 use crate::config::Loaded;
 use crate::errors::exit_code;
@@ -19,11 +19,7 @@ pub fn run(loaded: &Loaded, command: WatchmanCliCommand) -> anyhow::Result<i32> 
         // The same wiring as the server (store, gate, audit, handlers), without serving.
         let mut loaded = loaded.clone();
         loaded.config.watchman.get_or_insert_with(Default::default);
-        let options = AppOptions {
-            one_shot: true,
-            ..AppOptions::default()
-        };
-        let app = App::build(&loaded, options).await?;
+        let app = App::one_shot(&loaded).await?;
         let ctx = app.ctx.clone();
         let w = ctx
             .watchman

@@ -34,12 +34,29 @@ pub fn http_check(name: &str, url: &str) -> CheckConfig {
     }
 }
 
-fn options(clock: &ManualClock, timers: bool) -> AppOptions {
-    AppOptions {
+/// The app on `clock`, with or without the check timers.
+async fn launch(
+    dir: tempfile::TempDir,
+    fake: FakeSlack,
+    config: Config,
+    secrets: &Secrets,
+    clock: &ManualClock,
+    timers: bool,
+) -> SlackHarness {
+    let options = AppOptions {
         clock: Arc::new(clock.clone()),
         health_timers: timers,
         ..AppOptions::default()
-    }
+    };
+    SlackHarness::start_custom(
+        dir,
+        fake,
+        config,
+        secrets.clone(),
+        options,
+        CountingAction::new(),
+    )
+    .await
 }
 
 impl HealthHarness {
@@ -79,15 +96,7 @@ impl HealthHarness {
         let mut secrets = slack::secrets();
         secrets.telegram_bot_token = Some(Secret::new("123456:TEST-token"));
         secrets.telegram_webhook_secret = Some(Secret::new(TG_SECRET));
-        let slack = SlackHarness::start_custom(
-            dir,
-            fake,
-            config,
-            secrets.clone(),
-            options(&clock, timers),
-            CountingAction::new(),
-        )
-        .await;
+        let slack = launch(dir, fake, config, &secrets, &clock, timers).await;
         Self {
             slack,
             telegram,
@@ -124,6 +133,14 @@ impl HealthHarness {
         self.check(name).await
     }
 
+    /// One round: the check after `secs`, then, `group_wait` (30 s) later, a flush.
+    /// Returns how many notices went out.
+    pub async fn round(&self, secs: i64, name: &str) -> usize {
+        self.check_after(secs, name).await;
+        self.clock.advance(chrono::Duration::seconds(30));
+        self.flush().await
+    }
+
     /// Sends what is due; returns how many notices went out.
     pub async fn flush(&self) -> usize {
         self.observatory().flush(self.ctx()).await.expect("flush")
@@ -156,15 +173,7 @@ impl HealthHarness {
             ..
         } = slack;
         app.stop().await;
-        let slack = SlackHarness::start_custom(
-            dir,
-            fake,
-            config,
-            secrets.clone(),
-            options(&clock, false),
-            CountingAction::new(),
-        )
-        .await;
+        let slack = launch(dir, fake, config, &secrets, &clock, false).await;
         Self {
             slack,
             telegram,
