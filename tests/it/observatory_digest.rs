@@ -213,3 +213,57 @@ async fn health_check_exits_by_status_and_history_and_slo_print() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("OpsMate daily digest"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_reports_access_guard_work_and_waiting_approvals() {
+    use crate::support::guard::GuardHarness;
+    let h = GuardHarness::start(|c| {
+        c.observatory = Some(opsmate::config::ObservatoryConfig::default());
+    })
+    .await;
+    h.iam_user("ci-deployer", &[]).await;
+    for (user, slack) in [("ann", "U0ANN"), ("bo", "U0BO")] {
+        h.person(
+            user,
+            &format!("{user}@corp.com"),
+            &format!("{user}-gh"),
+            slack,
+        )
+        .await;
+        h.slack.fake.set_deleted(slack, true);
+    }
+    h.give_access("ann").await;
+    h.scan().await;
+    h.advance_days(7);
+    h.scan().await;
+    let requests = h
+        .ctx()
+        .gate
+        .latest_by_target(opsmate::domain::ActionKind::RevokeAccess)
+        .await
+        .unwrap();
+    let ann = requests["iam-user:ann"].clone();
+    let voter = opsmate::domain::Actor::Slack {
+        user: opsmate::domain::SlackUserId::parse("UALICE").unwrap(),
+        groups: vec![],
+    };
+    h.ctx()
+        .gate
+        .decide(&ann.id, &voter, opsmate::approvals::Verdict::Approve)
+        .await
+        .unwrap();
+    let o = h.ctx().observatory.clone().unwrap();
+    let text = digest::build(h.ctx(), &o, h.now() + Duration::minutes(1))
+        .await
+        .unwrap()
+        .plain();
+    assert!(text.contains("Revoked the AWS access of ann."), "{text}");
+    assert!(
+        text.contains("Unmapped IAM users (1): ci-deployer"),
+        "{text}"
+    );
+    assert!(text.contains("1 waiting:"), "{text}");
+    assert!(text.contains("Revoke AWS access iam-user:bo"), "{text}");
+    assert!(!text.contains("Night Watchman"), "{text}");
+    h.stop().await;
+}
