@@ -154,79 +154,55 @@ fn filter(name: &str, value: &str) -> Filter {
 
 /// Every volume in the client's region, all pages.
 pub async fn list_volumes(client: &Client) -> anyhow::Result<Vec<VolumeSummary>> {
-    let mut pages = client
-        .describe_volumes()
-        .max_results(MAX_PAGE)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        out.extend(
-            page.context("DescribeVolumes")?
-                .volumes()
-                .iter()
-                .map(volume),
-        );
-    }
-    Ok(out)
+    Ok(every_page!(
+        client.describe_volumes().max_results(MAX_PAGE),
+        "DescribeVolumes",
+        |page| page.volumes().iter().map(volume)
+    ))
 }
 
 /// Unattached (`available`) volumes, filtered by EC2 so only they are transferred.
 pub async fn available_volumes(client: &Client) -> anyhow::Result<Vec<VolumeSummary>> {
-    let mut pages = client
-        .describe_volumes()
-        .filters(filter("status", "available"))
-        .max_results(MAX_PAGE)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow::anyhow!("DescribeVolumes: {}", describe_error(&e)))?;
-        out.extend(page.volumes().iter().map(volume));
-    }
-    Ok(out)
+    Ok(every_page!(
+        client
+            .describe_volumes()
+            .filters(filter("status", "available"))
+            .max_results(MAX_PAGE),
+        "DescribeVolumes",
+        |page| page.volumes().iter().map(volume)
+    ))
 }
 
 /// Snapshots this account owns.
 pub async fn own_snapshots(client: &Client) -> anyhow::Result<Vec<SnapshotSummary>> {
-    let mut pages = client
-        .describe_snapshots()
-        .owner_ids("self")
-        .max_results(MAX_PAGE)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| anyhow::anyhow!("DescribeSnapshots: {}", describe_error(&e)))?;
-        out.extend(page.snapshots().iter().map(snapshot));
-    }
-    Ok(out)
+    Ok(every_page!(
+        client
+            .describe_snapshots()
+            .owner_ids("self")
+            .max_results(MAX_PAGE),
+        "DescribeSnapshots",
+        |page| page.snapshots().iter().map(snapshot)
+    ))
 }
 
 /// Snapshot ids used by any own AMI, disabled and deprecated ones included.
 pub async fn ami_snapshot_ids(client: &Client) -> anyhow::Result<HashSet<String>> {
-    let mut pages = client
-        .describe_images()
-        .owners("self")
-        .include_deprecated(true)
-        .include_disabled(true)
-        .max_results(MAX_PAGE)
-        .into_paginator()
-        .send();
-    let mut out = HashSet::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow::anyhow!("DescribeImages: {}", describe_error(&e)))?;
-        for image in page.images() {
-            out.extend(
-                image
-                    .block_device_mappings()
-                    .iter()
-                    .filter_map(|m| m.ebs()?.snapshot_id().map(str::to_owned)),
-            );
-        }
-    }
-    Ok(out)
+    let ids = every_page!(
+        client
+            .describe_images()
+            .owners("self")
+            .include_deprecated(true)
+            .include_disabled(true)
+            .max_results(MAX_PAGE),
+        "DescribeImages",
+        |page| page.images().iter().flat_map(|image| {
+            image
+                .block_device_mappings()
+                .iter()
+                .filter_map(|m| m.ebs()?.snapshot_id().map(str::to_owned))
+        })
+    );
+    Ok(ids.into_iter().collect())
 }
 
 /// Every Elastic IP in the region (the API returns them all in one answer).

@@ -62,21 +62,6 @@ where
     anyhow::anyhow!("{operation}: {}", describe_error(&err))
 }
 
-/// Follows every page of a paged IAM list call, asking for the largest page, and
-/// collects what `$items` takes from each page. A page that fails fails the listing,
-/// named after `$operation`.
-macro_rules! every_page {
-    ($request:expr, $operation:literal, |$page:ident| $items:expr $(,)?) => {{
-        let mut pages = $request.max_items(MAX_ITEMS).into_paginator().send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let $page = page.map_err(|e| failed($operation, e))?;
-            out.extend($items);
-        }
-        out
-    }};
-}
-
 /// Every IAM user with tags, groups and policies: `GetAccountAuthorizationDetails`
 /// filtered to users, 1,000 per page (two calls for 2,000 users, where `ListUsers`
 /// plus `ListUserTags` would cost one call per user).
@@ -166,7 +151,10 @@ pub async fn access_keys(client: &Client, user: &str) -> anyhow::Result<Vec<Acce
 /// The ids of the user's access keys (without the last-use lookups).
 pub async fn access_key_ids(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
-        client.list_access_keys().user_name(user),
+        client
+            .list_access_keys()
+            .user_name(user)
+            .max_items(MAX_ITEMS),
         "ListAccessKeys",
         |page| page
             .access_key_metadata()
@@ -187,7 +175,10 @@ pub async fn has_login_profile(client: &Client, user: &str) -> anyhow::Result<bo
 /// Serial numbers of the user's MFA devices (ARNs for virtual ones).
 pub async fn mfa_devices(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
-        client.list_mfa_devices().user_name(user),
+        client
+            .list_mfa_devices()
+            .user_name(user)
+            .max_items(MAX_ITEMS),
         "ListMFADevices",
         |page| page
             .mfa_devices()
@@ -205,7 +196,10 @@ pub fn is_virtual_mfa(serial: &str) -> bool {
 /// Groups the user is in.
 pub async fn groups_of(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
-        client.list_groups_for_user().user_name(user),
+        client
+            .list_groups_for_user()
+            .user_name(user)
+            .max_items(MAX_ITEMS),
         "ListGroupsForUser",
         |page| page.groups().iter().map(|g| g.group_name().to_owned())
     ))
@@ -217,7 +211,10 @@ pub async fn attached_policies(
     user: &str,
 ) -> anyhow::Result<Vec<(String, String)>> {
     Ok(every_page!(
-        client.list_attached_user_policies().user_name(user),
+        client
+            .list_attached_user_policies()
+            .user_name(user)
+            .max_items(MAX_ITEMS),
         "ListAttachedUserPolicies",
         |page| page
             .attached_policies()
@@ -229,7 +226,10 @@ pub async fn attached_policies(
 /// Names of the user's inline policies.
 pub async fn inline_policies(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
-        client.list_user_policies().user_name(user),
+        client
+            .list_user_policies()
+            .user_name(user)
+            .max_items(MAX_ITEMS),
         "ListUserPolicies",
         |page| page.policy_names().iter().cloned()
     ))
@@ -238,7 +238,10 @@ pub async fn inline_policies(client: &Client, user: &str) -> anyhow::Result<Vec<
 /// Ids of the user's SSH public keys.
 pub async fn ssh_keys(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
-        client.list_ssh_public_keys().user_name(user),
+        client
+            .list_ssh_public_keys()
+            .user_name(user)
+            .max_items(MAX_ITEMS),
         "ListSSHPublicKeys",
         |page| page
             .ssh_public_keys()
@@ -250,7 +253,10 @@ pub async fn ssh_keys(client: &Client, user: &str) -> anyhow::Result<Vec<String>
 /// Ids of the user's signing certificates.
 pub async fn signing_certificates(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
-        client.list_signing_certificates().user_name(user),
+        client
+            .list_signing_certificates()
+            .user_name(user)
+            .max_items(MAX_ITEMS),
         "ListSigningCertificates",
         |page| page
             .certificates()

@@ -71,23 +71,18 @@ async fn in_state(
     state: &str,
     filters: Vec<Filter>,
 ) -> anyhow::Result<Vec<InstanceSummary>> {
-    let mut pages = client
-        .describe_instances()
-        .set_filters(Some(
-            std::iter::once(filter("instance-state-name", state))
-                .chain(filters)
-                .collect(),
-        ))
-        .max_results(MAX_PAGE)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| anyhow::anyhow!("DescribeInstances: {}", describe_error(&e)))?;
-        out.extend(summaries(&page));
-    }
-    Ok(out)
+    Ok(every_page!(
+        client
+            .describe_instances()
+            .set_filters(Some(
+                std::iter::once(filter("instance-state-name", state))
+                    .chain(filters)
+                    .collect(),
+            ))
+            .max_results(MAX_PAGE),
+        "DescribeInstances",
+        |page| summaries(&page)
+    ))
 }
 
 /// Instances in `state` carrying every tag in `tags` (EC2 filters on its side).

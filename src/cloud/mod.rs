@@ -5,6 +5,24 @@
 //! exponential backoff, and counts the HTTP attempts it makes, so a scan can report
 //! how many calls it cost.
 
+/// Follows every page of a paged list call (the request already asks for the
+/// largest page) and collects what `$items` takes from each page. A page that still
+/// fails after the SDK's retries fails the whole listing, named after `$operation`:
+/// a throttled call must never look like resources that are gone.
+macro_rules! every_page {
+    ($request:expr, $operation:literal, |$page:ident| $items:expr $(,)?) => {{
+        let mut pages = $request.into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let $page = page.map_err(|e| {
+                anyhow::anyhow!("{}: {}", $operation, $crate::cloud::describe_error(&e))
+            })?;
+            out.extend($items);
+        }
+        out
+    }};
+}
+
 pub mod ec2;
 pub mod iam;
 pub mod instances;

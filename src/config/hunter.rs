@@ -69,19 +69,7 @@ impl Default for HunterConfig {
 impl HunterConfig {
     /// Checks that types alone cannot express. Returns `(key, problem)`.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        if self
-            .exclude_tag
-            .split('=')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .is_empty()
-        {
-            return Err((
-                "hunter.exclude_tag".into(),
-                "needs a tag key, e.g. \"opsmate:keep=true\"".into(),
-            ));
-        }
+        super::check_exclude_tag("hunter.exclude_tag", &self.exclude_tag)?;
         if self.protect_until_tag.trim().is_empty() {
             return Err(("hunter.protect_until_tag".into(), "needs a tag key".into()));
         }

@@ -535,6 +535,18 @@ pub fn excluded_by(
         .then(|| format!("{key}={v}"))
 }
 
+/// An exclusion tag (`key=value` or `key`, see [`excluded_by`]) needs a key.
+fn check_exclude_tag(key: &str, spec: &str) -> Result<(), (String, String)> {
+    let tag_key = spec.split('=').next().unwrap_or_default().trim();
+    if tag_key.is_empty() {
+        return Err((
+            key.into(),
+            "needs a tag key, e.g. \"opsmate:keep=true\"".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_url(key: &str, url: &str) -> Result<(), (String, String)> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),

@@ -124,17 +124,7 @@ impl WatchmanConfig {
                 "must list at least one region, or be left out to use aws.regions".into(),
             ));
         }
-        if self
-            .exclude_tag
-            .split('=')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .is_empty()
-        {
-            return Err(("watchman.exclude_tag".into(), "needs a tag key".into()));
-        }
-        Ok(())
+        super::check_exclude_tag("watchman.exclude_tag", &self.exclude_tag)
     }
 }
 

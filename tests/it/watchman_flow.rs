@@ -10,6 +10,15 @@ use opsmate::config::WatchmanMode;
 
 const STAGING: &[(&str, &str)] = &[("env", "staging"), ("Name", "web-1")];
 
+/// No stop was proposed and the instance still runs.
+async fn nothing_proposed_and_running(h: &WatchmanHarness, ec2: &aws_sdk_ec2::Client, id: &str) {
+    assert!(
+        h.ctx().gate.pending().await.unwrap().is_empty(),
+        "nothing proposed"
+    );
+    assert_eq!(state(ec2, id).await.0, "running");
+}
+
 /// Quiet signals: the last push three hours ago, no urgent issues.
 fn quiet(h: &WatchmanHarness) {
     h.github.pushed("acme/api", h.now() - Duration::hours(3));
@@ -109,11 +118,7 @@ async fn a_recent_push_keeps_staging_up_and_names_the_repository() {
     let text = all_text(&posts[0].body);
     assert!(text.contains("staging stays up tonight"), "{text}");
     assert!(text.contains("push to acme/billing 10 min ago"), "{text}");
-    assert!(
-        h.ctx().gate.pending().await.unwrap().is_empty(),
-        "nothing proposed"
-    );
-    assert_eq!(state(&ec2, &a).await.0, "running");
+    nothing_proposed_and_running(&h, &ec2, &a).await;
     h.stop().await;
 }
 
@@ -363,11 +368,7 @@ async fn watchman_status_says_what_the_check_would_do_without_acting() {
         "{text}"
     );
     assert!(text.contains(&a), "{text}");
-    assert!(
-        h.ctx().gate.pending().await.unwrap().is_empty(),
-        "nothing proposed"
-    );
-    assert_eq!(state(&ec2, &a).await.0, "running");
+    nothing_proposed_and_running(&h, &ec2, &a).await;
     h.stop().await;
 }
 

@@ -125,50 +125,49 @@ pub fn prune_batch(conn: &Connection, before: DateTime<Utc>) -> anyhow::Result<u
     )?)
 }
 
+const ALERT_COLUMNS: &str = "check_name, last_status, bad_streak, good_streak, open_status,
+    open_since, last_notified, held_since, held_status";
+
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, AlertState)> {
+    let last: String = r.get(1)?;
+    let open: Option<String> = r.get(4)?;
+    let held_since: Option<i64> = r.get(7)?;
+    let held_status: Option<String> = r.get(8)?;
+    Ok((
+        r.get(0)?,
+        AlertState {
+            last_status: Status::parse(&last),
+            bad_streak: r.get(2)?,
+            good_streak: r.get(3)?,
+            open: open.as_deref().and_then(Status::parse),
+            open_since: r.get::<_, Option<i64>>(5)?.map(from_millis),
+            last_notified: r.get::<_, Option<i64>>(6)?.map(from_millis),
+            held: held_since.map(|since| Held {
+                since: from_millis(since),
+                open: held_status.as_deref().and_then(Status::parse),
+            }),
+        },
+    ))
+}
+
 pub fn alert_state(conn: &Connection, check: &str) -> anyhow::Result<AlertState> {
     let state = conn
         .query_row(
-            "SELECT last_status, bad_streak, good_streak, open_status, open_since,
-                    last_notified, held_since, held_status
-             FROM health_alerts WHERE check_name = ?1",
+            &format!("SELECT {ALERT_COLUMNS} FROM health_alerts WHERE check_name = ?1"),
             [check],
-            |r| {
-                let last: String = r.get(0)?;
-                let open: Option<String> = r.get(3)?;
-                let held_since: Option<i64> = r.get(6)?;
-                let held_status: Option<String> = r.get(7)?;
-                Ok(AlertState {
-                    last_status: Status::parse(&last),
-                    bad_streak: r.get(1)?,
-                    good_streak: r.get(2)?,
-                    open: open.as_deref().and_then(Status::parse),
-                    open_since: r.get::<_, Option<i64>>(4)?.map(from_millis),
-                    last_notified: r.get::<_, Option<i64>>(5)?.map(from_millis),
-                    held: held_since.map(|since| Held {
-                        since: from_millis(since),
-                        open: held_status.as_deref().and_then(Status::parse),
-                    }),
-                })
-            },
+            alert_row,
         )
         .optional()?;
-    Ok(state.unwrap_or_default())
+    Ok(state.map(|(_, s)| s).unwrap_or_default())
 }
 
 /// Every check's alert state, by name.
 pub fn alert_states(conn: &Connection) -> anyhow::Result<Vec<(String, AlertState)>> {
-    let names: Vec<String> = {
-        let mut stmt = conn.prepare("SELECT check_name FROM health_alerts ORDER BY check_name")?;
-        stmt.query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?
-    };
-    names
-        .into_iter()
-        .map(|n| {
-            let s = alert_state(conn, &n)?;
-            Ok((n, s))
-        })
-        .collect()
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ALERT_COLUMNS} FROM health_alerts ORDER BY check_name"
+    ))?;
+    let rows = stmt.query_map([], alert_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn save_alert_state(
