@@ -10,7 +10,8 @@ mod common;
 
 use common::{readyz, rss_kib};
 use opsmate::approvals::{
-    ActionHandler, ActionRegistry, BoxFuture, Gate, NewProposal, Precheck, Proposal, Verdict,
+    ActionHandler, ActionRegistry, ActionRun, BoxFuture, Gate, NewProposal, Precheck, Progress,
+    Proposal, Verdict,
 };
 use opsmate::audit::Audit;
 use opsmate::clock::{SharedClock, SystemClock};
@@ -18,7 +19,7 @@ use opsmate::config::{ApprovalsConfig, KindPolicy};
 use opsmate::domain::{ActionKind, Actor, SlackGroupId, SlackUserId};
 use opsmate::metrics::Metrics;
 use opsmate::store::Store;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,8 +30,12 @@ impl ActionHandler for Noop {
     fn recheck<'a>(&'a self, _: &'a Proposal) -> BoxFuture<'a, anyhow::Result<Precheck>> {
         Box::pin(async { Ok(Precheck::Qualifies) })
     }
-    fn execute<'a>(&'a self, p: &'a Proposal, _: bool) -> BoxFuture<'a, anyhow::Result<Value>> {
-        Box::pin(async move { Ok(json!({"done": p.target})) })
+    fn execute<'a>(
+        &'a self,
+        p: &'a Proposal,
+        _: &'a ActionRun<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<Progress>> {
+        Box::pin(async move { Ok(Progress::Done(json!({"done": p.target}))) })
     }
 }
 

@@ -15,7 +15,9 @@
 
 mod common;
 
-use common::moto::{Moto, cpu_time, moto_binary};
+use common::moto::{
+    ACCESS_KEY, Moto, SECRET_KEY, cpu_time, create_volume, ec2_client, moto_binary,
+};
 
 #[path = "../tests/it/support/aws_proxy.rs"]
 mod aws_proxy;
@@ -23,10 +25,7 @@ mod aws_proxy;
 use anyhow::{Context, bail};
 use aws_proxy::{AwsProxy, ProxyCall};
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::VolumeType;
-use opsmate::cloud::Aws;
 use opsmate::cloud::ec2::describe_error;
-use opsmate::config::AwsConfig;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -49,8 +48,6 @@ const ACTIONS: [&str; 4] = [
     "DescribeImages",
     "DescribeAddresses",
 ];
-const ACCESS_KEY: &str = "testing";
-const SECRET_KEY: &str = "testing";
 
 fn main() -> ExitCode {
     common::bench_main("hunter_scan", run)
@@ -155,21 +152,6 @@ impl SeedJob {
     }
 }
 
-/// An 8 GiB gp3 volume in the region's first zone; returns its id.
-async fn create_volume(client: &Client, region: &str) -> anyhow::Result<String> {
-    let out = client
-        .create_volume()
-        .availability_zone(format!("{region}a"))
-        .size(8)
-        .volume_type(VolumeType::Gp3)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("CreateVolume in {region}: {}", describe_error(&e)))?;
-    out.volume_id()
-        .map(str::to_owned)
-        .context("CreateVolume returned no id")
-}
-
 /// Seeds each region's moto directly (the proxy would only add noise to its call
 /// log): the volumes, and the snapshots of one source volume per region, which is
 /// deleted afterwards so exactly `VOLUMES` volumes remain.
@@ -177,17 +159,7 @@ async fn seed(endpoints: &[String]) -> anyhow::Result<()> {
     let mut sources = Vec::with_capacity(REGIONS.len());
     let mut jobs = Vec::with_capacity(VOLUMES + SNAPSHOTS);
     for (i, (region, endpoint)) in REGIONS.into_iter().zip(endpoints).enumerate() {
-        let aws = Aws::with_static_credentials(
-            &AwsConfig {
-                regions: vec![region.to_owned()],
-                endpoint_url: Some(endpoint.clone()),
-                ..Default::default()
-            },
-            ACCESS_KEY,
-            SECRET_KEY,
-        )
-        .await;
-        let client = aws.ec2(region);
+        let client = ec2_client(endpoint, region).await;
         let source = create_volume(&client, region).await?;
         jobs.extend((0..share(VOLUMES, i)).map(|_| SeedJob::Volume {
             client: client.clone(),

@@ -4,6 +4,7 @@
 use crate::approvals::{ActionRegistry, Gate, Proposal};
 use crate::audit::Audit;
 use crate::chat::answers;
+use crate::chat::handle;
 use crate::chat::message::ChatMessage;
 use crate::chat::slack::door::{self, SlackDoor};
 use crate::chat::slack::groups::SlackGroups;
@@ -20,8 +21,9 @@ use crate::chat::telegram::{self, TelegramBot};
 use crate::clock::{SharedClock, SystemClock};
 use crate::cloud::Aws;
 use crate::config::{Config, Loaded, Secret, SlackMode, TelegramMode};
-use crate::dispatch::{self, Context};
+use crate::dispatch::{self, Context, DispatchStats};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
+use crate::executor::Executor;
 use crate::features::observatory::{self, Observatory};
 use crate::features::{self, guard::Guard, hunter, hunter::Hunter, watchman::Watchman};
 use crate::http::{self, HttpState};
@@ -39,6 +41,10 @@ use tokio_util::sync::CancellationToken;
 
 /// How long shutdown waits for background tasks to finish their current step.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// How long shutdown keeps sending what is queued in the outbox (the rest stays
+/// queued in SQLite and goes out after the restart).
+const OUTBOX_FLUSH: Duration = Duration::from_secs(5);
 
 /// Knobs tests turn; production uses [`AppOptions::default`].
 pub struct AppOptions {
@@ -175,6 +181,7 @@ impl App {
             metrics.clone(),
             config.dry_run,
         );
+        let executor = Executor::new(gate.clone(), config.approvals.workers);
 
         let mut transports = Transports::default();
         let mut slack_groups = None;
@@ -254,6 +261,8 @@ impl App {
             secrets,
             store,
             gate,
+            executor,
+            dispatch: DispatchStats::default(),
             outbox,
             audit,
             metrics,
@@ -277,6 +286,11 @@ impl App {
             telegram,
             health_timers: options.health_timers,
         };
+        let hook_ctx = app.ctx.clone();
+        app.ctx.executor.on_change(Arc::new(move |p, hint| {
+            let ctx = hook_ctx.clone();
+            Box::pin(async move { handle::show_outcome(&ctx, &p, &hint).await })
+        }));
         if !options.one_shot {
             app.announce(loaded).await?;
             app.recover().await?;
@@ -391,11 +405,12 @@ impl App {
                 tokio::spawn(async {})
             }
         });
-        let mut tasks = vec![
-            tokio::spawn(dispatch::run(ctx.clone(), receiver, shutdown.clone())),
-            tokio::spawn(sender.run(shutdown.clone())),
-            tokio::spawn(scheduler.run(queue, shutdown.clone())),
-        ];
+        let dispatcher = tokio::spawn(dispatch::run(ctx.clone(), receiver, shutdown.clone()));
+        // The sender outlives the dispatcher and the executor, so what they queue
+        // while stopping still goes out.
+        let sender_stop = CancellationToken::new();
+        let sender_task = tokio::spawn(sender.run(sender_stop.clone()));
+        let mut tasks = vec![tokio::spawn(scheduler.run(queue, shutdown.clone()))];
         if let (Some(o), true) = (ctx.observatory.clone(), health_timers) {
             tasks.extend(observatory::runner::spawn(ctx.clone(), o, shutdown.clone()));
         }
@@ -428,6 +443,23 @@ impl App {
         {
             tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");
         }
+        let _ = dispatcher.await;
+        let working = ctx.executor.shutdown(SHUTDOWN_GRACE).await;
+        if working > 0 {
+            tracing::warn!(
+                working,
+                "actions were still working when the shutdown grace passed; they are checked at the next start"
+            );
+        }
+        let deadline = tokio::time::Instant::now() + OUTBOX_FLUSH;
+        while tokio::time::Instant::now() < deadline {
+            match ctx.outbox.depth().await {
+                Ok((0, _)) | Err(_) => break,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        sender_stop.cancel();
+        let _ = sender_task.await;
         ctx.audit
             .record("system", "opsmate.stopped", "opsmate", json!({}))
             .await?;
@@ -464,16 +496,26 @@ impl App {
         Ok(())
     }
 
-    /// Actions cut off by the last stop become `interrupted` and are surfaced.
+    /// What the last stop left decided but unfinished: approvals never started and
+    /// resumable actions go back to the executor (which re-checks before acting);
+    /// actions cut off mid-way become `interrupted` and are surfaced.
     async fn recover(&self) -> anyhow::Result<()> {
-        let interrupted = self.ctx.gate.recover_interrupted().await?;
-        for p in &interrupted {
+        let found = self.ctx.executor.recover().await?;
+        for p in &found.queued {
+            tracing::info!(approval = %p.id, kind = %p.kind, target = %p.target,
+                "an approved action had not started when OpsMate last stopped; it runs now");
+        }
+        for p in &found.resumed {
+            tracing::info!(approval = %p.id, kind = %p.kind, target = %p.target,
+                "an action was waiting when OpsMate last stopped; it resumes from its stored steps");
+        }
+        for p in &found.interrupted {
             tracing::warn!(approval = %p.id, kind = %p.kind, target = %p.target,
                 "an action was running when OpsMate last stopped; it is marked interrupted and will not be re-run");
             self.surface_interrupted(p).await?;
         }
         // A feature may offer to finish what was cut off (Access Guard's revocation).
-        let ids: Vec<_> = interrupted.iter().map(|p| p.id.clone()).collect();
+        let ids: Vec<_> = found.interrupted.iter().map(|p| p.id.clone()).collect();
         features::refresh_decided(&self.ctx, &ids).await
     }
 

@@ -1,6 +1,8 @@
-//! The dispatcher: takes events off the queue one at a time and calls the handler for
-//! each, inside a tracing span. Dispatch is an exhaustive `match`, so a new event or
-//! job kind that nobody handles does not compile.
+//! The dispatcher: takes events off the queue and handles them concurrently, each
+//! inside a tracing span, keeping the order that matters ([`order_key`]): one run of a
+//! job at a time, one proposal's events in order. Nothing here waits on an approved
+//! action; the executor runs those. Dispatch is an exhaustive `match`, so a new event
+//! or job kind that nobody handles does not compile.
 
 use crate::approvals::Gate;
 use crate::audit::Audit;
@@ -10,13 +12,17 @@ use crate::chat::slack::seen;
 use crate::clock::SharedClock;
 use crate::cloud::Aws;
 use crate::config::{Config, Secrets};
-use crate::events::{Event, EventReceiver, JobKind, JobRun};
+use crate::events::{DirectoryChange, Event, EventReceiver, JobKind, JobRun};
+use crate::executor::Executor;
 use crate::metrics::{JobLabels, JobNameLabels, Metrics};
 use crate::outbox::Outbox;
 use crate::scheduler::sql as job_sql;
 use crate::store::Store;
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -27,6 +33,10 @@ pub struct Context {
     pub secrets: Arc<Secrets>,
     pub store: Store,
     pub gate: Gate,
+    /// Runs approved proposals beside the queue.
+    pub executor: Executor,
+    /// What the dispatcher is doing.
+    pub dispatch: DispatchStats,
     pub outbox: Outbox,
     pub audit: Audit,
     pub metrics: Metrics,
@@ -60,22 +70,176 @@ pub async fn dispatch(ctx: &Context, event: Event) -> anyhow::Result<()> {
     }
 }
 
-/// Consumes the queue until shutdown. The event being handled when shutdown arrives
-/// is finished first; the step of an action in flight is never cut off.
+/// Events handled at once, at most. More wait for a place (in arrival order).
+const MAX_CONCURRENT_EVENTS: usize = 64;
+
+/// How long shutdown lets queued and running events finish.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(20);
+
+/// Counts of the dispatcher's work, for `/metrics`, shutdown and the test harness.
+#[derive(Clone, Default)]
+pub struct DispatchStats(Arc<StatsInner>);
+
+#[derive(Default)]
+struct StatsInner {
+    /// Events received and not yet handled (waiting in a lane or running).
+    in_flight: AtomicUsize,
+    /// Handlers that returned an error.
+    errors: AtomicUsize,
+    changed: Notify,
+}
+
+impl DispatchStats {
+    pub fn in_flight(&self) -> usize {
+        self.0.in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn errors(&self) -> usize {
+        self.0.errors.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no received event is waiting or running.
+    pub async fn idle(&self) {
+        loop {
+            let changed = self.0.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.in_flight() == 0 {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Like [`DispatchStats::idle`], giving up at `deadline`; returns what is left.
+    async fn idle_by(&self, deadline: tokio::time::Instant) -> usize {
+        let _ = tokio::time::timeout_at(deadline, self.idle()).await;
+        self.in_flight()
+    }
+}
+
+/// Which events must not overtake each other: one run of a given job at a time, and
+/// the events of one proposal (or one member) in order. Events without a key run as
+/// soon as there is a place.
+pub fn order_key(event: &Event) -> Option<String> {
+    match event {
+        Event::Job(run) => Some(format!("job:{}", run.job.as_str())),
+        Event::Decision(d) => Some(format!("proposal:{}", d.approval)),
+        // An on-demand scan is the scheduled scan's job, run now.
+        Event::Command(c) => match &c.parsed {
+            Ok(crate::chat::command::Command::Zombies) => {
+                Some(format!("job:{}", JobKind::HuntZombies.as_str()))
+            }
+            _ => None,
+        },
+        Event::Directory(DirectoryChange::SlackMember(m)) => {
+            Some(format!("directory:{}", m.user_id))
+        }
+    }
+}
+
+/// Ordered lanes: one queue per key, drained by one task while it has events.
+#[derive(Clone)]
+struct Lanes {
+    ctx: Context,
+    lanes: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>>,
+    places: Arc<Semaphore>,
+}
+
+impl Lanes {
+    fn route(&self, event: Event) {
+        let stats = &self.ctx.dispatch.0;
+        stats.in_flight.fetch_add(1, Ordering::SeqCst);
+        let Some(key) = order_key(&event) else {
+            let this = self.clone();
+            tokio::spawn(async move { this.handle(event).await });
+            return;
+        };
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        // A lane's task only leaves under this lock, after finding its queue empty,
+        // so a send to a lane in the map always reaches a running task.
+        if let Some(lane) = lanes.get(&key)
+            && lane.send(event.clone()).is_ok()
+        {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(event);
+        lanes.insert(key.clone(), tx);
+        drop(lanes);
+        let this = self.clone();
+        tokio::spawn(async move { this.drain_lane(key, rx).await });
+    }
+
+    async fn drain_lane(self, key: String, mut rx: mpsc::UnboundedReceiver<Event>) {
+        loop {
+            let next = match rx.try_recv() {
+                Ok(event) => Some(event),
+                Err(_) => {
+                    let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+                    match rx.try_recv() {
+                        Ok(event) => Some(event),
+                        Err(_) => {
+                            lanes.remove(&key);
+                            None
+                        }
+                    }
+                }
+            };
+            match next {
+                Some(event) => self.handle(event).await,
+                None => return,
+            }
+        }
+    }
+
+    async fn handle(&self, event: Event) {
+        let stats = &self.ctx.dispatch.0;
+        if let Ok(_place) = self.places.acquire().await {
+            let span = tracing::info_span!("event", kind = event.name());
+            if let Err(e) = dispatch(&self.ctx, event).instrument(span).await {
+                stats.errors.fetch_add(1, Ordering::SeqCst);
+                tracing::error!(error = %format!("{e:#}"), "event handler failed");
+            }
+        }
+        stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+        stats.changed.notify_waiters();
+    }
+}
+
+/// Consumes the queue until shutdown, handling events concurrently in their order
+/// lanes. At shutdown the queue is closed and every event already in it, or in a
+/// lane, is still handled, for at most [`DRAIN_LIMIT`]: nothing acknowledged to
+/// Slack or Telegram is dropped while the drain lasts.
 pub async fn run(ctx: Context, mut rx: EventReceiver, shutdown: CancellationToken) {
+    let lanes = Lanes {
+        ctx: ctx.clone(),
+        lanes: Arc::default(),
+        places: Arc::new(Semaphore::new(MAX_CONCURRENT_EVENTS)),
+    };
     loop {
-        let event = tokio::select! {
+        tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
             event = rx.0.recv() => match event {
-                Some(e) => e,
+                Some(e) => lanes.route(e),
                 None => break,
             },
-        };
-        let span = tracing::info_span!("event", kind = event.name());
-        if let Err(e) = dispatch(&ctx, event).instrument(span).await {
-            tracing::error!(error = %format!("{e:#}"), "event handler failed");
         }
+    }
+    rx.0.close();
+    while let Ok(event) = rx.0.try_recv() {
+        lanes.route(event);
+    }
+    let left = ctx
+        .dispatch
+        .idle_by(tokio::time::Instant::now() + DRAIN_LIMIT)
+        .await;
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "events were still being handled when the drain limit passed"
+        );
     }
     tracing::info!("dispatcher stopped");
 }

@@ -9,9 +9,11 @@
 //! - `store/`: the SQLite connection and embedded migrations;
 //! - `audit/`: the append-only, hash-chained audit log;
 //! - `approvals/`: the approval gate, the one door to destructive work;
+//! - `executor/`: runs approved actions beside the queue, in resumable steps;
 //! - `outbox/`: durable delivery of every outgoing chat message;
 //! - `scheduler/`: cron jobs in a time zone, once per occurrence;
-//! - `events.rs` and `dispatch.rs`: the one queue and the one dispatcher;
+//! - `events.rs` and `dispatch.rs`: the one queue and the dispatcher that handles its
+//!   events concurrently, in order where order matters;
 //! - `http/`: the axum server (health, readiness, metrics);
 //! - `chat/`: platform adapters (Slack Web API delivery);
 //! - `cloud/`: AWS clients with an endpoint override;
@@ -31,6 +33,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod errors;
 pub mod events;
+pub mod executor;
 pub mod features;
 pub mod github;
 pub mod http;

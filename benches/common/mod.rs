@@ -130,26 +130,51 @@ pub fn free_port() -> u16 {
 /// Starts the release binary's `serve` on a fresh database in `dir` with extra
 /// environment, and waits until `/readyz` answers.
 pub fn start_opsmate(dir: &std::path::Path, env: &[(&str, String)]) -> (std::process::Child, u16) {
+    launch_opsmate(dir, env, None).unwrap()
+}
+
+/// [`start_opsmate`] on the database in `dir` (a new one, or the one an earlier run
+/// left there), with the log appended to `log` if given; an error, not a panic, when
+/// it does not get ready within 20 s (the process is killed then).
+pub fn launch_opsmate(
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    log: Option<&std::path::Path>,
+) -> anyhow::Result<(std::process::Child, u16)> {
+    use anyhow::Context as _;
     let port = free_port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_opsmate"))
+    let stderr = match log {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?
+            .into(),
+        None => std::process::Stdio::null(),
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opsmate"))
         .arg("serve")
         .env("OPSMATE_STORAGE__PATH", dir.join("opsmate.db"))
         .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "error")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
-        .unwrap();
+        .context("starting opsmate serve")?;
     let start = std::time::Instant::now();
     while !readyz(port) {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(20),
-            "not ready in 20 s"
-        );
+        if let Ok(Some(status)) = child.try_wait() {
+            anyhow::bail!("opsmate serve exited at start-up ({status})");
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("opsmate serve was not ready in 20 s");
+        }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    (child, port)
+    Ok((child, port))
 }
 
 /// Stops a server started by [`start_opsmate`] with SIGTERM.

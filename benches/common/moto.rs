@@ -1,7 +1,13 @@
 //! A `moto_server` per benchmark, found the way the integration tests find it and
-//! killed when dropped, so no error path leaves one behind.
+//! killed when dropped, so no error path leaves one behind; and the EC2 calls the
+//! benchmarks seed it with.
 
 use anyhow::{Context, bail};
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::VolumeType;
+use opsmate::cloud::Aws;
+use opsmate::cloud::ec2::describe_error;
+use opsmate::config::AwsConfig;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -83,6 +89,39 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The static credentials moto accepts (any would do); the benchmarks give the same
+/// to the binary.
+pub const ACCESS_KEY: &str = "testing";
+pub const SECRET_KEY: &str = "testing";
+
+/// An EC2 client for `region` straight to `endpoint` (a moto), for seeding and
+/// checking without going through the proxy.
+pub async fn ec2_client(endpoint: &str, region: &str) -> Client {
+    let config = AwsConfig {
+        regions: vec![region.to_owned()],
+        endpoint_url: Some(endpoint.to_owned()),
+        ..Default::default()
+    };
+    Aws::with_static_credentials(&config, ACCESS_KEY, SECRET_KEY)
+        .await
+        .ec2(region)
+}
+
+/// An 8 GiB gp3 volume in the region's first zone; returns its id.
+pub async fn create_volume(client: &Client, region: &str) -> anyhow::Result<String> {
+    let out = client
+        .create_volume()
+        .availability_zone(format!("{region}a"))
+        .size(8)
+        .volume_type(VolumeType::Gp3)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("CreateVolume in {region}: {}", describe_error(&e)))?;
+    out.volume_id()
+        .map(str::to_owned)
+        .context("CreateVolume returned no id")
 }
 
 /// CPU time of all the moto processes together; `None` off Linux.

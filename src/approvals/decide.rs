@@ -56,7 +56,7 @@ fn expire_and_audit(
             tx,
             now,
             "system",
-            "approval.expired",
+            audit::events::APPROVAL_EXPIRED,
             p.id.as_str(),
             &json!({"kind": p.kind, "target": p.target}),
         )?;
@@ -84,7 +84,7 @@ pub(super) fn decide_tx(
     };
     let refuse = |reason: &str, extra: Value| {
         record(
-            "approval.refused",
+            audit::events::APPROVAL_REFUSED,
             json!({"verdict": verb, "reason": reason, "detail": extra}),
         )
     };
@@ -118,7 +118,7 @@ pub(super) fn decide_tx(
                 return Ok(Step::AlreadyDecided(sql::get(tx, id)?.unwrap_or(p)));
             }
             record(
-                "approval.rejected",
+                audit::events::APPROVAL_REJECTED,
                 json!({"kind": p.kind, "target": p.target}),
             )?;
             Ok(Step::Rejected(sql::get(tx, id)?.unwrap_or(p)))
@@ -132,7 +132,7 @@ pub(super) fn decide_tx(
             let have = voters.len() as u32;
             if have < p.required_approvals {
                 record(
-                    "approval.vote",
+                    audit::events::APPROVAL_VOTE,
                     json!({"have": have, "need": p.required_approvals}),
                 )?;
                 return Ok(Step::Vote { proposal: p, have });
@@ -143,7 +143,7 @@ pub(super) fn decide_tx(
                 return Ok(Step::AlreadyDecided(sql::get(tx, id)?.unwrap_or(p)));
             }
             record(
-                "approval.approved",
+                audit::events::APPROVAL_APPROVED,
                 json!({"kind": p.kind, "target": p.target, "approvers": voters}),
             )?;
             Ok(Step::Approved(sql::get(tx, id)?.unwrap_or(p)))

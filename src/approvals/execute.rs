@@ -1,119 +1,209 @@
-//! Running an approved proposal, and recovering from a stop in the middle of one.
+//! The gate's side of running an approved proposal: the state moves and their audit
+//! rows. The executor (`crate::executor`) decides when each happens.
+//!
+//! ```text
+//! approved ─► executing ─┬─► succeeded | failed | skipped
+//!                        └─► interrupted (cut off by a restart, not resumable)
+//! ```
 
 use super::proposal::{Proposal, ProposalState};
 use super::sql;
-use super::{Gate, Precheck};
+use super::{ActionHandler, Gate};
 use crate::audit;
+use crate::clock::to_millis;
+use crate::domain::ApprovalId;
 use crate::store;
-use serde_json::json;
+use rusqlite::params;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// What start-up found of the actions that were decided but not finished.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// Approved, never started: handed to the executor again (it re-checks first).
+    pub queued: Vec<Proposal>,
+    /// Resumable actions that were running or waiting: they carry on from their steps.
+    pub resumed: Vec<Proposal>,
+    /// Cut off mid-way and not resumable: never re-run; people check by hand.
+    pub interrupted: Vec<Proposal>,
+}
 
 impl Gate {
-    /// Runs an approved proposal: approved → executing → succeeded | failed | skipped.
-    pub(super) async fn execute(&self, p: Proposal) -> anyhow::Result<Proposal> {
-        let now = self.clock.now();
-        let id = p.id.clone();
-        let dry_run = self.dry_run;
-        let started = self
-            .store
-            .call(move |conn| {
-                store::immediate(conn, |tx| {
-                    let moved = sql::transition(
-                        tx,
-                        &id,
-                        ProposalState::Approved,
-                        ProposalState::Executing,
-                    )?;
-                    if moved {
-                        audit::append(
-                            tx,
-                            now,
-                            "system",
-                            "action.started",
-                            id.as_str(),
-                            &json!({"dry_run": dry_run}),
-                        )?;
-                    }
-                    Ok(moved)
-                })
-            })
-            .await?;
-        if !started {
-            // Someone else is already running it; never twice.
-            return self
-                .get(&p.id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("proposal vanished"));
-        }
+    /// The handler registered for a proposal's kind.
+    pub fn handler_for(&self, p: &Proposal) -> Option<Arc<dyn ActionHandler>> {
+        self.actions.get(p.kind)
+    }
 
-        let (state, outcome) = match self.actions.get(p.kind) {
-            None => (
-                ProposalState::Failed,
-                json!({"error": format!("no handler is registered for {} actions", p.kind)}),
-            ),
-            Some(handler) => match handler.recheck(&p).await {
-                Ok(Precheck::NoLongerQualifies(why)) => {
-                    (ProposalState::Skipped, json!({"skipped": why}))
-                }
-                Err(e) => (
-                    ProposalState::Failed,
-                    json!({"error": format!("precondition check failed: {e:#}")}),
-                ),
-                Ok(Precheck::Qualifies) => match handler.execute(&p, self.dry_run).await {
-                    // A set whose report counts failures failed, with the report kept.
-                    Ok(report) if report.get("failed").and_then(|n| n.as_u64()) > Some(0) => (
-                        ProposalState::Failed,
-                        json!({"dry_run": self.dry_run, "report": report,
-                               "error": format!("{} of the actions failed", report["failed"])}),
-                    ),
-                    Ok(report) => (
-                        ProposalState::Succeeded,
-                        json!({"dry_run": self.dry_run, "report": report}),
-                    ),
-                    Err(e) => (ProposalState::Failed, json!({"error": format!("{e:#}")})),
-                },
-            },
-        };
-        self.metrics.action(p.kind.as_str(), state.as_str());
+    /// The gate's clock, now.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// True when actions only say what they would do.
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    pub(crate) fn store(&self) -> &crate::store::Store {
+        &self.store
+    }
+
+    /// approved → executing, audited. A resumable action gets its progress row in
+    /// the same transaction, so a restart from here on resumes it. Returns the
+    /// proposal if this call moved it (never twice).
+    pub async fn begin_execution(
+        &self,
+        id: &ApprovalId,
+        resumable: bool,
+    ) -> anyhow::Result<Option<Proposal>> {
         let now = self.clock.now();
-        let id = p.id.clone();
+        let id = id.clone();
+        let dry_run = self.dry_run;
         self.store
             .call(move |conn| {
                 store::immediate(conn, |tx| {
-                    sql::finish(tx, &id, state, &outcome, now)?;
+                    if !sql::transition(tx, &id, ProposalState::Approved, ProposalState::Executing)?
+                    {
+                        return Ok(None);
+                    }
+                    if resumable {
+                        insert_progress(tx, &id, None, now)?;
+                    }
                     audit::append(
                         tx,
                         now,
                         "system",
-                        &format!("action.{state}"),
+                        audit::events::ACTION_STARTED,
                         id.as_str(),
-                        &outcome,
+                        &json!({"dry_run": dry_run, "resumable": resumable}),
                     )?;
-                    sql::get(tx, &id)?.ok_or_else(|| anyhow::anyhow!("proposal vanished"))
+                    sql::get(tx, &id)
                 })
             })
             .await
     }
 
-    /// At start-up: anything left `executing` was cut off mid-way. It becomes
-    /// `interrupted`, is audited, and is returned to be surfaced. It is never re-run.
-    pub async fn recover_interrupted(&self) -> anyhow::Result<Vec<Proposal>> {
+    /// A set (`delete_zombies`) takes over one of its members: pending → executing in
+    /// one conditional UPDATE, decided by whoever approved the set, audited. Returns
+    /// false when the member was no longer pending (its own decision stands).
+    pub async fn claim_for_set(&self, member: &ApprovalId, set: &Proposal) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        let (member, set_id) = (member.clone(), set.id.clone());
+        let by = set.decided_by.clone().unwrap_or_else(|| "system".into());
+        self.store
+            .call(move |conn| {
+                store::immediate(conn, |tx| {
+                    if !sql::decide_pending(tx, &member, ProposalState::Executing, &by, now)? {
+                        return Ok(false);
+                    }
+                    insert_progress(tx, &member, Some(&set_id), now)?;
+                    audit::append(
+                        tx,
+                        now,
+                        &by,
+                        audit::events::APPROVAL_APPROVED,
+                        member.as_str(),
+                        &json!({"via_set": set_id, "approvers": by.split(',').collect::<Vec<_>>()}),
+                    )?;
+                    Ok(true)
+                })
+            })
+            .await
+    }
+
+    /// executing → `state`, with the outcome and its audit row. `detail` (an internal
+    /// error chain) goes to the audit row only, never into what chat shows.
+    pub async fn finish_execution(
+        &self,
+        id: &ApprovalId,
+        state: ProposalState,
+        outcome: Value,
+        detail: Option<String>,
+    ) -> anyhow::Result<Proposal> {
+        let now = self.clock.now();
+        let id = id.clone();
+        self.store
+            .call(move |conn| {
+                store::immediate(conn, |tx| {
+                    if sql::finish(tx, &id, state, &outcome, now)? {
+                        tx.execute(
+                            "DELETE FROM action_progress WHERE proposal_id = ?1",
+                            [id.as_str()],
+                        )?;
+                        let mut details = outcome.clone();
+                        if let (Some(obj), Some(d)) = (details.as_object_mut(), detail) {
+                            obj.insert("detail".into(), Value::String(d));
+                        }
+                        audit::append(
+                            tx,
+                            now,
+                            "system",
+                            audit::events::action_finished(state),
+                            id.as_str(),
+                            &details,
+                        )?;
+                    }
+                    sql::get(tx, &id)?.ok_or_else(|| anyhow::anyhow!("proposal vanished"))
+                })
+            })
+            .await
+            .inspect(|p| self.metrics.action(p.kind.as_str(), state.as_str()))
+    }
+
+    /// Notes that a resumable action finished one pass and will be called again.
+    pub async fn note_pass(&self, id: &ApprovalId, next: chrono::Duration) -> anyhow::Result<()> {
+        let next_at = to_millis(self.clock.now() + next);
+        let id = id.clone();
+        self.store
+            .call(move |c| {
+                c.execute(
+                    "UPDATE action_progress SET passes = passes + 1, next_pass_at = ?2
+                     WHERE proposal_id = ?1",
+                    params![id.as_str(), next_at],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// At start-up: sorts every decided but unfinished proposal. `executing` without a
+    /// progress row, or whose set is not resuming, becomes `interrupted` (audited,
+    /// never re-run); resumable ones and queued approvals are returned to be handed to
+    /// the executor. Members claimed by a resuming set are left to the set.
+    pub async fn recover(&self) -> anyhow::Result<Recovery> {
         let now = self.clock.now();
         self.store
             .call(move |conn| {
                 store::immediate(conn, |tx| {
-                    let mut out = Vec::new();
-                    for p in sql::in_state(tx, ProposalState::Executing)? {
-                        if sql::transition(tx, &p.id, ProposalState::Executing, ProposalState::Interrupted)? {
-                            audit::append(
-                                tx,
-                                now,
-                                "system",
-                                "action.interrupted",
-                                p.id.as_str(),
-                                &json!({"kind": p.kind, "target": p.target,
-                                        "note": "the process stopped while this action ran; check the target by hand, it will not be re-run"}),
-                            )?;
-                            out.extend(sql::get(tx, &p.id)?);
+                    let mut out = Recovery {
+                        queued: sql::in_state(tx, ProposalState::Approved)?,
+                        ..Recovery::default()
+                    };
+                    let executing = sql::in_state(tx, ProposalState::Executing)?;
+                    let progress = progress_rows(tx)?;
+                    let resuming = |id: &ApprovalId| {
+                        progress.get(id.as_str()).is_some_and(|parent| parent.is_none())
+                    };
+                    for p in executing {
+                        match progress.get(p.id.as_str()) {
+                            Some(None) => out.resumed.push(p),
+                            Some(Some(parent))
+                                if ApprovalId::parse(parent).is_ok_and(|s| resuming(&s)) => {}
+                            _ => {
+                                if sql::transition(tx, &p.id, ProposalState::Executing, ProposalState::Interrupted)? {
+                                    tx.execute("DELETE FROM action_progress WHERE proposal_id = ?1", [p.id.as_str()])?;
+                                    audit::append(
+                                        tx,
+                                        now,
+                                        "system",
+                                        audit::events::ACTION_INTERRUPTED,
+                                        p.id.as_str(),
+                                        &json!({"kind": p.kind, "target": p.target,
+                                                "note": "the process stopped while this action ran; check the target by hand, it will not be re-run"}),
+                                    )?;
+                                    out.interrupted.extend(sql::get(tx, &p.id)?);
+                                }
+                            }
                         }
                     }
                     Ok(out)
@@ -121,4 +211,27 @@ impl Gate {
             })
             .await
     }
+}
+
+fn insert_progress(
+    tx: &rusqlite::Transaction<'_>,
+    id: &ApprovalId,
+    parent: Option<&ApprovalId>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    tx.execute(
+        "INSERT INTO action_progress (proposal_id, parent_id, started_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (proposal_id) DO NOTHING",
+        params![id.as_str(), parent.map(|p| p.as_str()), to_millis(now)],
+    )?;
+    Ok(())
+}
+
+/// Progress rows: proposal id → the set that claimed it, if any.
+fn progress_rows(
+    tx: &rusqlite::Transaction<'_>,
+) -> anyhow::Result<std::collections::HashMap<String, Option<String>>> {
+    let mut stmt = tx.prepare("SELECT proposal_id, parent_id FROM action_progress")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

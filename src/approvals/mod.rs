@@ -4,6 +4,8 @@
 //!   click, a platform retry or two approvers at once execute an action at most once.
 //! - Refused clicks are audited too: the audit row commits even though the decision
 //!   does not.
+//! - A decision only records itself: an approved proposal is handed to the executor
+//!   (`crate::executor`), which runs it beside the queue.
 //! - Just before executing, the action's precondition is checked again.
 
 mod action;
@@ -12,10 +14,13 @@ mod execute;
 pub mod policy;
 mod proposal;
 mod sql;
+mod steps;
 
-pub use action::{ActionHandler, ActionRegistry, BoxFuture, Precheck};
+pub use action::{ActionHandler, ActionRegistry, ActionRun, BoxFuture, Precheck, Progress};
+pub use execute::Recovery;
 pub use policy::Refusal;
 pub use proposal::{NewProposal, PostedAt, Proposal, ProposalState};
+pub use steps::Steps;
 
 use crate::audit;
 use crate::clock::SharedClock;
@@ -54,8 +59,9 @@ impl Proposed {
 /// A decision that went through.
 #[derive(Debug, Clone)]
 pub enum Decided {
-    /// Approved and run; the proposal carries the final state and outcome.
-    Executed(Proposal),
+    /// Approved: the decision is recorded and the proposal is ready for the executor,
+    /// which runs it beside the queue.
+    Approved(Proposal),
     Rejected(Proposal),
     /// Approval recorded, more distinct approvers needed.
     NeedsMoreApprovals {
@@ -162,7 +168,7 @@ impl Gate {
                         tx,
                         now,
                         &new.proposed_by,
-                        "approval.proposed",
+                        audit::events::APPROVAL_PROPOSED,
                         id.as_str(),
                         &json!({
                             "kind": new.kind,
@@ -211,8 +217,8 @@ impl Gate {
             .await
     }
 
-    /// Decides a proposal on behalf of `decider`, and runs the action if this decision
-    /// completes the approval.
+    /// Decides a proposal on behalf of `decider`. An approval that completes the
+    /// proposal leaves it `approved`, for the executor; nothing runs here.
     pub async fn decide(
         &self,
         id: &ApprovalId,
@@ -248,12 +254,12 @@ impl Gate {
                 have,
             }),
             Step::Rejected(p) => Ok(Decided::Rejected(p)),
-            Step::Approved(p) => Ok(Decided::Executed(self.execute(p).await?)),
+            Step::Approved(p) => Ok(Decided::Approved(p)),
         }
     }
 
-    /// Approves a pending proposal on behalf of a rule rather than a person, and runs
-    /// it. Only Night Watchman's notice uses this: nobody clicked Keep online before
+    /// Approves a pending proposal on behalf of a rule rather than a person, for the
+    /// executor to run. Only Night Watchman's notice uses this: nobody clicked Keep online before
     /// the announced deadline, which the notice told everyone would mean a stop. The
     /// rule is recorded as the decider (`by`), and audited as such. Returns `None`
     /// when the proposal was no longer pending (kept, stopped early, expired).
@@ -278,7 +284,7 @@ impl Gate {
                         tx,
                         now,
                         &by,
-                        "approval.approved_unattended",
+                        audit::events::APPROVAL_APPROVED_UNATTENDED,
                         id.as_str(),
                         &json!({"kind": p.kind, "target": p.target, "why": why}),
                     )?;
@@ -286,10 +292,7 @@ impl Gate {
                 })
             })
             .await?;
-        match approved {
-            Some(p) => Ok(Some(self.execute(p).await?)),
-            None => Ok(None),
-        }
+        Ok(approved)
     }
 
     async fn decide_in_db(

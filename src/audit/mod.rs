@@ -3,6 +3,7 @@
 //! an edit made behind the triggers' back is found by [`verify`].
 
 mod chain;
+pub mod events;
 pub mod export;
 
 pub use chain::{GENESIS_HASH, row_hash};

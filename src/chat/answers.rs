@@ -240,7 +240,7 @@ pub fn decided(p: &Proposal, tz: Tz) -> ChatMessage {
     };
     let mut fields = vec![("Target".into(), p.target.clone())];
     if let Some(by) = &p.decided_by {
-        fields.push(("Decided by".into(), by.replace(',', ", ")));
+        fields.push(("Decided by".into(), people(by)));
     }
     if let Some(at) = p.decided_at.or(p.finished_at) {
         fields.push(("At".into(), local(at, tz)));
@@ -305,15 +305,7 @@ pub fn refusal(error: &DecisionError, tz: Tz) -> ChatMessage {
                 "You made this proposal, so someone else has to decide it.".into()
             }
         },
-        DecisionError::AlreadyDecided { state, by, at } => {
-            let when = DateTime::parse_from_rfc3339(at)
-                .map(|t| local(t.with_timezone(&Utc), tz))
-                .unwrap_or_else(|_| at.clone());
-            format!(
-                "This proposal was already {state} by {} at {when}.",
-                by.replace(',', ", ")
-            )
-        }
+        DecisionError::AlreadyDecided { state, by, at } => already_decided(*state, by, at, tz),
         DecisionError::Expired(at) => format!("This proposal expired at {}.", local(*at, tz)),
         DecisionError::AlreadyVoted => {
             "You already approved this; it needs another approver.".into()
@@ -326,7 +318,153 @@ pub fn refusal(error: &DecisionError, tz: Tz) -> ChatMessage {
     ChatMessage::text("Not done", text)
 }
 
+/// Why a click on a decided proposal changed nothing: who decided, when, and what
+/// became of the proposal since. `by` holds comma-separated actor keys, `at` an
+/// RFC 3339 time (empty when unknown).
+fn already_decided(state: ProposalState, by: &str, at: &str, tz: Tz) -> String {
+    let when = match DateTime::parse_from_rfc3339(at) {
+        Ok(t) => format!(" at {}", local(t.with_timezone(&Utc), tz)),
+        Err(_) if at.is_empty() => String::new(),
+        Err(_) => format!(" at {at}"),
+    };
+    let approved = format!("approved by {}{when}", people(by));
+    match state {
+        ProposalState::Pending => {
+            "This proposal has not been decided yet; please try again.".into()
+        }
+        ProposalState::Approved => {
+            format!("This proposal was already {approved}, and it is queued to run.")
+        }
+        ProposalState::Executing => {
+            format!("This proposal was already {approved}, and it is running now.")
+        }
+        ProposalState::Succeeded => {
+            format!("This proposal was already {approved}, and it is done.")
+        }
+        ProposalState::Failed => format!("This proposal was {approved} but failed."),
+        ProposalState::Skipped => {
+            format!("This proposal was {approved} but skipped: it no longer qualified.")
+        }
+        ProposalState::Rejected => {
+            format!(
+                "This proposal was already rejected by {}{when}.",
+                people(by)
+            )
+        }
+        ProposalState::Expired => format!("This proposal expired{when} without a decision."),
+        ProposalState::Interrupted => format!(
+            "This proposal was {approved} but interrupted when OpsMate stopped; check the target by hand."
+        ),
+    }
+}
+
+/// Comma-separated actor keys as a list in words: `a`, `a and b`, `a, b and c`.
+/// Slack keys (`slack:U…`) stay as they are; the Slack renderer turns them into mentions.
+fn people(keys: &str) -> String {
+    let names: Vec<&str> = keys
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .collect();
+    match names.as_slice() {
+        [] => "someone".into(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// A time in the configured zone, e.g. `2026-11-21 09:00 CET`.
 pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn already(state: ProposalState, by: &str, at: &str) -> String {
+        let error = DecisionError::AlreadyDecided {
+            state,
+            by: by.into(),
+            at: at.into(),
+        };
+        match &refusal(&error, chrono_tz::Europe::Berlin).parts[..] {
+            [Part::Text(text)] => text.clone(),
+            other => panic!("one paragraph expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_late_click_says_who_decided_and_what_became_of_the_proposal() {
+        let at = "2026-11-21T08:00:00+00:00";
+        let when = "at 2026-11-21 09:00 CET";
+        let cases = [
+            (
+                ProposalState::Approved,
+                format!(
+                    "This proposal was already approved by slack:UALICE {when}, and it is queued to run."
+                ),
+            ),
+            (
+                ProposalState::Executing,
+                format!(
+                    "This proposal was already approved by slack:UALICE {when}, and it is running now."
+                ),
+            ),
+            (
+                ProposalState::Succeeded,
+                format!(
+                    "This proposal was already approved by slack:UALICE {when}, and it is done."
+                ),
+            ),
+            (
+                ProposalState::Failed,
+                format!("This proposal was approved by slack:UALICE {when} but failed."),
+            ),
+            (
+                ProposalState::Skipped,
+                format!(
+                    "This proposal was approved by slack:UALICE {when} but skipped: it no longer qualified."
+                ),
+            ),
+            (
+                ProposalState::Rejected,
+                format!("This proposal was already rejected by slack:UALICE {when}."),
+            ),
+            (
+                ProposalState::Interrupted,
+                format!(
+                    "This proposal was approved by slack:UALICE {when} but interrupted when OpsMate stopped; check the target by hand."
+                ),
+            ),
+            (
+                ProposalState::Pending,
+                "This proposal has not been decided yet; please try again.".to_owned(),
+            ),
+        ];
+        for (state, expected) in cases {
+            assert_eq!(already(state, "slack:UALICE", at), expected, "{state}");
+        }
+        assert_eq!(
+            already(ProposalState::Expired, "nobody (expired)", at),
+            format!("This proposal expired {when} without a decision.")
+        );
+    }
+
+    #[test]
+    fn several_deciders_are_named_in_words_and_a_missing_time_is_left_out() {
+        assert_eq!(
+            already(ProposalState::Succeeded, "slack:UALICE,slack:UBOB", ""),
+            "This proposal was already approved by slack:UALICE and slack:UBOB, and it is done."
+        );
+        assert_eq!(
+            people("telegram:1,telegram:2,telegram:3"),
+            "telegram:1, telegram:2 and telegram:3"
+        );
+        assert_eq!(people(""), "someone");
+        assert_eq!(
+            already(ProposalState::Expired, "nobody (expired)", ""),
+            "This proposal expired without a decision."
+        );
+    }
 }

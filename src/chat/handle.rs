@@ -11,6 +11,7 @@ use crate::chat::telegram;
 use crate::dispatch::Context;
 use crate::domain::{ActionKind, Actor};
 use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, ReplyTo};
+use crate::executor::Hint;
 use crate::features::{guard, hunter, watchman};
 use crate::store;
 use serde_json::json;
@@ -143,24 +144,20 @@ pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()>
         };
     }
     let decider = with_groups(ctx, &req).await;
+    let hint = Hint {
+        message: req.message.clone(),
+        reply: req.reply.clone(),
+    };
     match ctx.gate.decide(&req.approval, &decider, req.verdict).await {
-        Ok(Decided::Executed(p)) | Ok(Decided::Rejected(p)) => {
-            acknowledge_click(ctx, &req.reply, &format!("Done: {}", p.state)).await?;
-            // A feature's report or notice is rewritten by the feature, every copy.
-            let on_feature_message = match &req.message {
-                Some(at) => ctx
-                    .outbox
-                    .tag_of(&at.platform, &at.channel, &at.message_id)
-                    .await?
-                    .is_some(),
-                None => false,
-            };
-            crate::features::refresh_decided(ctx, std::slice::from_ref(&p.id)).await?;
-            if on_feature_message {
-                Ok(())
-            } else {
-                show_decided(ctx, &p, &req).await
-            }
+        Ok(Decided::Approved(p)) => {
+            acknowledge_click(ctx, &req.reply, "Approved: it runs now").await?;
+            // The executor runs it and rewrites its messages when it ends.
+            ctx.executor.submit(p.id, hint);
+            Ok(())
+        }
+        Ok(Decided::Rejected(p)) => {
+            acknowledge_click(ctx, &req.reply, "Rejected").await?;
+            show_outcome(ctx, &p, &hint).await
         }
         Ok(Decided::NeedsMoreApprovals { have, need, .. }) => {
             let msg = ChatMessage::text(
@@ -249,14 +246,34 @@ pub async fn resolve_groups(ctx: &Context, actor: &Actor, kinds: &[ActionKind]) 
     }
 }
 
-/// Replaces the proposal's message with its outcome: the message it was posted as,
-/// else the one clicked, else through the click's `response_url`.
-async fn show_decided(ctx: &Context, p: &Proposal, req: &DecisionRequest) -> anyhow::Result<()> {
+/// Shows where a proposal stands now: a feature's report or notice is rewritten by
+/// the feature (every copy); any other proposal message is replaced with its outcome.
+/// The executor calls this when an action ends or finishes a part.
+pub async fn show_outcome(ctx: &Context, p: &Proposal, hint: &Hint) -> anyhow::Result<()> {
+    let on_feature_message = match hint.message.as_ref().or(p.posted.as_ref()) {
+        Some(at) => ctx
+            .outbox
+            .tag_of(at.platform.as_str(), &at.channel, &at.message_id)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    crate::features::refresh_decided(ctx, std::slice::from_ref(&p.id)).await?;
+    if on_feature_message {
+        Ok(())
+    } else {
+        show_decided(ctx, p, hint).await
+    }
+}
+
+/// Replaces the proposal's message with its outcome: the message clicked, else the
+/// one it was posted as, else through the click's `response_url`.
+async fn show_decided(ctx: &Context, p: &Proposal, hint: &Hint) -> anyhow::Result<()> {
     let msg = answers::decided(p, ctx.config.timezone);
     // The clicked message first (the proposal may be posted on both platforms), then
     // the one recorded when it was posted.
-    let posted = req.message.clone().or_else(|| p.posted.clone());
-    match (posted, &req.reply) {
+    let posted = hint.message.clone().or_else(|| p.posted.clone());
+    match (posted, &hint.reply) {
         (Some(at), _) if at.platform == "telegram" => {
             match (at.channel.parse::<i64>(), at.message_id.parse::<i32>()) {
                 (Ok(chat), Ok(id)) => telegram::send::update(&ctx.outbox, chat, id, &msg).await,

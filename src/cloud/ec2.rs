@@ -4,11 +4,10 @@
 
 use anyhow::Context;
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
 
 /// Largest page `DescribeVolumes`, `DescribeSnapshots` and `DescribeImages` accept.
 pub const MAX_PAGE: i32 = 1000;
@@ -317,16 +316,15 @@ pub async fn release_address(client: &Client, id: &str) -> anyhow::Result<Delete
     deleted(request.send().await, &format!("ReleaseAddress {id}"))
 }
 
-/// Snapshots a volume with `tags`, and waits until the snapshot is complete (at most
-/// `wait`). Returns the snapshot id, or `None` if the volume is already gone.
-pub async fn snapshot_volume(
+/// Asks for a snapshot of a volume, with `tags` set atomically by the same call, and
+/// returns its id at once (it completes later: see [`snapshot_states`]). `None` if
+/// the volume is already gone.
+pub async fn request_snapshot(
     client: &Client,
     volume_id: &str,
     description: &str,
     tags: &Tags,
-    wait: Duration,
 ) -> anyhow::Result<Option<String>> {
-    use aws_sdk_ec2::client::Waiters;
     let spec = TagSpecification::builder()
         .resource_type(ResourceType::Snapshot)
         .set_tags(Some(
@@ -347,20 +345,98 @@ pub async fn snapshot_volume(
         Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => anyhow::bail!("CreateSnapshot of {volume_id}: {}", describe_error(&e)),
     };
-    let id = created
-        .snapshot_id()
-        .context("CreateSnapshot returned no snapshot id")?
-        .to_owned();
-    client
-        .wait_until_snapshot_completed()
-        .snapshot_ids(&id)
-        .wait(wait)
+    Ok(Some(
+        created
+            .snapshot_id()
+            .context("CreateSnapshot returned no snapshot id")?
+            .to_owned(),
+    ))
+}
+
+/// The own snapshot carrying every one of `tags` (e.g. the final snapshot an
+/// approval already asked for), if any, leaving out failed ones. Lets a resumed
+/// deletion find the snapshot it requested before a restart instead of taking a
+/// second one.
+pub async fn tagged_snapshot(
+    client: &Client,
+    tags: &[(&str, &str)],
+) -> anyhow::Result<Option<String>> {
+    let mut request = client.describe_snapshots().owner_ids("self");
+    for (k, v) in tags {
+        request = request.filters(filter(&format!("tag:{k}"), v));
+    }
+    let out = request
+        .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "final snapshot {id} of {volume_id} did not complete within {wait:?}: {}",
-                DisplayErrorContext(&e)
-            )
-        })?;
-    Ok(Some(id))
+        .map_err(|e| anyhow::anyhow!("DescribeSnapshots: {}", describe_error(&e)))?;
+    Ok(out
+        .snapshots()
+        .iter()
+        .filter(|s| s.state().map(|st| st.as_str()) != Some("error"))
+        // Checked again here: a filter the endpoint ignored must not pick a stranger.
+        .find(|s| {
+            tags.iter().all(|(k, v)| {
+                s.tags()
+                    .iter()
+                    .any(|t| t.key() == Some(*k) && t.value() == Some(*v))
+            })
+        })
+        .and_then(|s| s.snapshot_id().map(str::to_owned)))
+}
+
+/// Where a snapshot is: `pending`, `completed`, `error` (AWS's words), with the
+/// progress AWS reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotProgress {
+    pub state: String,
+    pub progress: Option<String>,
+}
+
+/// The state of each snapshot in `ids`, in one call; a snapshot that no longer exists
+/// is absent from the answer.
+pub async fn snapshot_states(
+    client: &Client,
+    ids: &[String],
+) -> anyhow::Result<std::collections::HashMap<String, SnapshotProgress>> {
+    let mut out = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let progress = |s: &aws_sdk_ec2::types::Snapshot| SnapshotProgress {
+        state: s
+            .state()
+            .map(|st| st.as_str().to_owned())
+            .unwrap_or_default(),
+        progress: s.progress().map(str::to_owned),
+    };
+    match client
+        .describe_snapshots()
+        .set_snapshot_ids(Some(ids.to_vec()))
+        .send()
+        .await
+    {
+        Ok(answer) => {
+            for s in answer.snapshots() {
+                if let Some(id) = s.snapshot_id() {
+                    out.insert(id.to_owned(), progress(s));
+                }
+            }
+        }
+        // One missing id fails the whole call: ask one by one to find which.
+        Err(e) if is_not_found(&e) => {
+            for id in ids {
+                if let Some(s) = snapshot_now(client, id).await? {
+                    out.insert(
+                        id.clone(),
+                        SnapshotProgress {
+                            state: s.state,
+                            progress: None,
+                        },
+                    );
+                }
+            }
+        }
+        Err(e) => anyhow::bail!("DescribeSnapshots: {}", describe_error(&e)),
+    }
+    Ok(out)
 }

@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 /// Default schedule of the directory scan: every day at 09:00.
 pub const DEFAULT_GUARD_SCHEDULE: &str = "0 9 * * *";
 
+/// Allowed `grace_period_days`, as the README and the example file state it.
+pub const GRACE_PERIOD_DAYS: std::ops::RangeInclusive<u32> = 1..=365;
+
 /// How absences combine into "departed".
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -159,10 +162,14 @@ impl GuardConfig {
                 format!("{org:?} is not an organisation login"),
             ));
         }
-        if !(1..=365).contains(&self.grace_period_days) {
+        if !GRACE_PERIOD_DAYS.contains(&self.grace_period_days) {
             return Err((
                 "guard.grace_period_days".into(),
-                "must be between 1 and 365".into(),
+                format!(
+                    "must be between {} and {}",
+                    GRACE_PERIOD_DAYS.start(),
+                    GRACE_PERIOD_DAYS.end()
+                ),
             ));
         }
         if !(1..=3650).contains(&self.keep_days) {
@@ -256,6 +263,37 @@ mod tests {
             alias.validate().unwrap_err().0,
             "guard.domain_aliases.corp.io"
         );
+    }
+
+    #[test]
+    fn the_grace_period_range_is_enforced_and_documented() {
+        let with = |days| GuardConfig {
+            grace_period_days: days,
+            ..GuardConfig::default()
+        };
+        for days in [0, 366] {
+            assert_eq!(
+                with(days).validate().unwrap_err().0,
+                "guard.grace_period_days"
+            );
+        }
+        for days in [1, 365] {
+            assert_eq!(with(days).validate(), Ok(()));
+        }
+        let range = format!(
+            "{} to {}",
+            GRACE_PERIOD_DAYS.start(),
+            GRACE_PERIOD_DAYS.end()
+        );
+        for file in ["README.md", "opsmate.example.toml"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            let text = std::fs::read_to_string(path).unwrap();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("grace_period_days ="))
+                .unwrap_or_else(|| panic!("{file} documents no grace_period_days"));
+            assert!(line.contains(&range), "{file}: {line}");
+        }
     }
 
     #[test]

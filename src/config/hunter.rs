@@ -25,6 +25,10 @@ pub struct HunterConfig {
     pub protect_until_tag: String,
     /// Take a final snapshot of a volume (with its tags) before deleting it.
     pub snapshot_before_delete: bool,
+    /// How often a deletion checks whether its final snapshots have completed. The
+    /// wait holds no worker, and a restart resumes it.
+    #[serde(with = "humantime_serde")]
+    pub final_snapshot_poll: std::time::Duration,
     /// Five-field cron for the scheduled report.
     pub schedule: String,
     /// Time zone of `schedule`; unset means the top-level `timezone`.
@@ -55,6 +59,7 @@ impl Default for HunterConfig {
             exclude_tag: "opsmate:keep=true".into(),
             protect_until_tag: "opsmate:protect-until".into(),
             snapshot_before_delete: true,
+            final_snapshot_poll: std::time::Duration::from_secs(15),
             schedule: DEFAULT_HUNTER_SCHEDULE.into(),
             timezone: None,
             assume_roles: Vec::new(),
@@ -70,6 +75,14 @@ impl HunterConfig {
     /// Checks that types alone cannot express. Returns `(key, problem)`.
     pub fn validate(&self) -> Result<(), (String, String)> {
         super::check_exclude_tag("hunter.exclude_tag", &self.exclude_tag)?;
+        if self.final_snapshot_poll.is_zero()
+            || self.final_snapshot_poll > std::time::Duration::from_secs(600)
+        {
+            return Err((
+                "hunter.final_snapshot_poll".into(),
+                "must be more than 0 and at most 10 minutes".into(),
+            ));
+        }
         if self.protect_until_tag.trim().is_empty() {
             return Err(("hunter.protect_until_tag".into(), "needs a tag key".into()));
         }

@@ -61,6 +61,8 @@ pub enum ConfigError {
     InEnv { var: String, message: String },
     #[error("{origin}: key `{key}`: {message}")]
     Rule {
+        /// The environment variable that set the key, else the file, else the
+        /// built-in defaults.
         origin: String,
         key: String,
         message: String,
@@ -100,7 +102,9 @@ pub fn load(cli_path: Option<&Path>, env: &Env) -> Result<Loaded, ConfigError> {
     config
         .validate()
         .map_err(|(key, message)| ConfigError::Rule {
-            origin: origin.clone(),
+            // A key an environment variable set is reported under that variable.
+            origin: override_of(&key, &env_overrides)
+                .map_or_else(|| origin.clone(), |(var, _)| var.clone()),
             key,
             message,
         })?;
@@ -242,10 +246,7 @@ fn config_from_table(
     serde_path_to_error::deserialize::<_, Config>(table).map_err(|e| {
         let key = e.path().to_string();
         let message = e.inner().message().replace("unknown field", "unknown key");
-        match overrides
-            .iter()
-            .find(|(_, k)| key.starts_with(k.as_str()) || k.starts_with(&key))
-        {
+        match override_of(&key, overrides) {
             Some((var, k)) => ConfigError::InEnv {
                 var: var.clone(),
                 message: format!("key `{k}`: {message}"),
@@ -257,6 +258,20 @@ fn config_from_table(
             },
         }
     })
+}
+
+/// The override behind `key`: the one that set it, or set a value holding it
+/// (`guard.steps` for `guard.steps[2]`), or set a key inside it. Whole segments only:
+/// `guard.step` is not `guard.steps`.
+fn override_of<'a>(key: &str, overrides: &'a [(String, String)]) -> Option<&'a (String, String)> {
+    let within = |inner: &str, outer: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    overrides
+        .iter()
+        .find(|(_, k)| within(key, k) || within(k, key))
 }
 
 #[cfg(test)]
@@ -425,6 +440,44 @@ mod tests {
             Some("scheduler.expire_approvals.schedule"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_out_of_range_environment_value_names_its_variable() {
+        let err = load(None, &env(&[("OPSMATE_GUARD__GRACE_PERIOD_DAYS", "0")])).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("OPSMATE_GUARD__GRACE_PERIOD_DAYS: key `guard.grace_period_days`"),
+            "{text}"
+        );
+        assert!(text.contains("between 1 and 365"), "{text}");
+        assert!(!text.contains("built-in defaults"), "{text}");
+        assert_eq!(err.key(), Some("guard.grace_period_days"));
+    }
+
+    #[test]
+    fn an_out_of_range_file_value_still_names_the_file() {
+        let f = file("[guard]\ngrace_period_days = 400\n");
+        let err = load(Some(f.path()), &env(&[("OPSMATE_GUARD__KEEP_DAYS", "30")])).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "{}: key `guard.grace_period_days`",
+                f.path().display()
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("OPSMATE_"), "{text}");
+    }
+
+    #[test]
+    fn an_override_covers_keys_inside_it_by_whole_segments() {
+        let set = |k: &str| vec![("OPSMATE_X".to_owned(), k.to_owned())];
+        assert!(override_of("guard.steps[2]", &set("guard.steps")).is_some());
+        assert!(override_of("guard.domain_aliases.corp.io", &set("guard")).is_some());
+        assert!(override_of("guard", &set("guard.grace_period_days")).is_some());
+        assert!(override_of("guard.steps", &set("guard.step")).is_none());
+        assert!(override_of("guard.step", &set("guard.steps")).is_none());
     }
 
     #[test]

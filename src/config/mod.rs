@@ -208,6 +208,9 @@ pub struct ApprovalsConfig {
     pub ttl: Duration,
     /// Refuse a decision by the person (or job) who made the proposal.
     pub forbid_self_approval: bool,
+    /// Approved actions doing work at once (1 to 64). An action waiting for AWS (a
+    /// final snapshot) does not count.
+    pub workers: usize,
     pub delete_volume: Option<KindPolicy>,
     pub delete_snapshot: Option<KindPolicy>,
     pub release_address: Option<KindPolicy>,
@@ -220,6 +223,7 @@ impl Default for ApprovalsConfig {
         Self {
             ttl: Duration::from_secs(24 * 3600),
             forbid_self_approval: true,
+            workers: crate::executor::DEFAULT_WORKERS,
             delete_volume: None,
             delete_snapshot: None,
             release_address: None,
@@ -470,6 +474,12 @@ impl Config {
         }
         if let Some(url) = &self.aws.endpoint_url {
             check_url("aws.endpoint_url", url)?;
+        }
+        if !(1..=64).contains(&self.approvals.workers) {
+            return Err((
+                "approvals.workers".into(),
+                "must be between 1 and 64".into(),
+            ));
         }
         if !(1..=20).contains(&self.aws.max_attempts) {
             return Err(("aws.max_attempts".into(), "must be between 1 and 20".into()));

@@ -175,6 +175,19 @@ impl Outbox {
         self.store.call(move |c| sql::depth(c, now)).await
     }
 
+    /// Messages given up on for good.
+    pub async fn failed_count(&self) -> anyhow::Result<i64> {
+        self.store
+            .call(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM outbox WHERE state = 'failed'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+    }
+
     pub async fn get(&self, id: i64) -> anyhow::Result<Option<OutboxMessage>> {
         self.store.call(move |c| sql::get(c, id)).await
     }

@@ -163,10 +163,7 @@ impl Scheduler {
             }
             Err(e) => tracing::error!(error = %format!("{e:#}"), "catch-up failed"),
         }
-        for job in &self.jobs {
-            tracing::info!(job = job.kind.as_str(), cron = job.schedule.expression(), tz = %job.schedule.timezone(),
-                next = ?job.schedule.next_after(now).map(|t| t.to_rfc3339()), "job scheduled");
-        }
+        log_schedule(&self.jobs, now);
         loop {
             let now = self.clock.now();
             let sleep_for = self
@@ -190,5 +187,61 @@ impl Scheduler {
             }
         }
         tracing::info!("scheduler stopped");
+    }
+}
+
+/// One log line per job: its cron, time zone and next run after `now`.
+fn log_schedule(jobs: &[ScheduledJob], now: DateTime<Utc>) {
+    for job in jobs {
+        tracing::info!(job = job.kind.as_str(), cron = job.schedule.expression(), tz = %job.schedule.timezone(),
+            next = %next_run(job.schedule.next_after(now)), "job scheduled");
+    }
+}
+
+/// A next run for the log: the instant in RFC 3339, or `none` when there is none.
+fn next_run(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "none".to_owned(), |t| t.to_rfc3339())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Collects formatted log output.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_schedule_log_prints_the_next_run_plainly() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let jobs = [ScheduledJob {
+            kind: JobKind::PruneJobRuns,
+            schedule: CronSchedule::parse("0 9 * * *", chrono_tz::Tz::UTC).unwrap(),
+            catch_up_window: None,
+        }];
+        let now = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        tracing::subscriber::with_default(subscriber, || log_schedule(&jobs, now));
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("next=2026-11-22T09:00:00+00:00"), "{log}");
+        assert!(!log.contains("Some("), "{log}");
+        assert_eq!(next_run(None), "none");
     }
 }

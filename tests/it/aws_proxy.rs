@@ -2,11 +2,14 @@
 //! as the SDK sees them.
 
 use crate::support::aws_proxy::AwsProxy;
+use crate::support::eventually;
 use crate::support::moto::Moto;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{Snapshot, SnapshotState};
 use opsmate::cloud::Aws;
 use opsmate::config::AwsConfig;
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 /// moto, the proxy in front of it, and an SDK handle pointed at the proxy.
 async fn proxied_aws() -> (Moto, AwsProxy, Aws) {
@@ -108,4 +111,61 @@ async fn throttling_is_retried_and_a_failed_region_errors() {
         .send()
         .await
         .expect("another region still answers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_snapshots_stay_pending_for_the_set_time() {
+    let (_moto, proxy, aws) = proxied_aws().await;
+    let client = aws.ec2("eu-west-1");
+    let volume = client
+        .create_volume()
+        .availability_zone("eu-west-1a")
+        .size(8)
+        .send()
+        .await
+        .expect("CreateVolume through the proxy")
+        .volume_id()
+        .expect("a volume id")
+        .to_owned();
+
+    proxy.pend_new_snapshots(Duration::from_secs(2));
+    let asked = Instant::now();
+    let snapshot = client
+        .create_snapshot()
+        .volume_id(&volume)
+        .send()
+        .await
+        .expect("CreateSnapshot through the proxy")
+        .snapshot_id()
+        .expect("a snapshot id")
+        .to_owned();
+    let described = || async {
+        let out = client
+            .describe_snapshots()
+            .snapshot_ids(&snapshot)
+            .send()
+            .await
+            .expect("DescribeSnapshots through the proxy");
+        let snapshots: Vec<Snapshot> = out.snapshots().to_vec();
+        assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+        snapshots.into_iter().next().unwrap()
+    };
+
+    let first = described().await;
+    assert_eq!(first.state(), Some(&SnapshotState::Pending), "{first:?}");
+    let progress = first.progress().expect("a progress while pending");
+    assert!(progress.ends_with('%') && progress != "100%", "{progress}");
+
+    let completed = eventually(Duration::from_secs(10), || async {
+        described().await.state() == Some(&SnapshotState::Completed)
+    })
+    .await;
+    assert!(completed, "the snapshot never completed");
+    assert!(
+        asked.elapsed() >= Duration::from_secs(2),
+        "completed after {:?}, before its 2 s were up",
+        asked.elapsed()
+    );
+    assert_eq!(described().await.progress(), Some("100%"));
+    assert_eq!(proxy.snapshots_created(), vec![(volume, snapshot)]);
 }

@@ -11,6 +11,7 @@ use opsmate::audit;
 use opsmate::clock::{ManualClock, SharedClock};
 use opsmate::config::{ApprovalsConfig, KindPolicy, Secrets};
 use opsmate::domain::{ActionKind, Actor, SlackGroupId, SlackUserId, TelegramUserId};
+use opsmate::executor::Executor;
 use opsmate::metrics::Metrics;
 use opsmate::store::Store;
 use serde_json::json;
@@ -53,6 +54,7 @@ struct Fixture {
     clock: ManualClock,
     action: Arc<CountingAction>,
     gate: Gate,
+    executor: Executor,
 }
 
 fn fixture_with(config: ApprovalsConfig, dry_run: bool) -> Fixture {
@@ -76,12 +78,14 @@ fn fixture_with(config: ApprovalsConfig, dry_run: bool) -> Fixture {
         Metrics::new(),
         dry_run,
     );
+    let executor = Executor::new(gate.clone(), 8);
     Fixture {
         _dir: dir,
         store,
         clock,
         action,
         gate,
+        executor,
     }
 }
 
@@ -95,12 +99,20 @@ impl Fixture {
             .clone()
     }
 
-    /// Approves as a listed Slack user; the decision must go through.
+    /// Approves as a listed Slack user; the decision must go through. A decision
+    /// that approves is run to its end by the executor, and returned as it ended.
     async fn approve(&self, id: &opsmate::domain::ApprovalId, user: &str) -> Decided {
-        self.gate
+        match self
+            .gate
             .decide(id, &slack(user), Verdict::Approve)
             .await
             .unwrap()
+        {
+            Decided::Approved(p) => {
+                Decided::Approved(self.executor.run_to_end(&p.id).await.unwrap())
+            }
+            other => other,
+        }
     }
 }
 
@@ -146,8 +158,13 @@ async fn hundred_concurrent_approvals_execute_once() {
     let mut already = 0;
     for t in tasks {
         match t.await.unwrap() {
-            Ok(Decided::Executed(p)) => {
+            Ok(Decided::Approved(p)) => {
                 executed += 1;
+                // Every approved proposal is handed over; the executor runs it once.
+                for _ in 0..3 {
+                    f.executor.submit(p.id.clone(), Default::default());
+                }
+                let p = f.executor.run_to_end(&p.id).await.unwrap();
                 assert_eq!(p.state, ProposalState::Succeeded);
             }
             Err(DecisionError::AlreadyDecided { .. }) => already += 1,
@@ -285,7 +302,7 @@ async fn self_approval_is_refused_when_forbidden() {
     ));
     assert!(matches!(
         f.gate.decide(&p.id, &slack("UBOB"), Verdict::Approve).await,
-        Ok(Decided::Executed(_))
+        Ok(Decided::Approved(_))
     ));
 }
 
@@ -305,7 +322,7 @@ async fn two_approver_rule_needs_two_distinct_people() {
     ));
     assert_eq!(f.action.executions(), 0);
     match f.approve(&p.id, "UBOB").await {
-        Decided::Executed(p) => {
+        Decided::Approved(p) => {
             assert_eq!(p.state, ProposalState::Succeeded);
             assert_eq!(p.decided_by.as_deref(), Some("slack:UALICE,slack:UBOB"));
         }
@@ -398,7 +415,7 @@ async fn recheck_skips_a_target_that_no_longer_qualifies() {
     let p = f.propose("us-east-1/vol-9").await;
     f.action.gone.store(true, Ordering::SeqCst);
     match f.approve(&p.id, "UALICE").await {
-        Decided::Executed(p) => {
+        Decided::Approved(p) => {
             assert_eq!(p.state, ProposalState::Skipped);
             assert_eq!(
                 p.outcome.unwrap()["skipped"],
@@ -422,7 +439,7 @@ async fn a_failed_action_is_reported_as_failed() {
     let p = f.propose("us-east-1/vol-10").await;
     f.action.fail.store(true, Ordering::SeqCst);
     match f.approve(&p.id, "UALICE").await {
-        Decided::Executed(p) => {
+        Decided::Approved(p) => {
             assert_eq!(p.state, ProposalState::Failed);
             assert!(
                 p.outcome.unwrap()["error"]
@@ -440,7 +457,7 @@ async fn dry_run_reaches_the_action() {
     let f = fixture_with(approvals(1), true);
     let p = f.propose("us-east-1/vol-11").await;
     match f.approve(&p.id, "UALICE").await {
-        Decided::Executed(p) => assert_eq!(p.outcome.unwrap()["dry_run"], true),
+        Decided::Approved(p) => assert_eq!(p.outcome.unwrap()["dry_run"], true),
         other => panic!("unexpected: {other:?}"),
     }
     assert_eq!(*f.action.dry_runs.lock().unwrap(), vec![true]);
@@ -471,9 +488,9 @@ async fn restart_turns_executing_into_interrupted_and_never_reruns() {
         .unwrap()
         .proposal()
         .clone();
-    let id = p.id.clone();
-    let running =
-        tokio::spawn(async move { gate.decide(&id, &slack("UALICE"), Verdict::Approve).await });
+    let decided = gate.decide(&p.id, &slack("UALICE"), Verdict::Approve).await;
+    assert!(matches!(decided, Ok(Decided::Approved(_))), "{decided:?}");
+    app.ctx.executor.submit(p.id.clone(), Default::default());
     let gate = app.ctx.gate.clone();
     let id = p.id.clone();
     assert!(
@@ -485,8 +502,7 @@ async fn restart_turns_executing_into_interrupted_and_never_reruns() {
         .await
     );
     // The process "dies" mid-action.
-    running.abort();
-    app.stop().await;
+    app.crash().await;
 
     *action.hold.lock().unwrap() = None;
     let app = TestApp::start(config, Secrets::default(), options()).await;

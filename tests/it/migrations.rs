@@ -30,6 +30,8 @@ fn migrations_apply_to_an_empty_database() {
     assert_eq!(
         table_names(&c),
         vec![
+            "action_progress",
+            "action_steps",
             "approval_votes",
             "audit_log",
             "guard_people",

@@ -252,6 +252,7 @@ async fn the_digest_reports_access_guard_work_and_waiting_approvals() {
         .decide(&ann.id, &voter, opsmate::approvals::Verdict::Approve)
         .await
         .unwrap();
+    h.ctx().executor.run_to_end(&ann.id).await.unwrap();
     let o = h.ctx().observatory.clone().unwrap();
     let text = digest::build(h.ctx(), &o, h.now() + Duration::minutes(1))
         .await

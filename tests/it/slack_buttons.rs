@@ -67,7 +67,7 @@ async fn a_double_click_runs_once_and_tells_the_second_clicker_who_decided() {
     assert_eq!(late.status(), 200);
     let answer = h.wait_calls("response_url:late", 1).await;
     let text = all_text(&answer[0].body);
-    assert!(text.contains("already succeeded by <@UALICE>"), "{text}");
+    assert!(text.contains("already approved by <@UALICE>"), "{text}");
     assert_eq!(
         answer[0].body["replace_original"], false,
         "private answer, message untouched"

@@ -260,8 +260,9 @@ async fn approve_edits_the_message_and_always_answers_the_callback() {
 
     // Alice approves.
     h.press(ALICE, "a", &p, message_id).await;
+    // The press is answered at once; the message shows the outcome once it ran.
     let done = h.callback_answer(1).await;
-    assert!(done.contains("succeeded"), "{done}");
+    assert!(done.contains("Approved"), "{done}");
     let edits = h.wait("editMessageText", 1).await;
     assert_eq!(edits[0].body["message_id"], message_id);
     let edited = edits[0].body["text"].as_str().unwrap();
@@ -280,7 +281,7 @@ async fn approve_edits_the_message_and_always_answers_the_callback() {
     // Bob clicks too late: told who decided; nothing runs again.
     h.press(BOB, "a", &p, message_id).await;
     let late = h.callback_answer(2).await;
-    assert!(late.contains("already succeeded by telegram:42"), "{late}");
+    assert!(late.contains("already approved by telegram:42"), "{late}");
     assert_eq!(h.action.executions(), 1);
     assert!(
         h.audit("approval.refused")

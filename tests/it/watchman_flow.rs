@@ -85,8 +85,18 @@ async fn a_quiet_evening_gives_notice_then_stops_at_the_deadline() {
         );
     }
     assert_eq!(state(&ec2, &prod).await.0, "running");
-    let updates = h.slack.wait_calls("chat.update", 1).await;
-    let text = all_text(&updates[0].body);
+    // The notice shows the stop in progress, then its outcome.
+    let done = crate::support::eventually(std::time::Duration::from_secs(5), || async {
+        h.slack
+            .fake
+            .calls_to("chat.update")
+            .iter()
+            .any(|u| all_text(&u.body).contains("Approved and done"))
+    })
+    .await;
+    let updates = h.slack.fake.calls_to("chat.update");
+    let text = all_text(&updates.last().unwrap().body);
+    assert!(done, "{updates:#?}");
     assert!(text.contains("Approved and done"), "{text}");
     assert!(text.contains("night_watchman:notice-deadline"), "{text}");
     assert!(text.contains(&format!("{a} (us-east-1) stopped")), "{text}");

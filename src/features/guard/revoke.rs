@@ -8,7 +8,9 @@ use super::detect::{self, Finding};
 use super::identity::Identity;
 use super::steps::{self, Recorder};
 use super::{Guard, directories, store};
-use crate::approvals::{ActionHandler, ActionRegistry, BoxFuture, Precheck, Proposal};
+use crate::approvals::{
+    ActionHandler, ActionRegistry, ActionRun, BoxFuture, Precheck, Progress, Proposal,
+};
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::cloud::iam;
@@ -272,8 +274,8 @@ impl ActionHandler for Revoker {
     fn execute<'a>(
         &'a self,
         proposal: &'a Proposal,
-        dry_run: bool,
-    ) -> BoxFuture<'a, anyhow::Result<Value>> {
-        Box::pin(self.revoke(proposal, dry_run))
+        run: &'a ActionRun<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<Progress>> {
+        Box::pin(async move { self.revoke(proposal, run.dry_run).await.map(Progress::Done) })
     }
 }

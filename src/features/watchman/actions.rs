@@ -6,7 +6,9 @@
 use super::check::{self, InstanceAction};
 use super::decide::{self, Verdict};
 use super::{STOPPED_TAG, Watchman};
-use crate::approvals::{ActionHandler, ActionRegistry, BoxFuture, Precheck, Proposal};
+use crate::approvals::{
+    ActionHandler, ActionRegistry, ActionRun, BoxFuture, Precheck, Progress, Proposal,
+};
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::cloud::instances;
@@ -214,8 +216,9 @@ impl ActionHandler for Stopper {
     fn execute<'a>(
         &'a self,
         p: &'a Proposal,
-        dry_run: bool,
-    ) -> BoxFuture<'a, anyhow::Result<Value>> {
+        run: &'a ActionRun<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<Progress>> {
+        let dry_run = run.dry_run;
         Box::pin(async move {
             let targets = targets_of(p)?;
             let mut by_region: BTreeMap<&str, Vec<&Target>> = BTreeMap::new();
@@ -229,12 +232,12 @@ impl ActionHandler for Stopper {
                 items.extend(lines);
                 failed += n;
             }
-            Ok(json!({
+            Ok(Progress::Done(json!({
                 "summary": summary(&items),
                 "instances": items,
                 "failed": failed,
                 "estimated_savings_usd": p.params.get("estimated_savings_usd"),
-            }))
+            })))
         })
     }
 }

@@ -84,10 +84,14 @@ async fn run_now(
         return Ok(exit_code::OK);
     };
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let decided = ctx
+    let approved = ctx
         .gate
         .approve_unattended(&p.id, &format!("cli:{user}"), "opsmate watchman run")
         .await?;
+    let decided = match approved {
+        Some(p) => Some(ctx.executor.run_to_end(&p.id).await?),
+        None => None,
+    };
     match decided {
         Some(p) => {
             writeln!(out, "{}: {}", p.id, p.state)?;

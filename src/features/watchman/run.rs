@@ -144,7 +144,8 @@ pub async fn deadlines(ctx: &Context) -> anyhow::Result<()> {
             .approve_unattended(id, DEADLINE_DECIDER, &why)
             .await?
         {
-            tracing::info!(approval = %p.id, state = %p.state, "notice deadline passed");
+            tracing::info!(approval = %p.id, "notice deadline passed; the stop runs now");
+            ctx.executor.submit(p.id, Default::default());
         }
     }
     refresh_for(ctx, &due).await

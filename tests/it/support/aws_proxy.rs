@@ -5,9 +5,10 @@
 //! region, and lacks IAM's service-specific credentials. The code under test must cope
 //! with all of that on real AWS, so the proxy adds it: it pages DescribeVolumes /
 //! DescribeSnapshots / DescribeImages and IAM's GetAccountAuthorizationDetails / ListUsers
-//! the way AWS does, injects faults on demand, serves service-specific credentials from
-//! memory, and records every request so tests and benchmarks can see how many calls were
-//! made and when.
+//! the way AWS does, injects faults on demand (including snapshots that take time to
+//! complete, as EBS snapshots do), serves service-specific credentials from memory, and
+//! records every request so tests and benchmarks can see how many calls were made and
+//! when.
 //!
 //! Usable from tests (`support::aws_proxy`) and from benchmarks via `#[path]`, so it
 //! only uses the crate's normal dependencies.
@@ -23,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// AWS rejects a MaxResults above this for the paged EC2 actions.
 const MAX_RESULTS_CAP: usize = 1000;
@@ -172,11 +173,37 @@ struct ServiceCredential {
     id: String,
 }
 
+/// A snapshot the proxy reports as still being taken.
+#[derive(Clone, Copy)]
+struct PendingSnapshot {
+    created: Instant,
+    /// How long after `created` it stays pending.
+    lasts: Duration,
+}
+
+impl PendingSnapshot {
+    /// Its progress in percent (below 100) while pending, `None` once complete.
+    fn progress(self, now: Instant) -> Option<u32> {
+        let elapsed = now.saturating_duration_since(self.created);
+        if elapsed >= self.lasts {
+            return None;
+        }
+        let percent = elapsed.as_secs_f64() / self.lasts.as_secs_f64() * 100.0;
+        Some((percent as u32).min(99))
+    }
+}
+
 /// Faults to inject, served state and the request log, shared by the handle and the
 /// server task.
 #[derive(Default)]
 struct ProxyState {
     failed_regions: HashSet<String>,
+    /// How long snapshots created from now on stay pending; `None`: as moto says.
+    pend_snapshots_for: Option<Duration>,
+    /// Snapshot id → its pending period, for the snapshots created while pending was on.
+    pending_snapshots: HashMap<String, PendingSnapshot>,
+    /// Every CreateSnapshot that went through: (volume id, snapshot id), oldest first.
+    snapshots_created: Vec<(String, String)>,
     /// Action → how many more requests to throttle.
     throttles: HashMap<String, usize>,
     /// Action → the error it answers with until cleared.
@@ -266,6 +293,22 @@ impl AwsProxy {
         lock(&self.state).action_faults.remove(action);
     }
 
+    /// Makes every snapshot created through the proxy from now on take `for_how_long`
+    /// to complete, as EBS snapshots do on AWS (moto completes them at once): until
+    /// then, DescribeSnapshots (and CreateSnapshot's own answer) report it `pending`
+    /// with a `progress` below 100%; afterwards moto's answer passes through. Snapshots
+    /// created earlier keep their own period. `Duration::ZERO` turns it off for the
+    /// snapshots created afterwards.
+    pub fn pend_new_snapshots(&self, for_how_long: Duration) {
+        lock(&self.state).pend_snapshots_for = Some(for_how_long).filter(|d| !d.is_zero());
+    }
+
+    /// Every CreateSnapshot that went through, oldest first, as (volume id, snapshot
+    /// id): a volume listed twice got a second snapshot.
+    pub fn snapshots_created(&self) -> Vec<(String, String)> {
+        lock(&self.state).snapshots_created.clone()
+    }
+
     /// Gives `user` an active service-specific credential for `service` (e.g.
     /// `codecommit.amazonaws.com`) and returns its id.
     pub fn add_service_specific_credential(&self, user: &str, service: &str) -> String {
@@ -309,9 +352,12 @@ impl AwsProxy {
             .collect()
     }
 
-    /// Forgets the recorded requests (e.g. after test setup), keeping the faults.
+    /// Forgets the recorded requests and the [`Self::snapshots_created`] log (e.g. after
+    /// test setup), keeping the faults, including the snapshots still pending.
     pub fn clear_calls(&self) {
-        lock(&self.state).calls.clear();
+        let mut state = lock(&self.state);
+        state.calls.clear();
+        state.snapshots_created.clear();
     }
 }
 
@@ -467,7 +513,8 @@ impl Shared {
         }
     }
 
-    /// Pages the paged actions when asked to; everything else goes to moto unchanged.
+    /// Pages the paged actions when asked to and keeps snapshots pending; everything
+    /// else goes to moto unchanged.
     async fn answer(
         &self,
         api: Api,
@@ -475,21 +522,80 @@ impl Shared {
         params: Option<&[(String, String)]>,
     ) -> Response {
         let action = params.and_then(|p| param(p, "Action")).unwrap_or_default();
-        match params.and_then(|p| page_request(api, action, p)) {
-            None => match self.forward(incoming, incoming.body.clone()).await {
-                Ok(upstream) => upstream.into_response(),
-                Err(e) => unreachable_upstream(api, &e),
-            },
-            Some(Err(message)) => api.error(
-                StatusCode::BAD_REQUEST,
-                api.invalid_parameter_code(),
-                &message,
-            ),
+        let upstream = match params.and_then(|p| page_request(api, action, p)) {
+            None => self.forward(incoming, incoming.body.clone()).await,
+            Some(Err(message)) => {
+                return api.error(
+                    StatusCode::BAD_REQUEST,
+                    api.invalid_parameter_code(),
+                    &message,
+                );
+            }
             Some(Ok(page)) => {
                 self.answer_page(incoming, params.unwrap_or_default(), &page)
                     .await
             }
+        };
+        match upstream {
+            Ok(mut upstream) => {
+                if api == Api::Ec2 {
+                    self.track_snapshots(action, params.unwrap_or_default(), &mut upstream);
+                }
+                upstream.into_response()
+            }
+            Err(e) => unreachable_upstream(api, &e),
         }
+    }
+
+    /// Records a snapshot moto created and, while [`AwsProxy::pend_new_snapshots`] is
+    /// on, reports it pending; reports the snapshots still pending so in
+    /// DescribeSnapshots.
+    fn track_snapshots(&self, action: &str, params: &[(String, String)], upstream: &mut Upstream) {
+        if !upstream.status.is_success() {
+            return;
+        }
+        let Ok(xml) = std::str::from_utf8(&upstream.body) else {
+            return;
+        };
+        let now = Instant::now();
+        let rewritten = match action {
+            "CreateSnapshot" => self.snapshot_created(params, xml, now),
+            "DescribeSnapshots" => {
+                let state = lock(&self.state);
+                if state.pending_snapshots.is_empty() {
+                    None
+                } else {
+                    pend_snapshot_items(xml, |id| state.pending_snapshots.get(id)?.progress(now))
+                }
+            }
+            _ => None,
+        };
+        if let Some(xml) = rewritten {
+            upstream.body = Bytes::from(xml);
+        }
+    }
+
+    /// Logs a new snapshot; its answer says `pending` when it is to stay pending.
+    fn snapshot_created(
+        &self,
+        params: &[(String, String)],
+        xml: &str,
+        now: Instant,
+    ) -> Option<String> {
+        let snapshot = element_text(xml, "snapshotId")?.to_owned();
+        let volume = param(params, "VolumeId")
+            .or_else(|| element_text(xml, "volumeId"))
+            .unwrap_or_default()
+            .to_owned();
+        let mut state = lock(&self.state);
+        state.snapshots_created.push((volume, snapshot.clone()));
+        let lasts = state.pend_snapshots_for?;
+        let pending = PendingSnapshot {
+            created: now,
+            lasts,
+        };
+        state.pending_snapshots.insert(snapshot, pending);
+        Some(mark_pending(xml, pending.progress(now).unwrap_or(0)))
     }
 
     /// Asks moto for everything (it would ignore the paging parameters anyway, but they
@@ -499,19 +605,16 @@ impl Shared {
         incoming: &Incoming,
         params: &[(String, String)],
         page: &PageRequest,
-    ) -> Response {
+    ) -> Result<Upstream, reqwest::Error> {
         let body = without_paging(page.api, params).unwrap_or_else(|| incoming.body.clone());
-        let mut upstream = match self.forward(incoming, body).await {
-            Ok(upstream) => upstream,
-            Err(e) => return unreachable_upstream(page.api, &e),
-        };
+        let mut upstream = self.forward(incoming, body).await?;
         if upstream.status.is_success()
             && let Ok(xml) = std::str::from_utf8(&upstream.body)
             && let Some(paged) = cut_page(xml, page)
         {
             upstream.body = Bytes::from(paged);
         }
-        upstream.into_response()
+        Ok(upstream)
     }
 
     /// Sends the request to moto with `body`, keeping method, path, query and headers.
@@ -785,6 +888,63 @@ fn find_list(xml: &str, list: &str) -> Option<ListSpan> {
         content: open_end + 1..close_start,
         after_close: close_start + close.len(),
     })
+}
+
+/// The text of the first `<name>…</name>` element (EC2 ids are plain text, unescaped).
+fn element_text<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{name}>"))?;
+    Some(&xml[start..end])
+}
+
+/// `xml` with the first `<name>` element's text replaced by `text`; the element goes
+/// right after `</after>` (else at the end) when there is none.
+fn with_element(xml: &str, name: &str, text: &str, after: &str) -> String {
+    let element = format!("<{name}>{text}</{name}>");
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    if let Some(start) = xml.find(&open)
+        && let Some(end) = xml[start..].find(&close).map(|i| start + i + close.len())
+    {
+        return format!("{}{element}{}", &xml[..start], &xml[end..]);
+    }
+    let after_close = format!("</{after}>");
+    match xml.find(&after_close).map(|i| i + after_close.len()) {
+        Some(at) => format!("{}{element}{}", &xml[..at], &xml[at..]),
+        None => format!("{xml}{element}"),
+    }
+}
+
+/// One snapshot (a DescribeSnapshots item or a CreateSnapshot answer) as AWS shows it
+/// while it is being taken. A snapshot's own `<status>` and `<progress>` come before
+/// anything nested but its tags, which hold only `<key>` and `<value>`.
+fn mark_pending(snapshot: &str, progress: u32) -> String {
+    let pending = with_element(snapshot, "status", "pending", "snapshotId");
+    with_element(&pending, "progress", &format!("{progress}%"), "status")
+}
+
+/// DescribeSnapshots with every item for which `progress` gives a value marked pending
+/// at that progress; `None` when no item changed.
+fn pend_snapshot_items(xml: &str, progress: impl Fn(&str) -> Option<u32>) -> Option<String> {
+    let span = find_list(xml, "snapshotSet")?;
+    let content = &xml[span.content.clone()];
+    let mut out = String::with_capacity(xml.len() + 64);
+    out.push_str(&xml[..span.content.start]);
+    let mut copied = 0;
+    let mut changed = false;
+    for item in top_level_items(content, "item") {
+        let text = &content[item.clone()];
+        if let Some(progress) = element_text(text, "snapshotId").and_then(&progress) {
+            out.push_str(&content[copied..item.start]);
+            out.push_str(&mark_pending(text, progress));
+            copied = item.end;
+            changed = true;
+        }
+    }
+    out.push_str(&content[copied..]);
+    out.push_str(&xml[span.content.end..]);
+    changed.then_some(out)
 }
 
 /// How a tag relates to the item elements (`<item>`, `<member>`).
@@ -1156,6 +1316,59 @@ mod tests {
             ),
         );
         assert_eq!(Api::of(None, &signed), Api::Iam);
+    }
+
+    const SNAPSHOTS: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+        <DescribeSnapshotsResponse><snapshotSet>\
+        <item><tagSet><item><key>status</key><value>completed</value></item></tagSet>\
+        <snapshotId>snap-1</snapshotId><volumeId>vol-1</volumeId><status>completed</status>\
+        <progress>100%</progress></item>\
+        <item><tagSet/><snapshotId>snap-2</snapshotId><status>completed</status>\
+        <progress>100%</progress></item>\
+        </snapshotSet><requestId>r-1</requestId></DescribeSnapshotsResponse>";
+
+    #[test]
+    fn pending_snapshots_are_marked_and_the_rest_left_alone() {
+        let pended = pend_snapshot_items(SNAPSHOTS, |id| (id == "snap-2").then_some(40)).unwrap();
+        let span = find_list(&pended, "snapshotSet").unwrap();
+        let content = &pended[span.content];
+        let items = top_level_items(content, "item");
+        assert_eq!(items.len(), 2);
+        let first = &content[items[0].clone()];
+        assert!(first.contains("<status>completed</status><progress>100%</progress>"));
+        assert!(first.contains("<value>completed</value>"), "{first}");
+        let second = &content[items[1].clone()];
+        assert!(
+            second.ends_with("<status>pending</status><progress>40%</progress></item>"),
+            "{second}"
+        );
+        assert!(
+            pended
+                .ends_with("</snapshotSet><requestId>r-1</requestId></DescribeSnapshotsResponse>")
+        );
+        assert!(pend_snapshot_items(SNAPSHOTS, |_| None).is_none());
+    }
+
+    #[test]
+    fn a_pending_snapshot_gets_a_progress_even_without_one() {
+        let created = "<CreateSnapshotResponse><snapshotId>snap-9</snapshotId>\
+                       <status>completed</status><requestId>r</requestId></CreateSnapshotResponse>";
+        assert_eq!(
+            mark_pending(created, 0),
+            "<CreateSnapshotResponse><snapshotId>snap-9</snapshotId>\
+             <status>pending</status><progress>0%</progress><requestId>r</requestId></CreateSnapshotResponse>"
+        );
+        let start = Instant::now();
+        let pending = PendingSnapshot {
+            created: start,
+            lasts: Duration::from_secs(10),
+        };
+        assert_eq!(pending.progress(start), Some(0));
+        assert_eq!(
+            pending.progress(start + Duration::from_millis(9_999)),
+            Some(99)
+        );
+        assert_eq!(pending.progress(start + Duration::from_secs(10)), None);
     }
 
     #[test]

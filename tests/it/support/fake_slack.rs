@@ -43,6 +43,12 @@ struct Inner {
     members: Vec<Value>,
 }
 
+/// The ts the fake gives the `n`-th message posted to it (from 1), in the order the
+/// `chat.postMessage` calls arrive.
+pub fn message_ts(n: u64) -> String {
+    format!("1700000000.{n:06}")
+}
+
 /// Largest page `users.list` returns, whatever `limit` asks (Slack's advice is 200).
 pub const USERS_PAGE_CAP: usize = 200;
 
@@ -172,7 +178,7 @@ async fn web_api(
             match method.as_str() {
                 "chat.postMessage" => {
                     inner.next_ts += 1;
-                    let ts = format!("1700000000.{:06}", inner.next_ts);
+                    let ts = message_ts(inner.next_ts);
                     axum::Json(json!({
                         "ok": true, "channel": body["channel"], "ts": ts,
                         "message": {"type": "message", "subtype": "bot_message", "bot_id": "B0OPSMATE",

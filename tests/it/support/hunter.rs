@@ -69,10 +69,7 @@ impl HunterHarness {
         });
         tweak(&mut config);
         let clock = ManualClock::new(chrono::Utc::now());
-        let mut secrets = slack::secrets();
-        secrets.telegram_bot_token = Some(Secret::new("123456:TEST-token"));
-        secrets.telegram_webhook_secret = Some(Secret::new(TG_SECRET));
-        let slack = SlackHarness::start_on_clock(dir, fake, config, secrets, &clock).await;
+        let slack = SlackHarness::start_on_clock(dir, fake, config, secrets(), &clock).await;
         Self {
             slack,
             telegram,
@@ -128,6 +125,41 @@ impl HunterHarness {
     pub async fn stop(self) {
         self.slack.app.stop().await;
     }
+
+    /// The process dies (see [`super::TestApp::crash`]) and a new one starts on the
+    /// same database, moto and fakes.
+    pub async fn crash_and_restart(self) -> Self {
+        let Self {
+            slack,
+            telegram,
+            proxy,
+            clock,
+            moto,
+        } = self;
+        let SlackHarness {
+            dir,
+            fake,
+            app,
+            config,
+            ..
+        } = slack;
+        app.crash().await;
+        let slack = SlackHarness::start_on_clock(dir, fake, config, secrets(), &clock).await;
+        Self {
+            slack,
+            telegram,
+            proxy,
+            clock,
+            moto,
+        }
+    }
+}
+
+fn secrets() -> opsmate::config::Secrets {
+    let mut secrets = slack::secrets();
+    secrets.telegram_bot_token = Some(Secret::new("123456:TEST-token"));
+    secrets.telegram_webhook_secret = Some(Secret::new(TG_SECRET));
+    secrets
 }
 
 /// The action id of the Slack button whose label starts with `label`, in a message

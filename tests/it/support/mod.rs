@@ -13,6 +13,7 @@ pub mod hunter;
 pub mod moto;
 pub mod observatory;
 pub mod slack;
+pub mod slack_requests;
 pub mod telegram_updates;
 pub mod watchman;
 
@@ -76,6 +77,63 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The process dies: actions stop where they are (a pass doing work is left
+    /// hanging, a wait is cut off), then everything else stops. What the database
+    /// holds is what a restart finds.
+    pub async fn crash(self) {
+        self.ctx.executor.shutdown(Duration::ZERO).await;
+        self.stop().await;
+    }
+
+    /// Waits until the app has nothing left to do: no event waiting or being
+    /// handled, no action running or waiting, nothing in the outbox. Fails the test
+    /// when that does not come within 20 s.
+    pub async fn settle(&self) {
+        let settled = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                self.ctx.dispatch.idle().await;
+                self.ctx.executor.idle().await;
+                let (queued, _) = self.ctx.outbox.depth().await.unwrap();
+                if self.queue.is_empty()
+                    && self.ctx.dispatch.in_flight() == 0
+                    && self.ctx.executor.active() == 0
+                    && queued == 0
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(
+            settled.is_ok(),
+            "the app did not settle: {} queued, {} events in flight, {} actions active, outbox {:?}",
+            self.queue.len(),
+            self.ctx.dispatch.in_flight(),
+            self.ctx.executor.active(),
+            self.ctx.outbox.depth().await.unwrap()
+        );
+    }
+
+    /// Ends a test: the app settles, no event handler or action bookkeeping returned
+    /// an error, no outgoing message failed for good, and the app stops cleanly.
+    pub async fn finish(self) {
+        self.settle().await;
+        assert_eq!(
+            self.ctx.dispatch.errors(),
+            0,
+            "an event handler returned an error"
+        );
+        assert_eq!(
+            self.ctx.executor.errors(),
+            0,
+            "the executor's bookkeeping failed"
+        );
+        let failed = self.ctx.outbox.failed_count().await.unwrap();
+        assert_eq!(failed, 0, "messages failed for good");
+        self.stop().await;
     }
 
     /// Graceful shutdown; fails the test if serving returned an error.

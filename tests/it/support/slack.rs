@@ -2,6 +2,7 @@
 
 use super::actions::CountingAction;
 use super::fake_slack::FakeSlack;
+use super::slack_requests::{self, Click};
 use super::{TestApp, config_in};
 use opsmate::app::AppOptions;
 use opsmate::approvals::{ActionRegistry, NewProposal, Proposal};
@@ -120,7 +121,7 @@ impl SlackHarness {
     pub async fn click_button(&self, user: &str, action_id: &str, ts: &str, reply: &str) -> u16 {
         let value = action_id.split(':').nth(1).unwrap_or_default();
         let payload = self.click_payload(user, action_id, value, ts, reply);
-        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        let body = slack_requests::interactivity_body(&payload);
         self.post_signed(
             "/slack/interactivity",
             "application/x-www-form-urlencoded",
@@ -187,21 +188,8 @@ impl SlackHarness {
 
     /// `/opsmate <text>` typed by `user`; the answer goes to `response_url:<reply>`.
     pub async fn command(&self, user: &str, text: &str, reply: &str) -> reqwest::Response {
-        let body = serde_urlencoded::to_string([
-            ("token", "deprecated"),
-            ("team_id", "T0TEAM"),
-            ("team_domain", "acme"),
-            ("channel_id", CHANNEL),
-            ("channel_name", "ops"),
-            ("user_id", user),
-            ("user_name", "someone"),
-            ("command", "/opsmate"),
-            ("text", text),
-            ("response_url", &self.fake.response_url(reply)),
-            ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
-            ("api_app_id", "A0OPSMATE"),
-        ])
-        .unwrap();
+        let body =
+            slack_requests::command_body(user, CHANNEL, text, &self.fake.response_url(reply));
         self.post_signed(
             "/slack/commands",
             "application/x-www-form-urlencoded",
@@ -220,26 +208,14 @@ impl SlackHarness {
         ts: &str,
         reply: &str,
     ) -> Value {
-        json!({
-            "type": "block_actions",
-            "team": {"id": "T0TEAM", "domain": "acme"},
-            "user": {"id": user, "username": "someone", "name": "someone", "team_id": "T0TEAM"},
-            "api_app_id": "A0OPSMATE",
-            "token": "deprecated",
-            "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": false},
-            "trigger_id": "12466734323.1395872398.e9a8b4f0c1c6b0d1",
-            "channel": {"id": CHANNEL, "name": "ops"},
-            "message": {"type": "message", "ts": ts, "text": "proposal", "bot_id": "B0OPSMATE"},
-            "response_url": self.fake.response_url(reply),
-            "actions": [{
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "b1",
-                "text": {"type": "plain_text", "text": "Delete volume", "emoji": true},
-                "value": value,
-                "style": "danger",
-                "action_ts": "1700000100.000100"
-            }]
+        slack_requests::click_payload(&Click {
+            user,
+            channel: CHANNEL,
+            action_id,
+            value,
+            ts,
+            ephemeral: false,
+            response_url: &self.fake.response_url(reply),
         })
     }
 
@@ -257,7 +233,7 @@ impl SlackHarness {
             .unwrap_or_else(|| "1700000000.000001".into());
         let payload =
             self.click_payload(user, &format!("{verb}:{}", p.id), p.id.as_str(), &ts, reply);
-        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        let body = slack_requests::interactivity_body(&payload);
         self.post_signed(
             "/slack/interactivity",
             "application/x-www-form-urlencoded",

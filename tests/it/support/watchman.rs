@@ -89,6 +89,8 @@ impl WatchmanHarness {
 
     pub async fn deadlines(&self) {
         run::deadlines(self.ctx()).await.expect("deadline job");
+        // The stops run in the executor; the job only approves them.
+        self.ctx().executor.idle().await;
     }
 
     pub async fn morning(&self) {

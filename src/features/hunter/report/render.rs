@@ -7,6 +7,7 @@ use crate::approvals::{Proposal, ProposalState, Verdict};
 use crate::chat::answers::local;
 use crate::chat::message::{Button, ChatMessage, Part};
 use crate::domain::ApprovalId;
+use crate::features::hunter::actions::{Item, ItemResult};
 use crate::features::hunter::{Finding, ZombieKind};
 use chrono::Utc;
 use chrono_tz::Tz;
@@ -74,31 +75,28 @@ fn line(f: &Finding, now: chrono::DateTime<Utc>) -> String {
     bits.join(" · ")
 }
 
-/// What happened to a resource, from one per-resource report (`{"result": …}`).
-fn result_text(item: &Value, decided_by: Option<&str>) -> String {
+/// What happened to a resource, from its report line.
+fn result_text(item: &Item, decided_by: Option<&str>) -> String {
     let by = decided_by
         .map(|d| format!(", approved by {}", d.replace(',', ", ")))
         .unwrap_or_default();
-    match item.get("result").and_then(Value::as_str) {
-        Some("deleted") => match item.get("final_snapshot").and_then(Value::as_str) {
+    match item.result {
+        ItemResult::Deleted => match &item.final_snapshot {
             Some(s) => format!("✅ Deleted{by}; final snapshot {s}"),
             None => format!("✅ Deleted{by}"),
         },
-        Some("already_deleted") => format!("✅ Already gone when deleting{by}"),
-        Some("would_delete") => format!("🧪 Dry run: would delete{by}; nothing was changed"),
-        Some("skipped") => format!(
+        ItemResult::AlreadyDeleted => format!("✅ Already gone when deleting{by}"),
+        ItemResult::WouldDelete => {
+            format!("🧪 Dry run: would delete{by}; nothing was changed")
+        }
+        ItemResult::Skipped => format!(
             "⏭️ Skipped{by}: {}",
-            item.get("why")
-                .and_then(Value::as_str)
-                .unwrap_or("it changed")
+            item.why.as_deref().unwrap_or("it changed")
         ),
-        Some("failed") => format!(
+        ItemResult::Failed => format!(
             "⚠️ Failed{by}: {}",
-            item.get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error")
+            item.error.as_deref().unwrap_or("unknown error")
         ),
-        _ => format!("Done{by}"),
     }
 }
 
@@ -107,29 +105,42 @@ fn outcome_str<'a>(p: &'a Proposal, key: &str) -> Option<&'a str> {
     p.outcome.as_ref()?.get(key)?.as_str()
 }
 
-/// The status of a decided proposal about one resource.
+/// The report line of a proposal about one resource, when its outcome has one.
+fn own_item(p: &Proposal) -> Option<Item> {
+    serde_json::from_value(p.outcome.as_ref()?.get("report")?.clone()).ok()
+}
+
+/// The line of `target` in a set's report (sets that ran before lines kept their own
+/// outcome).
+fn set_item(bulk: &Proposal, target: &str) -> Option<Item> {
+    let items = bulk
+        .outcome
+        .as_ref()?
+        .pointer("/report/items")?
+        .as_array()?;
+    items
+        .iter()
+        .filter_map(|i| serde_json::from_value::<Item>(i.clone()).ok())
+        .find(|i| i.target == target)
+}
+
+/// The status of a decided proposal about one resource. Its own decision always
+/// wins; only a line still pending (from before lines kept their own outcome) shows
+/// what a set did to it.
 fn status(p: &Proposal, target: &str, bulk: Option<&Proposal>) -> Option<String> {
-    // A "Delete all" that ran covers the resource.
-    if let Some(b) = bulk
-        && let Some(items) = b
-            .outcome
-            .as_ref()
-            .and_then(|o| o.pointer("/report/items"))
-            .and_then(Value::as_array)
-        && let Some(item) = items
-            .iter()
-            .find(|i| i.get("target").and_then(Value::as_str) == Some(target))
-    {
-        return Some(result_text(item, b.decided_by.as_deref()));
-    }
     let by = p.decided_by.as_deref();
     match p.state {
-        ProposalState::Pending => None,
-        ProposalState::Approved | ProposalState::Executing => Some("⏳ Deleting…".into()),
-        ProposalState::Succeeded => Some(match p.outcome.as_ref().and_then(|o| o.get("report")) {
-            Some(report) => result_text(report, by),
-            None => "✅ Done".into(),
+        ProposalState::Pending => bulk.and_then(|b| {
+            set_item(b, target).map(|item| result_text(&item, b.decided_by.as_deref()))
         }),
+        ProposalState::Approved => Some("⏳ Approved; deleting soon…".into()),
+        ProposalState::Executing => Some("⏳ Deleting…".into()),
+        ProposalState::Succeeded | ProposalState::Skipped | ProposalState::Failed
+            if own_item(p).is_some() =>
+        {
+            own_item(p).map(|item| result_text(&item, by))
+        }
+        ProposalState::Succeeded => Some("✅ Done".into()),
         ProposalState::Skipped => Some(format!(
             "⏭️ Skipped: {}",
             outcome_str(p, "skipped").unwrap_or("it changed since the scan")
@@ -141,6 +152,45 @@ fn status(p: &Proposal, target: &str, bulk: Option<&Proposal>) -> Option<String>
         ProposalState::Rejected => Some(format!("❌ Kept by {}", by.unwrap_or("someone"))),
         ProposalState::Expired => Some("⌛ Expired: not decided in time".into()),
         ProposalState::Interrupted => Some("⚠️ Interrupted: check it by hand".into()),
+    }
+}
+
+/// What the "Delete all" line says once it was decided.
+fn bulk_status(b: &Proposal) -> String {
+    let by = b
+        .decided_by
+        .as_deref()
+        .map(|d| format!(" (approved by {})", d.replace(',', ", ")))
+        .unwrap_or_default();
+    match b.state {
+        ProposalState::Approved | ProposalState::Executing => {
+            format!("⏳ Delete all{by}: deleting the lines that were still open…")
+        }
+        ProposalState::Succeeded | ProposalState::Failed => {
+            let items = b
+                .outcome
+                .as_ref()
+                .and_then(|o| o.pointer("/report/items"))
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            match (b.state, items) {
+                (_, 0) => format!("Delete all{by}: nothing was left to delete."),
+                (ProposalState::Failed, n) => {
+                    format!("Delete all{by}: done for {n} line(s); some failed, see below.")
+                }
+                (_, n) => format!("Delete all{by}: done for {n} line(s), see below."),
+            }
+        }
+        ProposalState::Rejected => format!(
+            "Delete all: rejected by {}.",
+            b.decided_by.as_deref().unwrap_or("someone")
+        ),
+        ProposalState::Expired => "Delete all: expired.".into(),
+        ProposalState::Interrupted => {
+            "⚠️ Delete all: interrupted; check the lines below by hand.".into()
+        }
+        ProposalState::Skipped => "Delete all: skipped.".into(),
+        ProposalState::Pending => String::new(),
     }
 }
 
@@ -224,25 +274,34 @@ pub fn pages(
     let bulk = report.bulk.as_ref().and_then(|b| states.get(b));
     let mut first = summary_parts(s, tz);
     if let Some(b) = bulk {
+        // The button covers only the lines still open, and goes once none is.
+        let open: Vec<&Finding> = report
+            .items
+            .iter()
+            .filter(|(id, _)| {
+                states
+                    .get(id)
+                    .is_some_and(|p| p.state == ProposalState::Pending)
+            })
+            .map(|(_, f)| f)
+            .collect();
         match b.state {
+            ProposalState::Pending if open.is_empty() => {}
             ProposalState::Pending if can_approve(b) => {
-                let usd: f64 = report.items.iter().map(|(_, f)| f.monthly_cost_usd).sum();
+                let usd: f64 = open.iter().map(|f| f.monthly_cost_usd).sum();
                 first.push(delete_button(
                     &b.id,
-                    format!("Delete all {} ({}/mo)", report.items.len(), money(usd)),
+                    format!("Delete all {} ({}/mo)", open.len(), money(usd)),
                     format!(
-                        "Delete all {} listed resources? Each is checked again just before deletion; volumes get a final snapshot if configured.",
-                        report.items.len()
+                        "Delete all {} open lines? Each is checked again just before deletion; volumes get a final snapshot if configured.",
+                        open.len()
                     ),
                 ));
             }
             ProposalState::Pending => {
                 first.push(Part::Text(crate::chat::answers::nobody_can_approve(b.kind)));
             }
-            _ => first.push(Part::Text(match b.decided_by.as_deref() {
-                Some(by) => format!("Delete all: {} by {}.", b.state, by.replace(',', ", ")),
-                None => format!("Delete all: {}.", b.state),
-            })),
+            _ => first.push(Part::Text(bulk_status(b))),
         }
     }
     let chunks: Vec<&[(ApprovalId, Finding)]> = report.items.chunks(ITEMS_PER_PAGE).collect();
@@ -460,7 +519,8 @@ mod tests {
         p.state = ProposalState::Succeeded;
         p.decided_by = Some("slack:UALICE".into());
         p.outcome = Some(
-            json!({"dry_run": false, "report": {"result": "deleted", "final_snapshot": "snap-1"}}),
+            json!({"dry_run": false, "report": {"target": "us-east-1/vol-0", "kind": "volume",
+                    "result": "deleted", "final_snapshot": "snap-1"}}),
         );
         let p = states.get_mut(skipped).unwrap();
         p.state = ProposalState::Skipped;
@@ -479,6 +539,58 @@ mod tests {
         assert!(
             !text.contains("[Delete ($8.00/mo)]"),
             "no per-line button is left: {text}"
+        );
+    }
+
+    #[test]
+    fn delete_all_counts_only_open_lines_and_goes_once_none_is() {
+        let (r, mut states) = report(3);
+        let text = pages(&r, &states, &|_| true, Tz::UTC)[0].plain();
+        assert!(text.contains("Delete all 3 ($24.00/mo)"), "{text}");
+        states.get_mut(&r.items[0].0).unwrap().state = ProposalState::Rejected;
+        let text = pages(&r, &states, &|_| true, Tz::UTC)[0].plain();
+        assert!(text.contains("Delete all 2 ($16.00/mo)"), "{text}");
+        for (id, _) in &r.items {
+            states.get_mut(id).unwrap().state = ProposalState::Rejected;
+        }
+        let text = pages(&r, &states, &|_| true, Tz::UTC)[0].plain();
+        assert!(
+            !text.contains("Delete all"),
+            "no bulk button once every line is decided: {text}"
+        );
+    }
+
+    #[test]
+    fn a_lines_own_decision_wins_over_what_a_set_reported() {
+        let (r, mut states) = report(2);
+        let (own, open) = (r.items[0].0.clone(), r.items[1].0.clone());
+        let p = states.get_mut(&own).unwrap();
+        p.state = ProposalState::Succeeded;
+        p.decided_by = Some("slack:UALICE".into());
+        p.outcome = Some(
+            json!({"dry_run": false, "report": {"target": "us-east-1/vol-0",
+            "kind": "volume", "result": "deleted", "final_snapshot": "snap-own"}}),
+        );
+        let bulk = states.get_mut(r.bulk.as_ref().unwrap()).unwrap();
+        bulk.state = ProposalState::Succeeded;
+        bulk.decided_by = Some("slack:UBOB".into());
+        let (t0, t1) = (
+            r.items[0].1.resource().target(),
+            r.items[1].1.resource().target(),
+        );
+        bulk.outcome = Some(json!({"report": {"failed": 0, "items": [
+            {"target": t0, "kind": "volume", "result": "already_deleted"},
+            {"target": t1, "kind": "volume", "result": "deleted"}]}}));
+        assert_eq!(states[&open].state, ProposalState::Pending);
+        let text = pages(&r, &states, &|_| true, Tz::UTC)[0].plain();
+        assert!(
+            text.contains("✅ Deleted, approved by slack:UALICE; final snapshot snap-own"),
+            "{text}"
+        );
+        assert!(!text.contains("Already gone"), "{text}");
+        assert!(
+            text.contains("✅ Deleted, approved by slack:UBOB"),
+            "a line left pending shows the set's result: {text}"
         );
     }
 }

@@ -1,0 +1,265 @@
+//! The executor: approved actions run beside the queue, one per target, in steps that
+//! wait without holding a worker and resume after a restart.
+
+use crate::support::actions::{CountingAction, WaitingAction};
+use crate::support::slack::{SlackHarness, all_text, policy};
+use crate::support::{TestApp, config_in, eventually};
+use opsmate::app::AppOptions;
+use opsmate::approvals::{ActionRegistry, NewProposal, ProposalState, Verdict};
+use opsmate::config::Secrets;
+use opsmate::domain::{ActionKind, Actor, ApprovalId, SlackUserId};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+fn alice() -> Actor {
+    Actor::Slack {
+        user: SlackUserId::parse("UALICE").unwrap(),
+        groups: vec![],
+    }
+}
+
+fn proposal(kind: ActionKind, target: &str) -> NewProposal {
+    NewProposal {
+        kind,
+        target: target.into(),
+        params: json!({}),
+        reason: "idle".into(),
+        proposed_by: "scheduler".into(),
+    }
+}
+
+async fn state_of(app: &TestApp, id: &ApprovalId) -> ProposalState {
+    app.ctx.gate.get(id).await.unwrap().unwrap().state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_action_does_not_hold_up_clicks_commands_or_other_actions() {
+    let h = SlackHarness::start().await;
+    let hold = Arc::new(tokio::sync::Notify::new());
+    *h.action.hold.lock().unwrap() = Some(hold.clone());
+    let slow = h.posted_proposal("us-east-1/vol-slow").await;
+    h.click("UALICE", "approve", &slow, "slow").await;
+    let gate = h.app.ctx.gate.clone();
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            gate.get(&slow.id).await.unwrap().unwrap().state == ProposalState::Executing
+        })
+        .await,
+        "the slow action is running"
+    );
+
+    // While it runs: a command is answered and another proposal is decided.
+    h.command("UBOB", "help", "help").await;
+    let help = h.wait_calls("response_url:help", 1).await;
+    assert!(all_text(&help[0].body).contains("/opsmate"), "{help:?}");
+    let other = h.posted_proposal("us-east-1/vol-other").await;
+    h.click("UBOB", "reject", &other, "other").await;
+    let updates = h.wait_calls("chat.update", 1).await;
+    assert!(all_text(&updates[0].body).contains("Rejected"));
+    assert_eq!(state_of(&h.app, &slow.id).await, ProposalState::Executing);
+
+    *h.action.hold.lock().unwrap() = None;
+    hold.notify_waiters();
+    h.app.settle().await;
+    assert_eq!(state_of(&h.app, &slow.id).await, ProposalState::Succeeded);
+    let updates = h.fake.calls_to("chat.update");
+    assert!(
+        updates
+            .iter()
+            .any(|u| all_text(&u.body).contains("Approved and done")),
+        "the slow action's message shows its outcome: {updates:#?}"
+    );
+    h.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_actions_on_one_target_run_one_after_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.approvals.delete_volume = Some(policy());
+    config.approvals.delete_snapshot = Some(policy());
+    let action = CountingAction::new();
+    let hold = Arc::new(tokio::sync::Notify::new());
+    *action.hold.lock().unwrap() = Some(hold.clone());
+    let mut registry = ActionRegistry::default();
+    registry.register(ActionKind::DeleteVolume, action.clone());
+    registry.register(ActionKind::DeleteSnapshot, action.clone());
+    let app = TestApp::start(
+        config,
+        Secrets::default(),
+        AppOptions {
+            actions: registry,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let gate = &app.ctx.gate;
+    let mut ids = Vec::new();
+    for kind in [ActionKind::DeleteVolume, ActionKind::DeleteSnapshot] {
+        let p = gate
+            .propose(proposal(kind, "us-east-1/shared"))
+            .await
+            .unwrap();
+        let id = p.proposal().id.clone();
+        gate.decide(&id, &alice(), Verdict::Approve).await.unwrap();
+        app.ctx.executor.submit(id.clone(), Default::default());
+        ids.push(id);
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            action.executions() == 1
+        })
+        .await,
+        "the first one runs"
+    );
+    // The second waits for the target, still approved, never started.
+    let states = [state_of(&app, &ids[0]).await, state_of(&app, &ids[1]).await];
+    assert!(
+        states.contains(&ProposalState::Executing) && states.contains(&ProposalState::Approved),
+        "{states:?}"
+    );
+    assert_eq!(action.executions(), 1);
+    *action.hold.lock().unwrap() = None;
+    hold.notify_waiters();
+    app.settle().await;
+    assert_eq!(action.executions(), 2);
+    for id in &ids {
+        assert_eq!(state_of(&app, id).await, ProposalState::Succeeded);
+    }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_action_resumes_after_a_restart_without_redoing_its_first_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.approvals.delete_volume = Some(policy());
+    let action = WaitingAction::new();
+    let options = || {
+        let mut registry = ActionRegistry::default();
+        registry.register(ActionKind::DeleteVolume, action.clone());
+        AppOptions {
+            actions: registry,
+            ..AppOptions::default()
+        }
+    };
+    let app = TestApp::start(config.clone(), Secrets::default(), options()).await;
+    let p = app
+        .ctx
+        .gate
+        .propose(proposal(ActionKind::DeleteVolume, "us-east-1/vol-wait"))
+        .await
+        .unwrap()
+        .proposal()
+        .clone();
+    app.ctx
+        .gate
+        .decide(&p.id, &alice(), Verdict::Approve)
+        .await
+        .unwrap();
+    app.ctx.executor.submit(p.id.clone(), Default::default());
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            action.passes.load(Ordering::SeqCst) >= 3
+        })
+        .await,
+        "it keeps checking on its own timer"
+    );
+    assert_eq!(state_of(&app, &p.id).await, ProposalState::Executing);
+    app.crash().await;
+
+    let app = TestApp::start(config, Secrets::default(), options()).await;
+    assert_eq!(
+        state_of(&app, &p.id).await,
+        ProposalState::Executing,
+        "a resumable action is not marked interrupted"
+    );
+    action.ready.store(true, Ordering::SeqCst);
+    let ended = app.ctx.executor.ended(&p.id).await.unwrap();
+    assert_eq!(ended.state, ProposalState::Succeeded);
+    assert_eq!(ended.outcome.unwrap()["report"]["after"], "request-1");
+    assert_eq!(
+        action.requests(),
+        1,
+        "the first step ran once, before the restart"
+    );
+    let resumed = crate::support::audit_rows(&app, "action.resumed");
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].subject, p.id.as_str());
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_that_never_started_runs_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.approvals.delete_volume = Some(policy());
+    let action = CountingAction::new();
+    let options = || {
+        let mut registry = ActionRegistry::default();
+        registry.register(ActionKind::DeleteVolume, action.clone());
+        AppOptions {
+            actions: registry,
+            ..AppOptions::default()
+        }
+    };
+    let app = TestApp::start(config.clone(), Secrets::default(), options()).await;
+    let p = app
+        .ctx
+        .gate
+        .propose(proposal(ActionKind::DeleteVolume, "us-east-1/vol-queued"))
+        .await
+        .unwrap()
+        .proposal()
+        .clone();
+    // Decided, then the process stops before the executor picks it up.
+    app.ctx
+        .gate
+        .decide(&p.id, &alice(), Verdict::Approve)
+        .await
+        .unwrap();
+    app.crash().await;
+    assert_eq!(action.executions(), 0);
+
+    let app = TestApp::start(config, Secrets::default(), options()).await;
+    let ended = app.ctx.executor.ended(&p.id).await.unwrap();
+    assert_eq!(ended.state, ProposalState::Succeeded);
+    assert_eq!(action.executions(), 1);
+    assert_eq!(
+        action.rechecks.load(Ordering::SeqCst),
+        1,
+        "re-checked before it ran"
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_queued_at_shutdown_are_still_answered() {
+    use opsmate::events::{CommandRequest, Event, ReplyTo};
+    let h = SlackHarness::start().await;
+    const N: usize = 200;
+    // As the Slack door queues them once it has acknowledged each request.
+    for i in 0..N {
+        h.app
+            .queue
+            .send(Event::Command(CommandRequest {
+                from: alice(),
+                parsed: opsmate::chat::command::parse("help"),
+                reply: ReplyTo::SlackResponseUrl {
+                    url: h.fake.response_url(&format!("q{i}")),
+                    channel: "C0OPS".into(),
+                },
+            }))
+            .await
+            .unwrap();
+    }
+    // Stop at once: everything queued is handled and answered first.
+    let SlackHarness { app, fake, .. } = h;
+    app.stop().await;
+    let unanswered: Vec<usize> = (0..N)
+        .filter(|i| fake.calls_to(&format!("response_url:q{i}")).len() != 1)
+        .collect();
+    assert!(unanswered.is_empty(), "not answered: {unanswered:?}");
+}
