@@ -31,6 +31,34 @@
 //! `target/moto-venv/bin/moto_server` or `PATH`.
 
 mod common;
+
+#[path = "executor/load.rs"]
+mod load;
+#[path = "executor/rig.rs"]
+mod rig;
+#[path = "executor/server.rs"]
+mod server;
+
+#[path = "../tests/it/support/aws_proxy.rs"]
+mod aws_proxy;
+
+#[path = "../tests/it/support/fake_slack.rs"]
+#[allow(dead_code)]
+mod fake_slack;
+
+#[path = "../tests/it/support/slack_requests.rs"]
+mod slack_requests;
+
+use anyhow::{Context, bail};
+use common::moto::moto_binary;
+use load::{Kind, Load, Measured, Outcome, run_load};
+use rig::{Deletion, Rig};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
 const REGION: &str = "us-east-1";
 const CHANNEL: &str = "C0BENCH";
 /// The Slack user who asks, approves and rejects; the only approver.
@@ -118,12 +146,14 @@ fn snapshotted_twice(created: &[(String, String)]) -> BTreeMap<String, Vec<Strin
 
 // The two runs.
 
+/// The run under load.
 struct Steady {
     load: Load,
     deletion: Deletion,
     log_tail: String,
 }
 
+/// The run with `kill -9` and a restart.
 struct Crash {
     /// From the click to the kill.
     killed_after: Duration,
@@ -208,16 +238,26 @@ fn percentile(latencies: &[Option<Duration>], p: f64) -> Option<Duration> {
     sorted.get(rank - 1).copied()
 }
 
-fn latency_row(label: &str, outcomes: &[&Outcome]) {
-    let latencies: Vec<Option<Duration>> = outcomes.iter().map(|o| o.latency()).collect();
+/// p50, p99 and the slowest of the latencies, a missing one shown as "no answer".
+fn spread(latencies: &[Option<Duration>]) -> (Option<Duration>, String) {
     let show = |d: Option<Duration>| d.map_or_else(|| "no answer".to_owned(), ms);
-    let p99 = percentile(&latencies, 99.0);
-    println!(
-        "| {label} ({}): p50 / p99 / slowest | {} / {} / {} | p99 < {}: {} |",
-        outcomes.len(),
-        show(percentile(&latencies, 50.0)),
+    let p99 = percentile(latencies, 99.0);
+    let text = format!(
+        "{} / {} / {}",
+        show(percentile(latencies, 50.0)),
         show(p99),
-        show(percentile(&latencies, 100.0)),
+        show(percentile(latencies, 100.0))
+    );
+    (p99, text)
+}
+
+/// The answer latencies of some of the requests, against the target.
+fn latency_row(label: &str, requests: &[&Measured]) {
+    let latencies: Vec<Option<Duration>> = requests.iter().map(|r| r.outcome.latency()).collect();
+    let (p99, text) = spread(&latencies);
+    println!(
+        "| {label} ({}), answer: p50 / p99 / slowest | {text} | p99 < {}: {} |",
+        requests.len(),
         ms(P99_TARGET),
         if p99.is_some_and(|d| d < P99_TARGET) {
             "yes"
@@ -261,18 +301,22 @@ fn print_report(steady: &Steady, crash: Option<&Crash>) {
     println!();
     println!("| measure | result | target |");
     println!("|---|---|---|");
-    let outcomes = &steady.load.outcomes;
-    let of = |kind: Option<Kind>| -> Vec<&Outcome> {
-        outcomes
+    let requests = &steady.load.requests;
+    let of = |kind: Option<Kind>| -> Vec<&Measured> {
+        requests
             .iter()
-            .filter(|(k, _)| kind.is_none_or(|kind| *k == kind))
-            .map(|(_, o)| o)
+            .filter(|r| kind.is_none_or(|kind| r.kind == kind))
             .collect()
     };
     latency_row("`/opsmate help`", &of(Some(Kind::Help)));
     latency_row("Reject clicks", &of(Some(Kind::Click)));
     latency_row("all requests", &of(None));
-    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+    let acks: Vec<Option<Duration>> = requests.iter().map(|r| r.acked).collect();
+    println!(
+        "| all requests, HTTP acknowledgement: p50 / p99 / slowest | {} | |",
+        spread(&acks).1
+    );
+    let count = |f: fn(&Outcome) -> bool| requests.iter().filter(|r| f(&r.outcome)).count();
     println!(
         "| answered through response_url / \"busy\" at once / no answer in {} / failed | {} / {} / {} / {} | all answered |",
         secs(ANSWER_DEADLINE),
@@ -297,7 +341,7 @@ fn print_report(steady: &Steady, crash: Option<&Crash>) {
         snapshot_cell(&steady.deletion)
     );
     println!(
-        "| DescribeSnapshots calls while waiting | {} | |",
+        "| DescribeSnapshots calls (the scan's included) | {} | |",
         steady.deletion.describe_snapshots
     );
     match crash {
@@ -319,9 +363,9 @@ fn print_report(steady: &Steady, crash: Option<&Crash>) {
         }
         None => println!("| crash run | skipped | |"),
     }
-    let failures: Vec<&str> = outcomes
+    let failures: Vec<&str> = requests
         .iter()
-        .filter_map(|(_, o)| match o {
+        .filter_map(|r| match &r.outcome {
             Outcome::Failed(e) => Some(e.as_str()),
             _ => None,
         })

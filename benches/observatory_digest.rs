@@ -57,12 +57,15 @@ async fn async_run() -> anyhow::Result<()> {
     };
     let options = AppOptions {
         one_shot: true,
-        health_timers: false,
+        feature_timers: false,
         ..AppOptions::default()
     };
     let app = App::build(&loaded, options).await?;
     let ctx = app.ctx.clone();
-    let o = ctx.observatory.clone().context("observatory is on")?;
+    let o = ctx
+        .features
+        .get::<opsmate::features::observatory::Observatory>()
+        .context("observatory is on")?;
     let now = Utc::now();
     let started = Instant::now();
     let rows = ctx.store.call(move |c| seed(c, now)).await?;
@@ -86,10 +89,10 @@ async fn async_run() -> anyhow::Result<()> {
         anyhow::ensure!(report.len() == CHECKS, "the SLO report covers every check");
     }
     let t = Instant::now();
-    let pruned = runner::prune_job(&ctx).await?;
+    let pruned = runner::prune_job(&ctx, &o).await?;
     let prune = t.elapsed();
     let t = Instant::now();
-    let pruned_again = runner::prune_job(&ctx).await?;
+    let pruned_again = runner::prune_job(&ctx, &o).await?;
     let prune_again = t.elapsed();
 
     digest_ms.sort_by(f64::total_cmp);

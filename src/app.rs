@@ -24,8 +24,9 @@ use crate::config::{Config, Loaded, Secret, SlackMode, TelegramMode};
 use crate::dispatch::{self, Context, DispatchStats};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
 use crate::executor::Executor;
-use crate::features::observatory::{self, Observatory};
-use crate::features::{self, guard::Guard, hunter, hunter::Hunter, watchman::Watchman};
+use crate::chat::command::CommandBook;
+use crate::features;
+use crate::plugin::Build;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::outbox::sender::Sender;
@@ -57,9 +58,9 @@ pub struct AppOptions {
     /// no start-up audit row and no crash recovery (the server's actions in flight
     /// are not interrupted ones).
     pub one_shot: bool,
-    /// Run Observatory's check timers while serving. Tests that drive checks by hand
-    /// turn them off.
-    pub health_timers: bool,
+    /// Run the features' own timers (Observatory's checks) while serving. Tests that
+    /// drive checks by hand turn them off.
+    pub feature_timers: bool,
 }
 
 impl Default for AppOptions {
@@ -69,7 +70,7 @@ impl Default for AppOptions {
             actions: ActionRegistry::default(),
             aws: None,
             one_shot: false,
-            health_timers: true,
+            feature_timers: true,
         }
     }
 }
@@ -90,7 +91,7 @@ pub struct App {
     /// Telegram's bot and intake, for long polling or registering the webhook.
     telegram: Option<(TelegramBot, TelegramIntake)>,
     /// Whether Observatory's timers run while serving.
-    health_timers: bool,
+    feature_timers: bool,
 }
 
 impl App {
@@ -117,62 +118,18 @@ impl App {
             None => Aws::load(&config.aws).await,
         };
         let mut actions = options.actions;
-        let hunter = match &config.hunter {
-            Some(_) => {
-                let hunter = Arc::new(Hunter::new(&config, &aws).await?);
-                hunter::actions::register(
-                    &mut actions,
-                    hunter.clone(),
-                    audit.clone(),
-                    clock.clone(),
-                );
-                Some(hunter)
-            }
-            None => None,
-        };
-        let watchman = match &config.watchman {
-            Some(_) => {
-                let watchman = Arc::new(Watchman::new(&config, &secrets, &aws)?);
-                crate::features::watchman::actions::register(
-                    &mut actions,
-                    watchman.clone(),
-                    store.clone(),
-                    audit.clone(),
-                    clock.clone(),
-                );
-                Some(watchman)
-            }
-            None => None,
-        };
-        let guard = match &config.guard {
-            Some(_) => {
-                let guard = Arc::new(Guard::new(&config, &secrets, &aws)?);
-                crate::features::guard::revoke::register(
-                    &mut actions,
-                    guard.clone(),
-                    store.clone(),
-                    audit.clone(),
-                    clock.clone(),
-                );
-                Some(guard)
-            }
-            None => None,
-        };
-        let observatory = match &config.observatory {
-            Some(_) => {
-                let jobs = scheduled_jobs(&config)?
-                    .into_iter()
-                    .map(|j| (j.kind, j.schedule))
-                    .collect();
-                Some(Arc::new(Observatory::new(
-                    &config,
-                    store.clone(),
-                    jobs,
-                    clock.now(),
-                )?))
-            }
-            None => None,
-        };
+        let (features, jobs) = features::build_all(Build {
+            config: &config,
+            secrets: &secrets,
+            aws: &aws,
+            store: &store,
+            audit: &audit,
+            clock: &clock,
+            actions: &mut actions,
+            jobs: &core_jobs(&config)?,
+        })
+        .await?;
+        let commands = Arc::new(CommandBook::new(features.command_specs()));
         let gate = Gate::new(
             store.clone(),
             clock.clone(),
@@ -211,7 +168,7 @@ impl App {
         );
 
         let scheduler = Scheduler::new(
-            scheduled_jobs(&config)?,
+            jobs,
             store.clone(),
             clock.clone(),
             config.scheduler.catch_up_window,
@@ -269,10 +226,8 @@ impl App {
             clock,
             aws,
             slack_groups,
-            hunter,
-            watchman,
-            guard,
-            observatory,
+            features,
+            commands,
         };
         let app = Self {
             ctx,
@@ -284,7 +239,7 @@ impl App {
             slack_socket,
             telegram_door,
             telegram,
-            health_timers: options.health_timers,
+            feature_timers: options.feature_timers,
         };
         let hook_ctx = app.ctx.clone();
         app.ctx.executor.on_change(Arc::new(move |p, hint| {
@@ -370,7 +325,7 @@ impl App {
             slack_socket,
             telegram_door,
             telegram,
-            health_timers,
+            feature_timers,
         } = self;
         let socket = slack_socket.map(|(client, token)| {
             let intake = Intake {
@@ -411,8 +366,10 @@ impl App {
         let sender_stop = CancellationToken::new();
         let sender_task = tokio::spawn(sender.run(sender_stop.clone()));
         let mut tasks = vec![tokio::spawn(scheduler.run(queue, shutdown.clone()))];
-        if let (Some(o), true) = (ctx.observatory.clone(), health_timers) {
-            tasks.extend(observatory::runner::spawn(ctx.clone(), o, shutdown.clone()));
+        if feature_timers {
+            for f in ctx.features.iter() {
+                tasks.extend(f.clone().spawn(&ctx, &shutdown));
+            }
         }
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening; /healthz, /readyz and /metrics are up");
@@ -516,7 +473,7 @@ impl App {
         }
         // A feature may offer to finish what was cut off (Access Guard's revocation).
         let ids: Vec<_> = found.interrupted.iter().map(|p| p.id.clone()).collect();
-        features::refresh_decided(&self.ctx, &ids).await
+        self.ctx.features.refresh(&self.ctx, &ids).await
     }
 
     /// Tells the alert channel and alert chat (whichever are configured) about an
@@ -545,29 +502,15 @@ impl App {
     }
 }
 
-/// The jobs to schedule: the core ones always, a feature's when it is on.
-fn scheduled_jobs(config: &Config) -> anyhow::Result<Vec<ScheduledJob>> {
-    JobKind::ALL
+/// The core's own jobs; each feature that is on adds its own.
+fn core_jobs(config: &Config) -> anyhow::Result<Vec<ScheduledJob>> {
+    [JobKind::ExpireApprovals, JobKind::PruneJobRuns]
         .into_iter()
-        .filter(|kind| match kind {
-            JobKind::ExpireApprovals | JobKind::PruneJobRuns => true,
-            JobKind::HuntZombies => config.hunter.is_some(),
-            JobKind::WatchmanShutdown | JobKind::WatchmanDeadline => config.watchman.is_some(),
-            JobKind::GuardScan => config.guard.is_some(),
-            JobKind::ObservatoryDigest | JobKind::ObservatoryPrune => config.observatory.is_some(),
-            JobKind::WatchmanStart => config
-                .watchman
-                .as_ref()
-                .is_some_and(|w| w.starts_in_the_morning()),
-        })
         .map(|kind| {
             Ok(ScheduledJob {
                 kind,
                 schedule: config.job_schedule(kind)?,
-                // A missed evening check still runs if OpsMate is back during the
-                // night; the check itself stops once morning has come.
-                catch_up_window: (kind == JobKind::WatchmanShutdown)
-                    .then_some(crate::features::watchman::NIGHT_CATCH_UP),
+                catch_up_window: None,
             })
         })
         .collect()

@@ -13,7 +13,9 @@ use crate::clock::SharedClock;
 use crate::cloud::Aws;
 use crate::config::{Config, Secrets};
 use crate::events::{DirectoryChange, Event, EventReceiver, JobKind, JobRun};
+use crate::chat::command::CommandBook;
 use crate::executor::Executor;
+use crate::plugin::Features;
 use crate::metrics::{JobLabels, JobNameLabels, Metrics};
 use crate::outbox::Outbox;
 use crate::scheduler::sql as job_sql;
@@ -44,14 +46,10 @@ pub struct Context {
     pub aws: Aws,
     /// Slack user-group lookups, when Slack is on.
     pub slack_groups: Option<Arc<SlackGroups>>,
-    /// Zombie Hunter, when `[hunter]` is set.
-    pub hunter: Option<Arc<crate::features::hunter::Hunter>>,
-    /// Night Watchman, when `[watchman]` is set.
-    pub watchman: Option<Arc<crate::features::watchman::Watchman>>,
-    /// Access Guard, when `[guard]` is set.
-    pub guard: Option<Arc<crate::features::guard::Guard>>,
-    /// Observatory, when `[observatory]` is set.
-    pub observatory: Option<Arc<crate::features::observatory::Observatory>>,
+    /// The features that are on; each finds its own state with `features.get`.
+    pub features: Features,
+    /// Every command word the bot knows, for parsing and the help.
+    pub commands: Arc<CommandBook>,
 }
 
 /// Handles one event.
@@ -121,15 +119,19 @@ impl DispatchStats {
 /// Which events must not overtake each other: one run of a given job at a time, and
 /// the events of one proposal (or one member) in order. Events without a key run as
 /// soon as there is a place.
-pub fn order_key(event: &Event) -> Option<String> {
+pub fn order_key(event: &Event, commands: &CommandBook) -> Option<String> {
     match event {
         Event::Job(run) => Some(format!("job:{}", run.job.as_str())),
         Event::Decision(d) => Some(format!("proposal:{}", d.approval)),
-        // An on-demand scan is the scheduled scan's job, run now.
+        // A command that runs a job now (an on-demand scan) waits for that job.
         Event::Command(c) => match &c.parsed {
-            Ok(crate::chat::command::Command::Zombies) => {
-                Some(format!("job:{}", JobKind::HuntZombies.as_str()))
-            }
+            Ok(crate::chat::command::Command::Feature {
+                word,
+                args,
+                telegram,
+            }) => commands
+                .runs_job(word, args, *telegram)
+                .map(|job| format!("job:{}", job.as_str())),
             _ => None,
         },
         Event::Directory(DirectoryChange::SlackMember(m)) => {
@@ -150,7 +152,7 @@ impl Lanes {
     fn route(&self, event: Event) {
         let stats = &self.ctx.dispatch.0;
         stats.in_flight.fetch_add(1, Ordering::SeqCst);
-        let Some(key) = order_key(&event) else {
+        let Some(key) = order_key(&event, &self.ctx.commands) else {
             let this = self.clone();
             tokio::spawn(async move { this.handle(event).await });
             return;
@@ -252,17 +254,10 @@ async fn run_job(ctx: &Context, run: JobRun) -> anyhow::Result<()> {
         match run.job {
             JobKind::ExpireApprovals => expire_approvals(ctx).await,
             JobKind::PruneJobRuns => prune_job_runs(ctx).await,
-            JobKind::HuntZombies => crate::features::hunter::run::scheduled(ctx).await,
-            JobKind::WatchmanShutdown => crate::features::watchman::run::evening(ctx, &run).await,
-            JobKind::WatchmanStart => crate::features::watchman::run::morning(ctx).await,
-            JobKind::WatchmanDeadline => crate::features::watchman::run::deadlines(ctx).await,
-            JobKind::GuardScan => crate::features::guard::run::scheduled(ctx).await,
-            JobKind::ObservatoryDigest => {
-                crate::features::observatory::runner::digest_job(ctx).await
-            }
-            JobKind::ObservatoryPrune => crate::features::observatory::runner::prune_job(ctx)
-                .await
-                .map(|_| ()),
+            feature_job => match ctx.features.for_job(feature_job) {
+                Some(feature) => feature.run_job(ctx, &run).await,
+                None => anyhow::bail!("no feature that is on runs {}", feature_job.as_str()),
+            },
         }
     }
     .instrument(span)
@@ -297,7 +292,7 @@ async fn expire_approvals(ctx: &Context) -> anyhow::Result<()> {
     }
     // Reports listing them show them expired, without their buttons.
     let ids: Vec<_> = expired.iter().map(|p| p.id.clone()).collect();
-    crate::features::refresh_decided(ctx, &ids).await?;
+    ctx.features.refresh(ctx, &ids).await?;
     Ok(())
 }
 

@@ -39,6 +39,7 @@ pub mod github;
 pub mod http;
 pub mod metrics;
 pub mod outbox;
+pub mod plugin;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

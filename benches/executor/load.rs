@@ -1,7 +1,21 @@
 //! The load: commands and clicks while the deletion waits for its snapshots.
 
+use super::rig::{Report, Rig};
+use super::server::{Ack, SlackClient};
+use super::{ANSWER_DEADLINE, CHANNEL, CLICKS, HELPS, IN_FLIGHT, USER};
+use crate::fake_slack::{Call, FakeSlack};
+use crate::slack_requests::Click;
+use opsmate::chat::slack::intake::BUSY_TEXT;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// What a request of the load is.
 #[derive(Clone, Copy, PartialEq)]
-enum Kind {
+pub enum Kind {
     Help,
     Click,
 }
@@ -16,7 +30,7 @@ struct Request {
 }
 
 /// What a request got, and how long it took.
-enum Outcome {
+pub enum Outcome {
     /// The answer reached the fake Slack through the request's `response_url`.
     Answered(Duration),
     /// Answered "busy" at once in the HTTP response.
@@ -28,7 +42,7 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn latency(&self) -> Option<Duration> {
+    pub fn latency(&self) -> Option<Duration> {
         match self {
             Outcome::Answered(d) | Outcome::Busy(d) => Some(*d),
             Outcome::Failed(_) | Outcome::Unanswered => None,
@@ -36,12 +50,20 @@ impl Outcome {
     }
 }
 
+/// One request's kind and what became of it.
+pub struct Measured {
+    pub kind: Kind,
+    pub outcome: Outcome,
+    /// From sending it to OpsMate's HTTP answer, if there was one.
+    pub acked: Option<Duration>,
+}
+
 /// The load's results.
-struct Load {
-    /// Each request's kind and outcome, in sending order.
-    outcomes: Vec<(Kind, Outcome)>,
+pub struct Load {
+    /// In sending order.
+    pub requests: Vec<Measured>,
     /// From the first request sent to the last answer.
-    span: Duration,
+    pub span: Duration,
 }
 
 /// Sends the load: `HELPS` `/opsmate help` and `CLICKS` Reject clicks spread evenly
@@ -123,7 +145,7 @@ fn answers(calls: &[Call]) -> HashMap<&str, Instant> {
 }
 
 /// Sends the load and waits for its answers.
-fn run_load(rig: &Rig, rt: &Runtime, report: &Report) -> Load {
+pub fn run_load(rig: &Rig, rt: &Runtime, report: &Report) -> Load {
     let mut targets: Vec<String> = rig
         .seeded
         .addresses
@@ -174,12 +196,19 @@ fn run_load(rig: &Rig, rt: &Runtime, report: &Report) -> Load {
                     None => Outcome::Unanswered,
                 },
             };
-            (r.kind, outcome)
+            Measured {
+                kind: r.kind,
+                outcome,
+                acked: r
+                    .ack
+                    .as_ref()
+                    .ok()
+                    .map(|a| a.at.saturating_duration_since(r.sent)),
+            }
         })
         .collect();
     Load {
-        outcomes,
+        requests: outcomes,
         span: last.saturating_duration_since(first_sent),
     }
 }
-

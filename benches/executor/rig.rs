@@ -3,15 +3,28 @@
 
 use super::server::{Server, SlackClient};
 use super::{
-    ACCESS_KEY_ENV, CHANNEL, DELETION_DEADLINE, REGION, REPORT_DEADLINE, SIGNING_SECRET,
-    SNAPSHOT_TIME, USER,
+    ADDRESSES, CHANNEL, DELETION_DEADLINE, REGION, REPORT_DEADLINE, SIGNING_SECRET, SNAPSHOT_TIME,
+    SNAPSHOTS, USER, VOLUMES,
 };
+use crate::aws_proxy::AwsProxy;
+use crate::common::moto::{ACCESS_KEY, Moto, SECRET_KEY, create_volume, ec2_client};
+use crate::fake_slack::{self, Call, FakeSlack};
+use crate::slack_requests::Click;
+use anyhow::{Context, bail};
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::DomainType;
+use opsmate::cloud::ec2::describe_error;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
 /// What the bench seeded in moto.
-struct Seeded {
-    volumes: Vec<String>,
+pub struct Seeded {
+    pub volumes: Vec<String>,
     /// Allocation id and public IP of each Elastic IP.
-    addresses: Vec<(String, String)>,
-    snapshots: Vec<String>,
+    pub addresses: Vec<(String, String)>,
+    pub snapshots: Vec<String>,
 }
 
 impl Seeded {
@@ -39,36 +52,37 @@ impl Seeded {
 
 /// A button of the report: the proposal it decides and the message it is on.
 #[derive(Clone, Debug)]
-struct Button {
-    approval: String,
-    ts: String,
+pub struct Button {
+    pub approval: String,
+    pub ts: String,
 }
 
 /// The proposal ids of the posted report.
-struct Report {
-    bulk: Button,
+pub struct Report {
+    pub bulk: Button,
     /// Main resource id → its own proposal.
-    items: HashMap<String, Button>,
+    pub items: HashMap<String, Button>,
 }
 
-struct Rig {
+/// Everything one run needs, on its own moto, proxy, fake Slack and database.
+pub struct Rig {
     // Declared first so it is dropped first: opsmate stops before moto does.
-    server: Server,
-    slack_client: SlackClient,
+    pub server: Server,
+    pub slack_client: SlackClient,
     dir: tempfile::TempDir,
     env: Vec<(&'static str, String)>,
-    proxy: AwsProxy,
-    slack: FakeSlack,
+    pub proxy: AwsProxy,
+    pub slack: FakeSlack,
     /// Straight to moto, for checking.
     ec2: Client,
-    seeded: Seeded,
+    pub seeded: Seeded,
     _moto: Moto,
 }
 
 impl Rig {
     /// moto with the seeded resources, the proxy keeping new snapshots pending, the
     /// fake Slack, and opsmate serve on a fresh database.
-    fn start(binary: &Path, rt: &Runtime) -> anyhow::Result<Self> {
+    pub fn start(binary: &Path, rt: &Runtime) -> anyhow::Result<Self> {
         let moto = Moto::start(binary)?;
         let (proxy, slack, ec2, seeded) = rt.block_on(async {
             let proxy = AwsProxy::start(&moto.endpoint).await;
@@ -107,7 +121,7 @@ impl Rig {
     }
 
     /// `kill -9`, then a new process on the same database.
-    fn crash_and_restart(&mut self) -> anyhow::Result<()> {
+    pub fn crash_and_restart(&mut self) -> anyhow::Result<()> {
         self.server.kill9();
         self.server = Server::launch(self.dir.path(), &self.env)?;
         self.slack_client = SlackClient::new(self.server.port)?;
@@ -115,7 +129,7 @@ impl Rig {
     }
 
     /// The end of opsmate's log, for an error message.
-    fn log_tail(&self) -> String {
+    pub fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.dir.path().join("opsmate.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         if lines.is_empty() {
@@ -126,7 +140,7 @@ impl Rig {
     }
 
     /// `/opsmate zombies`, then the proposal ids from the report's buttons.
-    fn scan(&self, rt: &Runtime) -> anyhow::Result<Report> {
+    pub fn scan(&self, rt: &Runtime) -> anyhow::Result<Report> {
         let ack = rt.block_on(
             self.slack_client
                 .command("zombies", &self.slack.response_url("zombies")),
@@ -172,7 +186,7 @@ impl Rig {
     }
 
     /// Clicks Delete all on the report; returns when the click was sent.
-    fn delete_all(&self, rt: &Runtime, report: &Report) -> anyhow::Result<Instant> {
+    pub fn delete_all(&self, rt: &Runtime, report: &Report) -> anyhow::Result<Instant> {
         let action_id = format!("approve:{}", report.bulk.approval);
         let response_url = self.slack.response_url("delete-all");
         let click = Click {
@@ -194,7 +208,7 @@ impl Rig {
 
     /// Waits until every seeded volume is gone in moto, at most until
     /// [`DELETION_DEADLINE`] after the click.
-    fn wait_deleted(&self, rt: &Runtime, clicked: Instant) -> anyhow::Result<Deletion> {
+    pub fn wait_deleted(&self, rt: &Runtime, clicked: Instant) -> anyhow::Result<Deletion> {
         let deadline = clicked + DELETION_DEADLINE;
         loop {
             let left = rt.block_on(volumes_left(&self.ec2, &self.seeded.volumes))?;
@@ -229,7 +243,7 @@ impl Rig {
     }
 
     /// Seeded volumes whose DeleteVolume succeeded so far.
-    fn volumes_deleted(&self) -> usize {
+    pub fn volumes_deleted(&self) -> usize {
         self.proxy
             .calls_to("DeleteVolume")
             .iter()
@@ -373,14 +387,14 @@ async fn volumes_left(ec2: &Client, volumes: &[String]) -> anyhow::Result<usize>
 }
 
 /// How the deletion went.
-struct Deletion {
+pub struct Deletion {
     /// From the click until the last volume was deleted; `None` if not all were
     /// within [`DELETION_DEADLINE`].
-    wall: Option<Duration>,
+    pub wall: Option<Duration>,
     /// Volumes still there at the end.
-    left: usize,
+    pub left: usize,
     /// Every CreateSnapshot through the proxy: (volume, snapshot).
-    snapshots: Vec<(String, String)>,
-    describe_snapshots: usize,
+    pub snapshots: Vec<(String, String)>,
+    /// DescribeSnapshots calls through the proxy, the scan's included.
+    pub describe_snapshots: usize,
 }
-

@@ -11,13 +11,13 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// A running `opsmate serve`, killed if still running when dropped.
-struct Server {
+pub struct Server {
     child: Option<Child>,
-    port: u16,
+    pub port: u16,
 }
 
 impl Server {
-    fn launch(dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Self> {
+    pub fn launch(dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Self> {
         let log = dir.join("opsmate.log");
         let (child, port) = common::launch_opsmate(dir, env, Some(log.as_path()))?;
         Ok(Self {
@@ -27,7 +27,7 @@ impl Server {
     }
 
     /// `kill -9`: no shutdown of any kind.
-    fn kill9(&mut self) {
+    pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -35,7 +35,7 @@ impl Server {
     }
 
     /// A graceful stop (SIGTERM), or `kill -9` when that takes over 30 s.
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let Some(child) = &mut self.child else {
             return;
         };
@@ -62,21 +62,21 @@ impl Drop for Server {
 
 /// Signed requests to one opsmate's Slack endpoints.
 #[derive(Clone)]
-struct SlackClient {
+pub struct SlackClient {
     http: reqwest::Client,
     base: String,
     signer: SlackVerifier,
 }
 
 /// OpsMate's HTTP answer to a request.
-struct Ack {
-    status: u16,
-    body: String,
-    at: Instant,
+pub struct Ack {
+    pub status: u16,
+    pub body: String,
+    pub at: Instant,
 }
 
 impl SlackClient {
-    fn new(port: u16) -> anyhow::Result<Self> {
+    pub fn new(port: u16) -> anyhow::Result<Self> {
         Ok(Self {
             http: reqwest::Client::builder()
                 .no_proxy()
@@ -110,12 +110,12 @@ impl SlackClient {
         })
     }
 
-    async fn command(&self, text: &str, response_url: &str) -> anyhow::Result<Ack> {
+    pub async fn command(&self, text: &str, response_url: &str) -> anyhow::Result<Ack> {
         let body = slack_requests::command_body(USER, CHANNEL, text, response_url);
         self.post("/slack/commands", body).await
     }
 
-    async fn click(&self, click: &Click<'_>) -> anyhow::Result<Ack> {
+    pub async fn click(&self, click: &Click<'_>) -> anyhow::Result<Ack> {
         let payload = slack_requests::click_payload(click);
         self.post(
             "/slack/interactivity",
@@ -124,4 +124,3 @@ impl SlackClient {
         .await
     }
 }
-

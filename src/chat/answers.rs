@@ -3,7 +3,7 @@
 
 use crate::approvals::{DecisionError, Proposal, ProposalState, Refusal, Verdict};
 use crate::audit;
-use crate::chat::command::{Command, CommandError, help_text};
+use crate::chat::command::{Command, CommandBook, CommandError};
 use crate::chat::message::{Button, ChatMessage, Part};
 use crate::dispatch::Context;
 use crate::domain::ActionKind;
@@ -29,48 +29,42 @@ impl Surface {
         }
     }
 
-    fn help_text(self) -> String {
+    fn help_text(self, book: &CommandBook) -> String {
         match self {
-            Surface::Slack => help_text(self.prefix()),
-            Surface::Telegram => crate::chat::telegram::commands::help_text(),
+            Surface::Slack => book.slack_help(self.prefix()),
+            Surface::Telegram => book.telegram_help(),
         }
     }
 }
 
-/// Answers a command typed on `surface`.
+/// Answers one of the core's commands typed on `surface` (a feature's command is
+/// answered by the feature).
 pub async fn answer(
     ctx: &Context,
     command: &Command,
     surface: Surface,
 ) -> anyhow::Result<Vec<ChatMessage>> {
     Ok(match command {
-        Command::Help => vec![help(surface)],
-        // Answered by Zombie Hunter itself (it posts a report), see `handle::command`.
-        Command::Zombies => Vec::new(),
-        // Answered by Night Watchman itself, see `handle::command`.
-        Command::Watchman(_) => Vec::new(),
-        // Answered by Access Guard itself, see `handle::command`.
-        Command::Access(_) => Vec::new(),
-        // Answered by Observatory itself, see `handle::command`.
-        Command::Health | Command::Digest => Vec::new(),
+        Command::Help => vec![help(&ctx.commands, surface)],
         Command::Approvals => approvals(ctx).await?,
         Command::Audit { rows } => vec![audit_tail(ctx, *rows).await?],
+        Command::Feature { .. } => Vec::new(),
     })
 }
 
-pub fn help(surface: Surface) -> ChatMessage {
-    ChatMessage::text("OpsMate help", surface.help_text())
+pub fn help(book: &CommandBook, surface: Surface) -> ChatMessage {
+    ChatMessage::text("OpsMate help", surface.help_text(book))
 }
 
 /// For input that did not parse: the reason, "did you mean", and the help.
-pub fn not_understood(error: &CommandError, surface: Surface) -> ChatMessage {
+pub fn not_understood(error: &CommandError, book: &CommandBook, surface: Surface) -> ChatMessage {
     let mut text = format!("Sorry, I did not understand that: {}.", error.message);
     if let Some(s) = &error.suggestion {
         text.push_str(&format!("\nDid you mean `{}{s}`?", surface.prefix()));
     }
     ChatMessage {
         title: "Unknown command".into(),
-        parts: vec![Part::Text(text), Part::Text(surface.help_text())],
+        parts: vec![Part::Text(text), Part::Text(surface.help_text(book))],
         footer: None,
     }
 }

@@ -4,15 +4,15 @@
 use crate::approvals::{Decided, DecisionError, Proposal};
 use crate::audit;
 use crate::chat::answers::{self, Surface};
-use crate::chat::command::{AccessCommand, Command, WatchmanCommand};
+use crate::chat::command::Command;
 use crate::chat::message::{ChatMessage, Part};
-use crate::chat::slack::{members, send};
+use crate::chat::slack::{groups, members, send};
 use crate::chat::telegram;
 use crate::dispatch::Context;
-use crate::domain::{ActionKind, Actor};
+use crate::domain::Actor;
 use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, ReplyTo};
 use crate::executor::Hint;
-use crate::features::{guard, hunter, watchman};
+use crate::plugin::{CommandCall, CommandOwner};
 use crate::store;
 use serde_json::json;
 
@@ -64,73 +64,61 @@ async fn acknowledge_click(ctx: &Context, to: &Option<ReplyTo>, text: &str) -> a
     }
 }
 
-/// Answers a command where it was typed.
+/// Answers a command where it was typed: the core's own, or the feature's whose word
+/// it is (a Telegram command first becomes the words it stands for).
 pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
     let surface = surface(&req.reply);
     let messages = match &req.parsed {
-        Ok(Command::Zombies) => {
-            tracing::info!(from = %req.from, "command zombies");
-            hunter::run::on_demand(ctx, &req.reply, &req.from.key()).await?
-        }
-        Ok(Command::Watchman(WatchmanCommand::Status)) => {
-            tracing::info!(from = %req.from, "command watchman status");
-            vec![watchman::run::status(ctx).await?]
-        }
-        Ok(Command::Health) => {
-            tracing::info!(from = %req.from, "command health");
-            vec![
-                observatory_answer(ctx, |o| async move {
-                    crate::features::observatory::report::health(ctx, &o).await
-                })
-                .await?,
-            ]
-        }
-        Ok(Command::Digest) => {
-            tracing::info!(from = %req.from, "command digest");
-            vec![
-                observatory_answer(ctx, |o| async move {
-                    crate::features::observatory::digest::build(ctx, &o, ctx.clock.now()).await
-                })
-                .await?,
-            ]
-        }
-        Ok(Command::Access(AccessCommand::List { pending_only })) => {
-            tracing::info!(from = %req.from, pending_only, "command access");
-            vec![guard::run::list(ctx, *pending_only).await?]
-        }
-        Ok(Command::Access(AccessCommand::Keep { user, reason })) => {
-            tracing::info!(from = %req.from, user, "command access keep");
-            vec![guard::run::keep(ctx, &req.from, user, reason.clone()).await?]
-        }
-        Ok(Command::Watchman(WatchmanCommand::KeepOnline { duration, reason })) => {
-            tracing::info!(from = %req.from, ?duration, "command watchman keep-online");
-            vec![watchman::run::keep_online(ctx, &req.from.key(), *duration, reason.clone()).await?]
+        Ok(Command::Feature {
+            word,
+            args,
+            telegram,
+        }) => {
+            let words = if *telegram {
+                ctx.commands.expand_telegram(word, args)
+            } else {
+                Some(std::iter::once(word.clone()).chain(args.iter().cloned()).collect())
+            };
+            let owner = words
+                .as_ref()
+                .and_then(|w| Some((ctx.features.for_word(w.first()?)?, w)));
+            match owner {
+                None => vec![answers::not_understood(
+                    &ctx.commands.unknown(word, *telegram),
+                    &ctx.commands,
+                    surface,
+                )],
+                // A mistake in the arguments is explained whether the feature is on.
+                Some((_, words)) if let Some(e) = ctx.commands.check(words) => {
+                    vec![answers::not_understood(&e, &ctx.commands, surface)]
+                }
+                Some((CommandOwner::Off(plug), _)) => vec![(plug.off)()],
+                Some((CommandOwner::On(feature), words)) => {
+                    feature
+                        .command(
+                            ctx,
+                            CommandCall {
+                                word: &words[0],
+                                args: &words[1..],
+                                from: &req.from,
+                                reply: &req.reply,
+                                surface,
+                            },
+                        )
+                        .await?
+                }
+            }
         }
         Ok(command) => {
             tracing::info!(from = %req.from, ?command, "command");
             answers::answer(ctx, command, surface).await?
         }
-        Err(error) => vec![answers::not_understood(error, surface)],
+        Err(error) => vec![answers::not_understood(error, &ctx.commands, surface)],
     };
     for msg in &messages {
         reply(ctx, &req.reply, msg).await?;
     }
     Ok(())
-}
-
-/// Observatory's answer, or how to turn it on.
-async fn observatory_answer<F, Fut>(ctx: &Context, answer: F) -> anyhow::Result<ChatMessage>
-where
-    F: FnOnce(std::sync::Arc<crate::features::observatory::Observatory>) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<ChatMessage>>,
-{
-    match ctx.observatory.clone() {
-        Some(o) => answer(o).await,
-        None => Ok(ChatMessage::text(
-            "Observatory is off",
-            "Add an [observatory] section with [[observatory.checks]] to the configuration to turn it on (see the README).",
-        )),
-    }
 }
 
 /// Decides a proposal for the clicker, then updates the proposal's message or
@@ -221,29 +209,7 @@ async fn with_groups(ctx: &Context, req: &DecisionRequest) -> Actor {
         return req.decider.clone();
     };
     let kinds = crate::approvals::policy::policy_kinds(p.kind, &p.params);
-    resolve_groups(ctx, &req.decider, &kinds).await
-}
-
-/// A Slack actor with their memberships in the user groups that the policies of
-/// `kinds` name, looked up now (other actors are returned as they are).
-pub async fn resolve_groups(ctx: &Context, actor: &Actor, kinds: &[ActionKind]) -> Actor {
-    let (Actor::Slack { user, .. }, Some(slack)) = (actor, &ctx.slack_groups) else {
-        return actor.clone();
-    };
-    let mut candidates: Vec<_> = kinds
-        .iter()
-        .filter_map(|k| ctx.gate.config().policy(*k))
-        .flat_map(|policy| policy.slack_groups.clone())
-        .collect();
-    candidates.sort();
-    candidates.dedup();
-    if candidates.is_empty() {
-        return actor.clone();
-    }
-    Actor::Slack {
-        user: user.clone(),
-        groups: slack.memberships(user, &candidates).await,
-    }
+    groups::resolve(ctx, &req.decider, &kinds).await
 }
 
 /// Shows where a proposal stands now: a feature's report or notice is rewritten by
@@ -258,7 +224,7 @@ pub async fn show_outcome(ctx: &Context, p: &Proposal, hint: &Hint) -> anyhow::R
             .is_some(),
         None => false,
     };
-    crate::features::refresh_decided(ctx, std::slice::from_ref(&p.id)).await?;
+    ctx.features.refresh(ctx, std::slice::from_ref(&p.id)).await?;
     if on_feature_message {
         Ok(())
     } else {

@@ -1,5 +1,5 @@
-//! The four jobs, one folder each, and the report of which integrations and jobs
-//! are on and why. The report is logged at start-up and printed by
+//! The features, one folder each, plugged in through [`plugin`], and the report of
+//! which integrations and features are on and why. The report is logged at start-up and printed by
 //! `opsmate config check`, so nobody has to guess why something stays quiet.
 
 pub mod guard;
@@ -7,16 +7,43 @@ pub mod hunter;
 pub mod observatory;
 pub mod watchman;
 
-use crate::dispatch::Context;
-use crate::domain::ApprovalId;
+use crate::plugin::{Build, Features, Plug};
+use crate::scheduler::ScheduledJob;
 
-/// Rewrites the features' messages (Zombie Hunter reports, Night Watchman notices,
-/// Access Guard requests) that show any of these proposals, after a decision, an
-/// expiry or an interruption.
-pub async fn refresh_decided(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()> {
-    hunter::report::refresh_for(ctx, ids).await?;
-    watchman::run::refresh_for(ctx, ids).await?;
-    guard::run::refresh_for(ctx, ids).await
+/// Every feature, in the order their commands, digest sections and reports appear.
+/// Observatory comes last: its digest gathers the others' sections.
+pub const ALL: &[Plug] = &[hunter::PLUG, watchman::PLUG, guard::PLUG, observatory::PLUG];
+
+
+/// Builds every feature whose section is present, in [`ALL`]'s order. Returns them
+/// with every job to schedule: `b.jobs` (the core's) and theirs.
+pub async fn build_all(b: Build<'_>) -> anyhow::Result<(Features, Vec<ScheduledJob>)> {
+    let mut on = Vec::new();
+    let mut jobs = b.jobs.to_vec();
+    for plug in ALL {
+        let built = (plug.build)(Build {
+            config: b.config,
+            secrets: b.secrets,
+            aws: b.aws,
+            store: b.store,
+            audit: b.audit,
+            clock: b.clock,
+            actions: &mut *b.actions,
+            jobs: &jobs,
+        })
+        .await?;
+        if let Some(f) = built {
+            for spec in f.jobs() {
+                jobs.push(ScheduledJob {
+                    kind: spec.kind,
+                    schedule: b.config.job_schedule(spec.kind)?,
+                    catch_up_window: spec.catch_up_window,
+                });
+            }
+            on.push((plug, f));
+        }
+    }
+    Ok((Features::new(ALL, on), jobs))
 }
 
 use crate::config::{Config, Secrets, SlackMode, TelegramMode};
@@ -31,14 +58,8 @@ pub struct FeatureStatus {
 
 /// The on/off state of everything OpsMate can do, with the reason.
 pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
-    let mut out = vec![
-        slack_status(config, secrets),
-        telegram_status(config, secrets),
-        hunter_status(config, secrets),
-        watchman_status(config, secrets),
-        guard_status(config, secrets),
-        observatory_status(config, secrets),
-    ];
+    let mut out = vec![slack_status(config, secrets), telegram_status(config, secrets)];
+    out.extend(ALL.iter().map(|plug| (plug.status)(config, secrets)));
     out.push(FeatureStatus {
         name: "aws",
         on: true,
@@ -67,7 +88,7 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
 
 /// Where a feature's messages go (its own channel and chat, else the alert ones, on
 /// the platforms whose token is set), or how to say where.
-fn destinations_text(
+pub(crate) fn destinations_text(
     config: &Config,
     secrets: &Secrets,
     slack: Option<&String>,
@@ -91,150 +112,9 @@ fn destinations_text(
     }
 }
 
-/// Zombie Hunter is on when `[hunter]` is present.
-pub fn hunter_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
-    let Some(h) = &config.hunter else {
-        return FeatureStatus {
-            name: "zombie_hunter",
-            on: false,
-            why: "add a [hunter] section to turn it on".into(),
-        };
-    };
-    let regions = h.regions.as_ref().unwrap_or(&config.aws.regions);
-    let to = destinations_text(
-        config,
-        secrets,
-        h.slack_channel.as_ref(),
-        h.telegram_chat_id,
-        ("hunter.slack_channel", "hunter.telegram_chat_id"),
-    );
-    FeatureStatus {
-        name: "zombie_hunter",
-        on: true,
-        why: format!(
-            "regions {regions:?}, {} extra account(s), schedule \"{}\"; reports go to {to}",
-            h.assume_roles.len(),
-            h.schedule
-        ),
-    }
-}
 
-/// Night Watchman is on when `[watchman]` is present.
-pub fn watchman_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
-    let Some(w) = &config.watchman else {
-        return FeatureStatus {
-            name: "night_watchman",
-            on: false,
-            why: "add a [watchman] section to turn it on".into(),
-        };
-    };
-    let signals = [
-        (w.github_org.is_some() || !w.github_repos.is_empty()).then_some("GitHub"),
-        (!w.linear_team_keys.is_empty()).then_some("Linear"),
-        Some("holds"),
-    ];
-    let signals: Vec<&str> = signals.into_iter().flatten().collect();
-    FeatureStatus {
-        name: "night_watchman",
-        on: true,
-        why: format!(
-            "instances tagged {:?}; check \"{}\", morning start \"{}\", {} mode; signals: {}; messages go to {}",
-            w.tag_filters,
-            w.shutdown_schedule,
-            w.start_schedule,
-            match w.mode {
-                crate::config::WatchmanMode::Notice => "notice",
-                crate::config::WatchmanMode::Approve => "approve",
-            },
-            signals.join(", "),
-            destinations_text(
-                config,
-                secrets,
-                w.slack_channel.as_ref(),
-                w.telegram_chat_id,
-                ("watchman.slack_channel", "watchman.telegram_chat_id")
-            )
-        ),
-    }
-}
 
-/// Access Guard is on when `[guard]` is present.
-pub fn guard_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
-    let Some(g) = &config.guard else {
-        return FeatureStatus {
-            name: "access_guard",
-            on: false,
-            why: "add a [guard] section to turn it on".into(),
-        };
-    };
-    let directories = [
-        secrets
-            .slack_bot_token
-            .is_some()
-            .then(|| "Slack (users.list and member events)".to_owned()),
-        g.github_org.as_ref().map(|org| format!("GitHub org {org}")),
-    ];
-    let directories: Vec<String> = directories.into_iter().flatten().collect();
-    FeatureStatus {
-        name: "access_guard",
-        on: true,
-        why: format!(
-            "directories: {}; rule \"{}\", grace {} days, keep {} days, schedule \"{}\"; requests go to {}",
-            if directories.is_empty() {
-                "none (set SLACK_BOT_TOKEN or guard.github_org: until then every user is unmapped)"
-                    .to_owned()
-            } else {
-                directories.join(" and ")
-            },
-            match g.rule {
-                crate::config::DepartureRule::Any => "any",
-                crate::config::DepartureRule::All => "all",
-            },
-            g.grace_period_days,
-            g.keep_days,
-            g.schedule,
-            destinations_text(
-                config,
-                secrets,
-                config.slack.security_channel.as_ref(),
-                g.telegram_chat_id,
-                ("slack.security_channel", "guard.telegram_chat_id")
-            )
-        ),
-    }
-}
 
-/// Observatory is on when `[observatory]` is present.
-pub fn observatory_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
-    let Some(o) = &config.observatory else {
-        return FeatureStatus {
-            name: "observatory",
-            on: false,
-            why: "add an [observatory] section with [[observatory.checks]] to turn it on".into(),
-        };
-    };
-    FeatureStatus {
-        name: "observatory",
-        on: true,
-        why: format!(
-            "{} check(s){}; digest \"{}\"; alerts and the digest go to {}",
-            o.checks.len(),
-            if o.self_checks.enabled {
-                " plus self-checks"
-            } else {
-                ""
-            },
-            o.digest_schedule,
-            destinations_text(
-                config,
-                secrets,
-                o.slack_channel.as_ref(),
-                o.telegram_chat_id,
-                ("observatory.slack_channel", "observatory.telegram_chat_id")
-            )
-        ),
-    }
-}
 
 /// Telegram is on when its token is set, and for a webhook its secret too.
 pub fn telegram_status(config: &Config, secrets: &Secrets) -> FeatureStatus {

@@ -26,6 +26,7 @@ use opsmate::features::watchman::Watchman;
 use opsmate::features::watchman::check::{Check, InstanceAction, InstanceLine};
 use opsmate::features::watchman::decide::{self, Verdict};
 use opsmate::features::watchman::messages as watchman_messages;
+use opsmate::features::watchman::run::DEADLINE_DECIDER;
 use opsmate::features::watchman::signals::{Reading, Signal};
 use opsmate::scheduler::CronSchedule;
 use serde_json::{Value, json};
@@ -191,7 +192,7 @@ fn a_skipped_proposal_says_why_it_no_longer_qualified() {
 }
 
 #[test]
-fn an_interrupted_proposal_asks_for_a_check_by_hand() {
+fn an_interrupted_proposal_says_so_and_who_approved_it() {
     let p = Proposal {
         finished_at: None,
         ..approved_volume(ProposalState::Interrupted, None)
@@ -203,8 +204,9 @@ fn an_interrupted_proposal_asks_for_a_check_by_hand() {
 fn a_dry_run_says_nothing_was_changed() {
     let p = approved_volume(
         ProposalState::Succeeded,
-        Some(json!({"dry_run": true, "report": {"summary": [
-            "would delete eu-central-1/vol-0a1b2c3d4e5f60718 after a final snapshot"]}})),
+        Some(json!({"dry_run": true, "report": {
+            "target": "eu-central-1/vol-0a1b2c3d4e5f60718", "kind": "volume",
+            "result": "would_delete"}})),
     );
     assert_rendered("proposal_dry_run", &answers::decided(&p, TZ));
 }
@@ -230,30 +232,46 @@ fn a_late_click_is_told_who_decided_first() {
     assert_rendered("refusal_already_decided", &answers::refusal(&error, TZ));
 }
 
+/// Every command the bot has with all its features on.
+fn book() -> command::CommandBook {
+    use opsmate::features::{guard, hunter, observatory, watchman};
+    command::CommandBook::new(
+        [
+            hunter::plug::COMMANDS,
+            watchman::plug::COMMANDS,
+            guard::plug::COMMANDS,
+            observatory::plug::COMMANDS,
+        ]
+        .into_iter()
+        .flatten(),
+    )
+}
+
 #[test]
 fn the_help_on_slack_lists_the_slash_commands() {
-    let msg = answers::help(Surface::Slack);
+    let msg = answers::help(&book(), Surface::Slack);
     insta::assert_json_snapshot!("help__slack", slack(&msg));
 }
 
 #[test]
 fn the_help_on_telegram_lists_the_bot_commands() {
-    let msg = answers::help(Surface::Telegram);
+    let msg = answers::help(&book(), Surface::Telegram);
     insta::assert_snapshot!("help__telegram", telegram(&msg));
 }
 
 #[test]
 fn a_misspelt_command_is_answered_with_a_suggestion_and_the_help() {
-    let error = command::parse("zombeis").expect_err("a misspelt command does not parse");
-    let slack_msg = answers::not_understood(&error, Surface::Slack);
+    let book = book();
+    let error = book.unknown("zombeis", false);
+    let slack_msg = answers::not_understood(&error, &book, Surface::Slack);
     insta::assert_json_snapshot!("not_understood__slack", slack(&slack_msg));
-    let telegram_msg = answers::not_understood(&error, Surface::Telegram);
+    let telegram_msg = answers::not_understood(&error, &book, Surface::Telegram);
     insta::assert_snapshot!("not_understood__telegram", telegram(&telegram_msg));
 }
 
 // ---- Zombie Hunter ----------------------------------------------------------------
 
-const REPORT_BULK: &str = "b8u2lk3n4p";
+const REPORT_BULK: &str = "b8u2zk3n4p";
 
 fn finding(kind: ZombieKind, id: &str, usd: f64) -> Finding {
     let (size, detail, upper) = match kind {
@@ -282,19 +300,19 @@ fn finding(kind: ZombieKind, id: &str, usd: f64) -> Finding {
 fn hunter_report() -> (StoredReport, HashMap<ApprovalId, Proposal>) {
     let items = vec![
         (
-            approval("h2vol1aaaa"),
+            approval("v2aaaaaaaa"),
             finding(ZombieKind::Volume, "vol-0a1b2c3d4e5f60718", 8.0),
         ),
         (
-            approval("h2vol2bbbb"),
+            approval("v2bbbbbbbb"),
             finding(ZombieKind::Volume, "vol-0b2c3d4e5f6071829", 8.0),
         ),
         (
-            approval("h2snapcccc"),
+            approval("s2cccccccc"),
             finding(ZombieKind::Snapshot, "snap-0c3d4e5f607182930", 25.0),
         ),
         (
-            approval("h2eipddddd"),
+            approval("e2dddddddd"),
             finding(ZombieKind::ElasticIp, "eipalloc-0d4e5f6071829304", 3.6),
         ),
     ];
@@ -362,13 +380,13 @@ fn a_zombie_report_lists_each_resource_with_its_delete_button_and_delete_all() {
 #[test]
 fn a_zombie_report_after_some_decisions_shows_each_outcome_and_offers_the_rest() {
     let (report, mut states) = hunter_report();
-    let deleted = states.get_mut(&approval("h2vol1aaaa")).unwrap();
+    let deleted = states.get_mut(&approval("v2aaaaaaaa")).unwrap();
     deleted.state = ProposalState::Succeeded;
     deleted.decided_by = Some("slack:UALICE01".into());
     deleted.outcome = Some(json!({"dry_run": false, "report": {
         "target": "eu-central-1/vol-0a1b2c3d4e5f60718", "kind": "volume",
         "result": "deleted", "final_snapshot": "snap-0f1e2d3c4b5a69788"}}));
-    let kept = states.get_mut(&approval("h2vol2bbbb")).unwrap();
+    let kept = states.get_mut(&approval("v2bbbbbbbb")).unwrap();
     kept.state = ProposalState::Rejected;
     kept.decided_by = Some("slack:UBOB0002".into());
     let pages = pages(&report, &states, &|_| true, TZ);
@@ -528,7 +546,7 @@ fn a_night_watchman_stop_once_done_lists_each_instance() {
     let check = evening_check(quiet_signals());
     let p = Proposal {
         state: ProposalState::Succeeded,
-        decided_by: Some("night_watchman (notice ended)".into()),
+        decided_by: Some(DEADLINE_DECIDER.into()),
         decided_at: Some(at("2026-11-19T19:30:00Z")),
         finished_at: Some(at("2026-11-19T19:31:10Z")),
         outcome: Some(json!({"dry_run": false, "report": {

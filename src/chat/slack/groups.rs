@@ -4,7 +4,8 @@
 
 use super::web_api::Slack;
 use crate::config::Secret;
-use crate::domain::{SlackGroupId, SlackUserId};
+use crate::dispatch::Context;
+use crate::domain::{ActionKind, Actor, SlackGroupId, SlackUserId};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
@@ -77,3 +78,26 @@ impl SlackGroups {
         Ok(members)
     }
 }
+
+/// A Slack actor with their memberships in the user groups that the policies of
+/// `kinds` name, looked up now (other actors are returned as they are).
+pub async fn resolve(ctx: &Context, actor: &Actor, kinds: &[ActionKind]) -> Actor {
+    let (Actor::Slack { user, .. }, Some(slack)) = (actor, &ctx.slack_groups) else {
+        return actor.clone();
+    };
+    let mut candidates: Vec<_> = kinds
+        .iter()
+        .filter_map(|k| ctx.gate.config().policy(*k))
+        .flat_map(|policy| policy.slack_groups.clone())
+        .collect();
+    candidates.sort();
+    candidates.dedup();
+    if candidates.is_empty() {
+        return actor.clone();
+    }
+    Actor::Slack {
+        user: user.clone(),
+        groups: slack.memberships(user, &candidates).await,
+    }
+}
+

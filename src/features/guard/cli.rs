@@ -19,8 +19,8 @@ pub fn scan(loaded: &Loaded, json: bool) -> anyhow::Result<i32> {
         let app = App::one_shot(&loaded).await?;
         let ctx = app.ctx.clone();
         let g = ctx
-            .guard
-            .clone()
+            .features
+            .get::<super::Guard>()
             .ok_or_else(|| anyhow::anyhow!("Access Guard did not start"))?;
         let scan = scan::scan(&ctx, &g).await?;
         let mut out = std::io::stdout().lock();

@@ -23,6 +23,9 @@ pub mod run;
 pub mod scan;
 pub mod steps;
 pub mod store;
+pub mod plug;
+
+pub use plug::PLUG;
 
 use crate::chat::slack::directory::SlackDirectory;
 use crate::cloud::Aws;

@@ -2,6 +2,7 @@
 //! grace period, `access` and `access keep`, and what happens after a decision (Keep
 //! access is recorded; a revocation cut off part-way is put up again to finish).
 
+use std::sync::Arc;
 use super::details;
 use super::messages;
 use super::revoke::RevokeParams;
@@ -22,8 +23,8 @@ use serde_json::json;
 /// Tag prefix of revocation requests: `guard:<approval id>`.
 const TAG_PREFIX: &str = "guard:";
 
-fn guard(ctx: &Context) -> Option<&Guard> {
-    ctx.guard.as_deref()
+fn guard(ctx: &Context) -> Option<Arc<Guard>> {
+    ctx.features.get::<Guard>()
 }
 
 fn destinations(ctx: &Context, g: &Guard) -> Destinations {
@@ -37,7 +38,7 @@ fn destinations(ctx: &Context, g: &Guard) -> Destinations {
 /// The daily job.
 pub async fn scheduled(ctx: &Context) -> anyhow::Result<()> {
     match guard(ctx) {
-        Some(g) => scan_and_ask(ctx, g).await.map(|_| ()),
+        Some(g) => scan_and_ask(ctx, &g).await.map(|_| ()),
         None => Ok(()),
     }
 }
@@ -179,7 +180,7 @@ pub async fn refresh_for(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()
             let at = p.decided_at.unwrap_or_else(|| ctx.clock.now());
             record_keep(
                 ctx,
-                g,
+                &g,
                 &params.user,
                 p.decided_by.as_deref().unwrap_or("unknown"),
                 None,
@@ -194,7 +195,7 @@ pub async fn refresh_for(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()
         if matches!(p.state, ProposalState::Failed | ProposalState::Interrupted)
             && let Some(g) = guard(ctx)
         {
-            resume(ctx, g, &p, params).await?;
+            resume(ctx, &g, &p, params).await?;
         }
     }
     Ok(())
@@ -266,6 +267,7 @@ pub async fn list(ctx: &Context, pending_only: bool) -> anyhow::Result<ChatMessa
     let Some(g) = guard(ctx) else {
         return Ok(off());
     };
+    let g = &*g;
     let scan = scan_and_ask(ctx, g).await?;
     Ok(messages::listing(&scan, g.tz, pending_only))
 }
@@ -281,6 +283,7 @@ pub async fn keep(
     let Some(g) = guard(ctx) else {
         return Ok(off());
     };
+    let g = &*g;
     if !crate::cloud::iam::user_exists(&g.aws.iam(), user).await? {
         return Ok(ChatMessage::text(
             "Not done",
@@ -304,7 +307,7 @@ pub async fn keep(
         .get(&Guard::target(user))
         .filter(|p| p.state == ProposalState::Pending)
         .cloned();
-    let decider = crate::chat::handle::resolve_groups(ctx, from, &[ActionKind::RevokeAccess]).await;
+    let decider = crate::chat::slack::groups::resolve(ctx, from, &[ActionKind::RevokeAccess]).await;
     let now = ctx.clock.now();
     match waiting {
         Some(p) => match ctx.gate.decide(&p.id, &decider, Verdict::Reject).await {
@@ -352,7 +355,7 @@ pub async fn keep(
     ))
 }
 
-fn off() -> ChatMessage {
+pub(super) fn off() -> ChatMessage {
     ChatMessage::text(
         "Access Guard is off",
         "Add a [guard] section to the configuration to turn it on (see the README).",

@@ -20,6 +20,9 @@ pub mod report;
 pub mod run;
 pub mod scan;
 pub mod table;
+pub mod plug;
+
+pub use plug::PLUG;
 
 use crate::cloud::Aws;
 use crate::config::{Config, HunterConfig, hunter::role_account};

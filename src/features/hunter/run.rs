@@ -10,8 +10,8 @@ use crate::events::ReplyTo;
 use crate::metrics::KindLabels;
 use std::sync::Arc;
 
-fn hunter(ctx: &Context) -> Option<&Arc<Hunter>> {
-    ctx.hunter.as_ref()
+fn hunter(ctx: &Context) -> Option<Arc<Hunter>> {
+    ctx.features.get::<Hunter>()
 }
 
 async fn hunt_now(ctx: &Context, hunter: &Hunter, actor: &str) -> anyhow::Result<HuntResult> {
@@ -48,6 +48,7 @@ pub async fn scheduled(ctx: &Context) -> anyhow::Result<()> {
     let Some(hunter) = hunter(ctx) else {
         return Ok(());
     };
+    let hunter = &*hunter;
     let result = hunt_now(ctx, hunter, "scheduler").await?;
     let to = scheduled_destinations(ctx, hunter);
     if to.is_empty() {
@@ -74,6 +75,7 @@ pub async fn on_demand(
             "Add a [hunter] section to the configuration to turn it on (see the README). `opsmate zombies` on the command line works without it.",
         )]);
     };
+    let hunter = &*hunter;
     let result = hunt_now(ctx, hunter, asked_by).await?;
     let to = match reply {
         ReplyTo::SlackResponseUrl { channel, .. } => Destinations {

@@ -23,8 +23,8 @@ async fn app(loaded: &Loaded) -> anyhow::Result<(App, Context, Arc<Observatory>)
     let app = App::one_shot(&loaded).await?;
     let ctx = app.ctx.clone();
     let o = ctx
-        .observatory
-        .clone()
+        .features
+        .get::<Observatory>()
         .ok_or_else(|| anyhow::anyhow!("Observatory did not start"))?;
     Ok((app, ctx, o))
 }

@@ -3,7 +3,6 @@
 
 use super::slo::{self, Incident, Uptime};
 use super::{Observatory, store};
-use crate::audit;
 use crate::chat::answers::local;
 use crate::chat::message::{ChatMessage, Part};
 use crate::dispatch::Context;
@@ -192,59 +191,16 @@ async fn health_text(
     Ok(lines.join("\n"))
 }
 
-/// What OpsMate did in [start, end): one section per feature that is on.
+/// What OpsMate did in [start, end): one section per feature that has one, then the
+/// approvals still waiting.
 async fn work(
     ctx: &Context,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
-    if ctx.hunter.is_some() {
-        let (found, waste, deleted, savings) = ctx
-            .store
-            .call(move |c| hunter_numbers(c, start, end))
-            .await?;
-        out.push(format!(
-            "*Zombie Hunter*\n{}",
-            if found == 0 && deleted == 0 {
-                "Nothing new found or deleted.".to_owned()
-            } else {
-                format!(
-                    "Found {found} idle resource(s), ${waste:.2}/month of waste; deleted {deleted}, saving ${savings:.2}/month."
-                )
-            }
-        ));
-    }
-    if ctx.watchman.is_some() {
-        let (stopped, savings) = ctx
-            .store
-            .call(move |c| watchman_numbers(c, start, end))
-            .await?;
-        out.push(format!(
-            "*Night Watchman*\n{}",
-            if stopped == 0 {
-                "No instances stopped.".to_owned()
-            } else {
-                format!("Stopped {stopped} instance(s), saving about ${savings:.2}.")
-            }
-        ));
-    }
-    if ctx.guard.is_some() {
-        let (revoked, unmapped) = ctx
-            .store
-            .call(move |c| guard_numbers(c, start, end))
-            .await?;
-        let mut lines = vec![if revoked.is_empty() {
-            "No access revoked.".to_owned()
-        } else {
-            format!("Revoked the AWS access of {}.", revoked.join(", "))
-        }];
-        lines.push(match unmapped {
-            None => "Unmapped IAM users: no scan yet.".into(),
-            Some(u) if u.is_empty() => "No unmapped IAM users.".into(),
-            Some(u) => format!("Unmapped IAM users ({}): {}", u.len(), u.join(", ")),
-        });
-        out.push(format!("*Access Guard*\n{}", lines.join("\n")));
+    for f in ctx.features.iter() {
+        out.extend(f.digest(ctx, start, end).await?);
     }
     let pending = ctx.gate.pending().await?;
     out.push(format!(
@@ -266,90 +222,4 @@ async fn work(
         }
     ));
     Ok(out)
-}
-
-fn hunter_numbers(
-    c: &rusqlite::Connection,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> anyhow::Result<(i64, f64, usize, f64)> {
-    let (s, e) = (crate::clock::to_millis(start), crate::clock::to_millis(end));
-    let (found, waste): (i64, f64) = c.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(monthly_cost_usd), 0) FROM hunter_findings
-         WHERE first_seen >= ?1 AND first_seen < ?2",
-        [s, e],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let deleted = audit::events_between(c, "hunter.deleted", start, end)?;
-    let mut savings = 0.0;
-    for row in &deleted {
-        let id = row.subject.rsplit('/').next().unwrap_or_default();
-        let cost: Option<f64> = c
-            .query_row(
-                "SELECT monthly_cost_usd FROM hunter_findings WHERE resource_id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .ok();
-        savings += cost.unwrap_or(0.0);
-    }
-    Ok((found, waste, deleted.len(), savings))
-}
-
-fn watchman_numbers(
-    c: &rusqlite::Connection,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> anyhow::Result<(usize, f64)> {
-    let stopped = audit::events_between(c, "watchman.stopped", start, end)?;
-    let mut approvals: Vec<String> = stopped
-        .iter()
-        .filter_map(|r| r.details["approval"].as_str().map(str::to_owned))
-        .collect();
-    approvals.sort();
-    approvals.dedup();
-    let mut savings = 0.0;
-    for id in &approvals {
-        let params: Option<String> = c
-            .query_row("SELECT params FROM proposals WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .ok();
-        savings += params
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
-            .and_then(|p| p["estimated_savings_usd"].as_f64())
-            .unwrap_or(0.0);
-    }
-    Ok((stopped.len(), savings))
-}
-
-fn guard_numbers(
-    c: &rusqlite::Connection,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> anyhow::Result<(Vec<String>, Option<Vec<String>>)> {
-    let revoked = audit::events_between(c, "guard.revoked", start, end)?
-        .into_iter()
-        .map(|r| r.subject)
-        .collect();
-    let last_scan: Option<String> = c
-        .query_row(
-            "SELECT details FROM audit_log WHERE event = 'guard.scanned' ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .ok();
-    let unmapped = last_scan
-        .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-        .map(|d| {
-            d["unmapped"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|u| u.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        });
-    Ok((revoked, unmapped))
 }

@@ -17,6 +17,9 @@ pub mod runner;
 pub mod slo;
 pub mod status;
 pub mod store;
+pub mod plug;
+
+pub use plug::PLUG;
 
 use crate::config::Config;
 use crate::config::observatory::{MaintenanceWindow, ObservatoryConfig};

@@ -227,20 +227,14 @@ where
 
 /// The daily digest job: built for the day ending now and posted. The scheduler
 /// claims each occurrence once, so a restart never sends a day's digest twice.
-pub async fn digest_job(ctx: &Context) -> anyhow::Result<()> {
-    let Some(o) = ctx.observatory.clone() else {
-        return Ok(());
-    };
-    let msg = super::digest::build(ctx, &o, ctx.clock.now()).await?;
+pub async fn digest_job(ctx: &Context, o: &Observatory) -> anyhow::Result<()> {
+    let msg = super::digest::build(ctx, o, ctx.clock.now()).await?;
     o.destinations(ctx).post(ctx, &msg).await
 }
 
 /// The pruning job: samples past `retention_days`, in small batches so the write
 /// lock is never held long. Returns how many went.
-pub async fn prune_job(ctx: &Context) -> anyhow::Result<usize> {
-    let Some(o) = ctx.observatory.clone() else {
-        return Ok(0);
-    };
+pub async fn prune_job(ctx: &Context, o: &Observatory) -> anyhow::Result<usize> {
     let before = ctx.clock.now() - chrono::Duration::days(i64::from(o.settings.retention_days));
     let mut total = 0;
     loop {

@@ -22,8 +22,8 @@ pub fn run(loaded: &Loaded, command: WatchmanCliCommand) -> anyhow::Result<i32> 
         let app = App::one_shot(&loaded).await?;
         let ctx = app.ctx.clone();
         let w = ctx
-            .watchman
-            .clone()
+            .features
+            .get::<super::Watchman>()
             .ok_or_else(|| anyhow::anyhow!("Night Watchman did not start"))?;
         let mut out = std::io::stdout().lock();
         match command {

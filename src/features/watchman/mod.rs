@@ -18,6 +18,9 @@ pub mod messages;
 pub mod price;
 pub mod run;
 pub mod signals;
+pub mod plug;
+
+pub use plug::PLUG;
 
 use crate::cloud::Aws;
 use crate::config::{Config, Secret, WatchmanConfig};

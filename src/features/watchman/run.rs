@@ -1,6 +1,7 @@
 //! Night Watchman's jobs and commands: the evening check (notice or approval request),
 //! the notice deadline, the morning start, `watchman status` and `keep-online`.
 
+use std::sync::Arc;
 use super::check::{self, Check};
 use super::decide::Verdict;
 use super::messages::{keep_message, savings_text, stop_message};
@@ -25,8 +26,8 @@ const TAG_PREFIX: &str = "watchman:";
 /// Who a notice's deadline approval is recorded as.
 pub const DEADLINE_DECIDER: &str = "night_watchman:notice-deadline";
 
-fn watchman(ctx: &Context) -> Option<&Watchman> {
-    ctx.watchman.as_deref()
+fn watchman(ctx: &Context) -> Option<Arc<Watchman>> {
+    ctx.features.get::<Watchman>()
 }
 
 fn destinations(ctx: &Context, w: &Watchman) -> Destinations {
@@ -48,6 +49,7 @@ pub async fn evening(ctx: &Context, run: &JobRun) -> anyhow::Result<()> {
     let Some(w) = watchman(ctx) else {
         return Ok(());
     };
+    let w = &*w;
     let now = ctx.clock.now();
     if run.catch_up
         && let Some(morning) = w
@@ -129,6 +131,7 @@ pub async fn deadlines(ctx: &Context) -> anyhow::Result<()> {
     let Some(w) = watchman(ctx) else {
         return Ok(());
     };
+    let w = &*w;
     let now = ctx.clock.now();
     let due = ctx
         .store
@@ -171,6 +174,7 @@ pub async fn morning(ctx: &Context) -> anyhow::Result<()> {
     let Some(w) = watchman(ctx) else {
         return Ok(());
     };
+    let w = &*w;
     let lines = start_stopped(ctx, w).await?;
     if !lines.is_empty() {
         let msg = ChatMessage::text(
@@ -248,6 +252,7 @@ pub async fn status(ctx: &Context) -> anyhow::Result<ChatMessage> {
     let Some(w) = watchman(ctx) else {
         return Ok(off());
     };
+    let w = &*w;
     let check = check::check(w, &ctx.store, ctx.clock.now()).await?;
     let verdict = match check.decision {
         Verdict::Stop => format!("would stop {} instance(s)", check.to_stop().count()),
@@ -269,6 +274,7 @@ pub async fn keep_online(
     let Some(w) = watchman(ctx) else {
         return Ok(off());
     };
+    let w = &*w;
     let now = ctx.clock.now();
     let hold = Hold {
         until: now + chrono::Duration::from_std(duration)?,
@@ -301,7 +307,7 @@ pub async fn keep_online(
     ))
 }
 
-fn off() -> ChatMessage {
+pub(super) fn off() -> ChatMessage {
     ChatMessage::text(
         "Night Watchman is off",
         "Add a [watchman] section to the configuration to turn it on (see the README).",

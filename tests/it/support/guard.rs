@@ -102,7 +102,11 @@ impl GuardHarness {
 
     /// The daily job: scan, then ask about everyone departed.
     pub async fn scan(&self) -> Scan {
-        let g = self.ctx().guard.clone().expect("guard is on");
+        let g = self
+            .ctx()
+            .features
+            .get::<opsmate::features::guard::Guard>()
+            .expect("guard is on");
         run::scan_and_ask(self.ctx(), &g).await.expect("scan")
     }
 

@@ -92,7 +92,7 @@ impl HunterHarness {
     pub async fn hunt(&self) -> HuntResult {
         let ctx = self.ctx();
         hunt::hunt(
-            ctx.hunter.as_ref().expect("hunter is on"),
+            &ctx.features.get::<opsmate::features::hunter::Hunter>().expect("hunter is on"),
             &ctx.store,
             &ctx.audit,
             self.clock.now(),

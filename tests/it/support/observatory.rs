@@ -45,7 +45,7 @@ async fn launch(
 ) -> SlackHarness {
     let options = AppOptions {
         clock: Arc::new(clock.clone()),
-        health_timers: timers,
+        feature_timers: timers,
         ..AppOptions::default()
     };
     SlackHarness::start_custom(
@@ -111,7 +111,7 @@ impl HealthHarness {
     }
 
     pub fn observatory(&self) -> Arc<Observatory> {
-        self.ctx().observatory.clone().expect("observatory is on")
+        self.ctx().features.get::<opsmate::features::observatory::Observatory>().expect("observatory is on")
     }
 
     /// Runs the configured check `name` once, as its timer would.

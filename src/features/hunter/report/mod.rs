@@ -105,8 +105,8 @@ fn reason(f: &Finding) -> String {
 /// Proposes the listed findings (and the set), and stores the report.
 pub async fn propose(ctx: &Context, result: &HuntResult) -> anyhow::Result<StoredReport> {
     let hunter = ctx
-        .hunter
-        .as_ref()
+        .features
+        .get::<super::Hunter>()
         .ok_or_else(|| anyhow::anyhow!("Zombie Hunter is off"))?;
     let listed: Vec<&Finding> = result
         .findings

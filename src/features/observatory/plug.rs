@@ -1,0 +1,158 @@
+//! Observatory plugged in: the digest and pruning jobs, its check timers,
+//! `/opsmate health` and `/opsmate digest`.
+
+use super::{Observatory, digest, report, runner};
+use crate::approvals::BoxFuture;
+use crate::chat::answers;
+use crate::chat::command::{self, CommandHelp, CommandSpec, TelegramAlias};
+use crate::chat::message::ChatMessage;
+use crate::config::{Config, Secrets};
+use crate::dispatch::Context;
+use crate::events::{JobKind, JobRun};
+use crate::features::FeatureStatus;
+use crate::plugin::{Build, CommandCall, Feature, JobSpec, Plug};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub const PLUG: Plug = Plug {
+    name: NAME,
+    status: observatory_status,
+    build,
+    commands: COMMANDS,
+    off: || {
+        ChatMessage::text(
+            "Observatory is off",
+            "Add an [observatory] section with [[observatory.checks]] to the configuration to turn it on (see the README).",
+        )
+    },
+};
+
+const NAME: &str = "observatory";
+
+const JOBS: [JobKind; 2] = [JobKind::ObservatoryDigest, JobKind::ObservatoryPrune];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        word: "health",
+        help: &[CommandHelp {
+            usage: "health",
+            does: "current health-check status",
+            example: "health",
+        }],
+        runs_job: None,
+        check: command::no_arguments,
+        telegram: &[TelegramAlias {
+            name: "health",
+            stands_for: "health",
+            description: "current health-check status",
+        }],
+    },
+    CommandSpec {
+        word: "digest",
+        help: &[CommandHelp {
+            usage: "digest",
+            does: "the daily digest, now",
+            example: "digest",
+        }],
+        runs_job: None,
+        check: command::no_arguments,
+        telegram: &[TelegramAlias {
+            name: "digest",
+            stands_for: "digest",
+            description: "the daily digest, now",
+        }],
+    },
+];
+
+fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>> {
+    Box::pin(async move {
+        if b.config.observatory.is_none() {
+            return Ok(None);
+        }
+        // Its self-checks watch every job's last run, its own included.
+        let mut jobs: Vec<_> = b.jobs.iter().map(|j| (j.kind, j.schedule.clone())).collect();
+        for kind in JOBS {
+            jobs.push((kind, b.config.job_schedule(kind)?));
+        }
+        let observatory = Observatory::new(b.config, b.store.clone(), jobs, b.clock.now())?;
+        Ok(Some(Arc::new(observatory) as Arc<dyn Feature>))
+    })
+}
+
+impl Feature for Observatory {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn jobs(&self) -> Vec<JobSpec> {
+        JOBS.into_iter().map(JobSpec::new).collect()
+    }
+
+    fn run_job<'a>(
+        &'a self,
+        ctx: &'a Context,
+        job: &'a JobRun,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            match job.job {
+                JobKind::ObservatoryDigest => runner::digest_job(ctx, self).await,
+                JobKind::ObservatoryPrune => runner::prune_job(ctx, self).await.map(|_| ()),
+                other => anyhow::bail!("Observatory has no job {}", other.as_str()),
+            }
+        })
+    }
+
+    fn command<'a>(
+        &'a self,
+        ctx: &'a Context,
+        call: CommandCall<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
+        Box::pin(async move {
+            if let Err(e) = command::no_arguments(call.word, call.args) {
+                return Ok(vec![answers::not_understood(&e, &ctx.commands, call.surface)]);
+            }
+            tracing::info!(from = %call.from, "command {}", call.word);
+            Ok(vec![if call.word == "health" {
+                report::health(ctx, self).await?
+            } else {
+                digest::build(ctx, self, ctx.clock.now()).await?
+            }])
+        })
+    }
+
+    fn spawn(self: Arc<Self>, ctx: &Context, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+        runner::spawn(ctx.clone(), self, shutdown.clone())
+    }
+}
+
+/// Observatory is on when `[observatory]` is present.
+pub fn observatory_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
+    let Some(o) = &config.observatory else {
+        return FeatureStatus {
+            name: "observatory",
+            on: false,
+            why: "add an [observatory] section with [[observatory.checks]] to turn it on".into(),
+        };
+    };
+    FeatureStatus {
+        name: "observatory",
+        on: true,
+        why: format!(
+            "{} check(s){}; digest \"{}\"; alerts and the digest go to {}",
+            o.checks.len(),
+            if o.self_checks.enabled {
+                " plus self-checks"
+            } else {
+                ""
+            },
+            o.digest_schedule,
+            crate::features::destinations_text(
+                config,
+                secrets,
+                o.slack_channel.as_ref(),
+                o.telegram_chat_id,
+                ("observatory.slack_channel", "observatory.telegram_chat_id")
+            )
+        ),
+    }
+}

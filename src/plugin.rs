@@ -1,0 +1,212 @@
+//! What a feature brings to the core.
+//!
+//! A feature is a folder under `src/features/` that exposes a [`Plug`]: its name,
+//! its on/off report, and a builder that returns the running [`Feature`] when its
+//! config section is present (registering its action kinds on the way). The
+//! running feature lists its jobs, its chat commands, how it rewrites its messages
+//! after a decision, its digest section and its background timers.
+//! `crate::features::ALL` is the only place that names the features; nothing in
+//! `chat/`, the dispatcher or the app builder does.
+
+use crate::approvals::{ActionRegistry, BoxFuture};
+use crate::audit::Audit;
+use crate::chat::answers::Surface;
+use crate::chat::command::CommandSpec;
+use crate::chat::message::ChatMessage;
+use crate::clock::SharedClock;
+use crate::cloud::Aws;
+use crate::config::{Config, Secrets};
+use crate::dispatch::Context;
+use crate::domain::{Actor, ApprovalId};
+use crate::events::{JobKind, JobRun, ReplyTo};
+use crate::scheduler::ScheduledJob;
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::features::FeatureStatus;
+
+/// How a feature is found and built.
+pub struct Plug {
+    pub name: &'static str,
+    /// On or off, and why, for the start-up log and `opsmate config check`.
+    pub status: fn(&Config, &Secrets) -> FeatureStatus,
+    /// The running feature when its section is present, else `None`.
+    pub build: for<'a> fn(Build<'a>) -> BoxFuture<'a, anyhow::Result<Option<Arc<dyn Feature>>>>,
+    /// Its chat commands: words, help lines, Telegram names. They are listed in the
+    /// help whether the feature is on or not.
+    pub commands: &'static [CommandSpec],
+    /// The answer to one of its commands while it is off: how to turn it on.
+    pub off: fn() -> ChatMessage,
+}
+
+/// What a feature is built from.
+pub struct Build<'a> {
+    pub config: &'a Config,
+    pub secrets: &'a Secrets,
+    pub aws: &'a Aws,
+    pub store: &'a Store,
+    pub audit: &'a Audit,
+    pub clock: &'a SharedClock,
+    /// Where the feature registers the handlers of its action kinds.
+    pub actions: &'a mut ActionRegistry,
+    /// The jobs scheduled so far (the core's and earlier features').
+    pub jobs: &'a [ScheduledJob],
+}
+
+/// A job a feature runs on a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSpec {
+    pub kind: JobKind,
+    /// A missed occurrence still runs if it is at most this old (else the
+    /// scheduler's default window applies).
+    pub catch_up_window: Option<Duration>,
+}
+
+impl JobSpec {
+    pub const fn new(kind: JobKind) -> Self {
+        Self {
+            kind,
+            catch_up_window: None,
+        }
+    }
+}
+
+/// A command typed to a feature: its word and the words after it.
+pub struct CommandCall<'a> {
+    pub word: &'a str,
+    pub args: &'a [String],
+    pub from: &'a Actor,
+    pub reply: &'a ReplyTo,
+    pub surface: Surface,
+}
+
+/// A running feature. Every method but `name` has a default meaning "nothing".
+pub trait Feature: Any + Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// The jobs it schedules.
+    fn jobs(&self) -> Vec<JobSpec> {
+        Vec::new()
+    }
+
+    /// Runs one of its jobs.
+    fn run_job<'a>(
+        &'a self,
+        _ctx: &'a Context,
+        run: &'a JobRun,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        let job = run.job;
+        Box::pin(async move { anyhow::bail!("{} has no job {}", self.name(), job.as_str()) })
+    }
+
+    /// Answers one of its commands. A command whose arguments do not parse is
+    /// answered with the reason, not returned as an error.
+    fn command<'a>(
+        &'a self,
+        _ctx: &'a Context,
+        call: CommandCall<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
+        let word = call.word.to_owned();
+        Box::pin(async move { anyhow::bail!("{} has no command {word}", self.name()) })
+    }
+
+    /// Rewrites its messages that show any of these proposals, after a decision, an
+    /// expiry, a finished action or an interruption.
+    fn refresh<'a>(
+        &'a self,
+        _ctx: &'a Context,
+        _ids: &'a [ApprovalId],
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Its section of the daily digest for `[start, end)`, if it has one.
+    fn digest<'a>(
+        &'a self,
+        _ctx: &'a Context,
+        _start: DateTime<Utc>,
+        _end: DateTime<Utc>,
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Background timers of its own, running until `shutdown`.
+    fn spawn(self: Arc<Self>, _ctx: &Context, _shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
+        Vec::new()
+    }
+}
+
+/// Who answers a command word.
+pub enum CommandOwner<'a> {
+    On(&'a Arc<dyn Feature>),
+    /// The word's feature is off: answered with how to turn it on.
+    Off(&'static Plug),
+}
+
+/// Every plugged-in feature, and the running ones. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Features(Arc<Inner>);
+
+#[derive(Default)]
+struct Inner {
+    plugs: &'static [Plug],
+    on: Vec<(&'static Plug, Arc<dyn Feature>)>,
+}
+
+impl Features {
+    pub fn new(plugs: &'static [Plug], on: Vec<(&'static Plug, Arc<dyn Feature>)>) -> Self {
+        Self(Arc::new(Inner { plugs, on }))
+    }
+
+    /// The running features.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Feature>> {
+        self.0.on.iter().map(|(_, f)| f)
+    }
+
+    /// The running feature of type `T`, for its own code to find its state.
+    pub fn get<T: Feature>(&self) -> Option<Arc<T>> {
+        self.iter().find_map(|f| {
+            let any: Arc<dyn Any + Send + Sync> = f.clone();
+            any.downcast::<T>().ok()
+        })
+    }
+
+    /// The running feature that runs `job`.
+    pub fn for_job(&self, job: JobKind) -> Option<&Arc<dyn Feature>> {
+        self.iter().find(|f| f.jobs().iter().any(|j| j.kind == job))
+    }
+
+    /// Who answers the command word `word`, if any feature has it.
+    pub fn for_word(&self, word: &str) -> Option<CommandOwner<'_>> {
+        let plug = self
+            .0
+            .plugs
+            .iter()
+            .find(|p| p.commands.iter().any(|c| c.word == word))?;
+        Some(
+            match self.0.on.iter().find(|(p, _)| std::ptr::eq(*p, plug)) {
+                Some((_, f)) => CommandOwner::On(f),
+                None => CommandOwner::Off(plug),
+            },
+        )
+    }
+
+    /// Every feature's command specs, on or off, in order.
+    pub fn command_specs(&self) -> Vec<&'static CommandSpec> {
+        self.0.plugs.iter().flat_map(|p| p.commands.iter()).collect()
+    }
+
+    /// Every feature's rewrite of the messages showing these proposals.
+    pub async fn refresh(&self, ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()> {
+        for f in self.iter() {
+            f.refresh(ctx, ids).await?;
+        }
+        Ok(())
+    }
+}
+
