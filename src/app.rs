@@ -4,6 +4,7 @@
 use crate::approvals::{ActionRegistry, Gate, Proposal};
 use crate::audit::Audit;
 use crate::chat::answers;
+use crate::chat::command::CommandBook;
 use crate::chat::handle;
 use crate::chat::message::ChatMessage;
 use crate::chat::slack::door::{self, SlackDoor};
@@ -24,13 +25,12 @@ use crate::config::{Config, Loaded, Secret, SlackMode, TelegramMode};
 use crate::dispatch::{self, Context, DispatchStats};
 use crate::events::{self, EventQueue, EventReceiver, JobKind};
 use crate::executor::Executor;
-use crate::chat::command::CommandBook;
 use crate::features;
-use crate::plugin::Build;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::outbox::sender::Sender;
 use crate::outbox::{Outbox, Transports};
+use crate::plugin::Build;
 use crate::scheduler::{ScheduledJob, Scheduler};
 use crate::store::Store;
 use anyhow::Context as _;
@@ -137,6 +137,15 @@ impl App {
             actions,
             metrics.clone(),
             config.dry_run,
+        )
+        .with_telegram_approvers(
+            config
+                .telegram
+                .approver_user_ids
+                .iter()
+                .copied()
+                .map(crate::domain::TelegramUserId)
+                .collect(),
         );
         let executor = Executor::new(gate.clone(), config.approvals.workers);
 
@@ -418,7 +427,12 @@ impl App {
         sender_stop.cancel();
         let _ = sender_task.await;
         ctx.audit
-            .record("system", "opsmate.stopped", "opsmate", json!({}))
+            .record(
+                "system",
+                crate::audit::events::OPSMATE_STOPPED,
+                "opsmate",
+                json!({}),
+            )
             .await?;
         tracing::info!("stopped");
         Ok(())
@@ -445,7 +459,7 @@ impl App {
             .audit
             .record(
                 "system",
-                "opsmate.started",
+                crate::audit::events::OPSMATE_STARTED,
                 "opsmate",
                 json!({"version": env!("CARGO_PKG_VERSION"), "config": loaded.source.to_string(), "on": on, "dry_run": self.ctx.config.dry_run}),
             )

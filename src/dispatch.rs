@@ -6,6 +6,7 @@
 
 use crate::approvals::Gate;
 use crate::audit::Audit;
+use crate::chat::command::CommandBook;
 use crate::chat::handle;
 use crate::chat::slack::groups::SlackGroups;
 use crate::chat::slack::seen;
@@ -13,11 +14,10 @@ use crate::clock::SharedClock;
 use crate::cloud::Aws;
 use crate::config::{Config, Secrets};
 use crate::events::{DirectoryChange, Event, EventReceiver, JobKind, JobRun};
-use crate::chat::command::CommandBook;
 use crate::executor::Executor;
-use crate::plugin::Features;
 use crate::metrics::{JobLabels, JobNameLabels, Metrics};
 use crate::outbox::Outbox;
+use crate::plugin::Features;
 use crate::scheduler::sql as job_sql;
 use crate::store::Store;
 use std::collections::HashMap;

@@ -30,13 +30,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::features::FeatureStatus;
 
+/// A feature's builder: the running feature when its section is present.
+pub type BuildFn = for<'a> fn(Build<'a>) -> BoxFuture<'a, anyhow::Result<Option<Arc<dyn Feature>>>>;
+
 /// How a feature is found and built.
 pub struct Plug {
     pub name: &'static str,
     /// On or off, and why, for the start-up log and `opsmate config check`.
     pub status: fn(&Config, &Secrets) -> FeatureStatus,
     /// The running feature when its section is present, else `None`.
-    pub build: for<'a> fn(Build<'a>) -> BoxFuture<'a, anyhow::Result<Option<Arc<dyn Feature>>>>,
+    pub build: BuildFn,
     /// Its chat commands: words, help lines, Telegram names. They are listed in the
     /// help whether the feature is on or not.
     pub commands: &'static [CommandSpec],
@@ -136,7 +139,11 @@ pub trait Feature: Any + Send + Sync {
     }
 
     /// Background timers of its own, running until `shutdown`.
-    fn spawn(self: Arc<Self>, _ctx: &Context, _shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
+    fn spawn(
+        self: Arc<Self>,
+        _ctx: &Context,
+        _shutdown: &CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
         Vec::new()
     }
 }
@@ -198,7 +205,11 @@ impl Features {
 
     /// Every feature's command specs, on or off, in order.
     pub fn command_specs(&self) -> Vec<&'static CommandSpec> {
-        self.0.plugs.iter().flat_map(|p| p.commands.iter()).collect()
+        self.0
+            .plugs
+            .iter()
+            .flat_map(|p| p.commands.iter())
+            .collect()
     }
 
     /// Every feature's rewrite of the messages showing these proposals.
@@ -209,4 +220,3 @@ impl Features {
         Ok(())
     }
 }
-

@@ -7,7 +7,7 @@ use super::sql;
 use super::{Gate, Verdict};
 use crate::audit;
 use crate::config::ApprovalsConfig;
-use crate::domain::{Actor, ApprovalId};
+use crate::domain::{Actor, ApprovalId, TelegramUserId};
 use crate::store;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -67,6 +67,7 @@ fn expire_and_audit(
 pub(super) fn decide_tx(
     tx: &rusqlite::Transaction<'_>,
     config: &ApprovalsConfig,
+    telegram_approvers: &[TelegramUserId],
     id: &ApprovalId,
     decider: &Actor,
     verdict: Verdict,
@@ -94,7 +95,9 @@ pub(super) fn decide_tx(
         return Ok(Step::Missing);
     };
     let kinds = policy::policy_kinds(p.kind, &p.params);
-    if let Err(refusal) = policy::check_all(config, &kinds, &p.proposed_by, decider) {
+    if let Err(refusal) =
+        policy::check_all(config, telegram_approvers, &kinds, &p.proposed_by, decider)
+    {
         refuse(refusal.code(), json!({"kind": p.kind}))?;
         return Ok(Step::Refused(p, refusal));
     }

@@ -25,7 +25,7 @@ pub use steps::Steps;
 use crate::audit;
 use crate::clock::SharedClock;
 use crate::config::ApprovalsConfig;
-use crate::domain::{ActionKind, Actor, ApprovalId};
+use crate::domain::{ActionKind, Actor, ApprovalId, TelegramUserId};
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
 use chrono::{DateTime, Utc};
@@ -102,6 +102,8 @@ pub struct Gate {
     actions: Arc<ActionRegistry>,
     metrics: Metrics,
     dry_run: bool,
+    /// Who may decide anything from Telegram (`telegram.approver_user_ids`).
+    telegram_approvers: Arc<Vec<TelegramUserId>>,
 }
 
 impl Gate {
@@ -120,7 +122,51 @@ impl Gate {
             actions: Arc::new(actions),
             metrics,
             dry_run,
+            telegram_approvers: Arc::default(),
         }
+    }
+
+    /// Sets who may decide anything from Telegram.
+    pub fn with_telegram_approvers(mut self, ids: Vec<TelegramUserId>) -> Self {
+        self.telegram_approvers = Arc::new(ids);
+        self
+    }
+
+    /// Checks, outside any proposal, that `decider` may decide `kind` proposals made
+    /// by `proposed_by` (a keep typed as a command); a refusal is audited against
+    /// `subject`, as a refused click is.
+    pub async fn check_decider(
+        &self,
+        decider: &Actor,
+        kind: ActionKind,
+        proposed_by: &str,
+        subject: &str,
+    ) -> anyhow::Result<Result<(), Refusal>> {
+        let checked = policy::check_all(
+            &self.config,
+            &self.telegram_approvers,
+            &[kind],
+            proposed_by,
+            decider,
+        );
+        if let Err(refusal) = &checked {
+            let (now, who, subject) = (self.clock.now(), decider.key(), subject.to_owned());
+            let details = json!({"verdict": "keep", "reason": refusal.code(), "kind": kind});
+            self.store
+                .call(move |c| {
+                    audit::append(
+                        c,
+                        now,
+                        &who,
+                        audit::events::APPROVAL_REFUSED,
+                        &subject,
+                        &details,
+                    )
+                    .map(|_| ())
+                })
+                .await?;
+        }
+        Ok(checked)
     }
 
     pub fn config(&self) -> &ApprovalsConfig {
@@ -302,11 +348,11 @@ impl Gate {
         verdict: Verdict,
     ) -> anyhow::Result<Step> {
         let now = self.clock.now();
-        let config = self.config.clone();
+        let (config, telegram) = (self.config.clone(), self.telegram_approvers.clone());
         self.store
             .call(move |conn| {
                 store::immediate(conn, |tx| {
-                    decide_tx(tx, &config, &id, &decider, verdict, now)
+                    decide_tx(tx, &config, &telegram, &id, &decider, verdict, now)
                 })
             })
             .await

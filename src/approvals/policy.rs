@@ -1,7 +1,7 @@
 //! Who may decide a proposal: a pure check of the clicker against the configured policy.
 
 use crate::config::{ApprovalsConfig, KindPolicy};
-use crate::domain::{ActionKind, Actor};
+use crate::domain::{ActionKind, Actor, TelegramUserId};
 use serde_json::Value;
 
 /// Why a decision was refused before it touched the proposal.
@@ -13,6 +13,9 @@ pub enum Refusal {
     NotAnApprover,
     /// `forbid_self_approval` is on and the clicker proposed it.
     OwnProposal,
+    /// A Telegram user not in `telegram.approver_user_ids`: nobody else may decide
+    /// anything from Telegram.
+    NotATelegramApprover,
 }
 
 impl Refusal {
@@ -21,6 +24,7 @@ impl Refusal {
             Refusal::NoApproversConfigured => "no_approvers_configured",
             Refusal::NotAnApprover => "not_an_approver",
             Refusal::OwnProposal => "own_proposal",
+            Refusal::NotATelegramApprover => "not_a_telegram_approver",
         }
     }
 }
@@ -48,13 +52,21 @@ pub fn has_approvers(config: &ApprovalsConfig, kinds: &[ActionKind]) -> bool {
 }
 
 /// Checks that `decider` may decide a proposal governed by `kinds` (see
-/// [`policy_kinds`]) made by `proposed_by`: they must pass every kind's policy.
+/// [`policy_kinds`]) made by `proposed_by`: a Telegram user must be one of
+/// `telegram_approvers`, and everyone must pass every kind's policy. This is the one
+/// approver check; every path to a decision goes through it.
 pub fn check_all(
     config: &ApprovalsConfig,
+    telegram_approvers: &[TelegramUserId],
     kinds: &[ActionKind],
     proposed_by: &str,
     decider: &Actor,
 ) -> Result<(), Refusal> {
+    if let Actor::Telegram(id) = decider
+        && !telegram_approvers.contains(id)
+    {
+        return Err(Refusal::NotATelegramApprover);
+    }
     if kinds.is_empty() {
         return Err(Refusal::NoApproversConfigured);
     }
@@ -63,8 +75,9 @@ pub fn check_all(
         .try_for_each(|k| check(config, *k, proposed_by, decider))
 }
 
-/// Checks that `decider` may decide a proposal of `kind` made by `proposed_by`.
-pub fn check(
+/// Checks that `decider` may decide a proposal of `kind` made by `proposed_by`, by
+/// that kind's policy alone.
+fn check(
     config: &ApprovalsConfig,
     kind: ActionKind,
     proposed_by: &str,

@@ -1,6 +1,7 @@
 //! What a proposal is and the states it moves through.
 
 use crate::domain::{ActionKind, ApprovalId};
+use crate::outbox::Platform;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -82,7 +83,7 @@ impl FromStr for ProposalState {
 /// Where the proposal's message was posted, so a decision can update it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PostedAt {
-    pub platform: String,
+    pub platform: Platform,
     pub channel: String,
     pub message_id: String,
 }

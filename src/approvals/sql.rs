@@ -24,7 +24,8 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Proposal> {
         row.get::<_, Option<String>>(16)?,
     ) {
         (Some(platform), Some(channel), Some(message_id)) => Some(PostedAt {
-            platform,
+            platform: crate::outbox::Platform::parse(&platform)
+                .ok_or_else(|| conv(14, anyhow::anyhow!("unknown platform {platform:?}")))?,
             channel,
             message_id,
         }),
@@ -145,7 +146,7 @@ pub fn set_posted(conn: &Connection, id: &ApprovalId, posted: &PostedAt) -> anyh
          WHERE id = ?1",
         params![
             id.as_str(),
-            posted.platform,
+            posted.platform.as_str(),
             posted.channel,
             posted.message_id
         ],

@@ -31,6 +31,37 @@ pub const HUNTER_FAILED: &str = "hunter.failed";
 pub const HUNTER_FINAL_SNAPSHOT_REQUESTED: &str = "hunter.final_snapshot_requested";
 pub const HUNTER_FINAL_SNAPSHOT: &str = "hunter.final_snapshot";
 
+// Night Watchman.
+pub const WATCHMAN_CHECKED: &str = "watchman.checked";
+pub const WATCHMAN_HOLD: &str = "watchman.hold";
+pub const WATCHMAN_STOPPED: &str = "watchman.stopped";
+pub const WATCHMAN_STOP_FAILED: &str = "watchman.stop_failed";
+pub const WATCHMAN_STARTED: &str = "watchman.started";
+pub const WATCHMAN_START_FAILED: &str = "watchman.start_failed";
+
+// Access Guard.
+pub const GUARD_SCANNED: &str = "guard.scanned";
+pub const GUARD_MISSING: &str = "guard.missing";
+pub const GUARD_RETURNED: &str = "guard.returned";
+pub const GUARD_KEPT: &str = "guard.kept";
+pub const GUARD_REMOVED: &str = "guard.removed";
+pub const GUARD_STEP_DONE: &str = "guard.step_done";
+pub const GUARD_STEP_FAILED: &str = "guard.step_failed";
+pub const GUARD_REVOKED: &str = "guard.revoked";
+
+// The chat doors and the member directory.
+pub const SLACK_REQUEST_REJECTED: &str = "slack.request_rejected";
+pub const TELEGRAM_REQUEST_REJECTED: &str = "telegram.request_rejected";
+pub const TELEGRAM_CHAT_IGNORED: &str = "telegram.chat_ignored";
+pub const DIRECTORY_JOINED: &str = "directory.joined";
+pub const DIRECTORY_DEACTIVATED: &str = "directory.deactivated";
+pub const DIRECTORY_REACTIVATED: &str = "directory.reactivated";
+
+// The process and delivery.
+pub const OPSMATE_STARTED: &str = "opsmate.started";
+pub const OPSMATE_STOPPED: &str = "opsmate.stopped";
+pub const OUTBOX_FAILED: &str = "outbox.failed";
+
 /// The event that records how an execution ended.
 pub fn action_finished(state: ProposalState) -> &'static str {
     match state {

@@ -243,6 +243,12 @@ pub fn decided(p: &Proposal, tz: Tz) -> ChatMessage {
     if let Some(text) = outcome_text(p) {
         parts.push(Part::Text(text));
     }
+    if p.state == ProposalState::Interrupted {
+        parts.push(Part::Text(
+            "OpsMate stopped while this ran. It will not be re-run; check the target by hand."
+                .into(),
+        ));
+    }
     ChatMessage {
         title: format!("{mark} {state}: {} {}", kind_label(p.kind), p.target),
         parts,
@@ -276,16 +282,13 @@ fn outcome_text(p: &Proposal) -> Option<String> {
         .get("dry_run")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    let report = outcome
-        .get("report")
-        .map(|r| r.to_string())
-        .unwrap_or_default();
-    let report = lines.unwrap_or(report);
-    Some(if dry {
-        format!("Dry run, nothing was changed:\n{report}")
-    } else {
-        format!("Result:\n{report}")
-    })
+    // An action's report is for the audit trail; chat shows only its summary lines.
+    match (dry, lines) {
+        (true, Some(lines)) => Some(format!("Dry run, nothing was changed:\n{lines}")),
+        (true, None) => Some("Dry run, nothing was changed.".into()),
+        (false, Some(lines)) => Some(format!("Result:\n{lines}")),
+        (false, None) => None,
+    }
 }
 
 /// A private answer to someone whose click did not decide anything.
@@ -297,6 +300,9 @@ pub fn refusal(error: &DecisionError, tz: Tz) -> ChatMessage {
             Refusal::NoApproversConfigured => nobody_can_approve(*kind),
             Refusal::OwnProposal => {
                 "You made this proposal, so someone else has to decide it.".into()
+            }
+            Refusal::NotATelegramApprover => {
+                "You are not allowed to decide proposals from Telegram.".into()
             }
         },
         DecisionError::AlreadyDecided { state, by, at } => already_decided(*state, by, at, tz),

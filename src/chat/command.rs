@@ -17,7 +17,9 @@ pub const AUDIT_MAX_ROWS: usize = 50;
 pub enum Command {
     Help,
     Approvals,
-    Audit { rows: usize },
+    Audit {
+        rows: usize,
+    },
     /// A feature's command: its word (as typed after `/opsmate`, or the Telegram
     /// command name when `telegram`), and the words after it.
     Feature {
@@ -307,7 +309,10 @@ mod tests {
         assert_eq!(parse("HEALTH"), Ok(feature("health", &[])));
         assert_eq!(
             parse("access keep alice on parental leave"),
-            Ok(feature("access", &["keep", "alice", "on", "parental", "leave"]))
+            Ok(feature(
+                "access",
+                &["keep", "alice", "on", "parental", "leave"]
+            ))
         );
     }
 

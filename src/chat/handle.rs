@@ -12,6 +12,7 @@ use crate::dispatch::Context;
 use crate::domain::Actor;
 use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, ReplyTo};
 use crate::executor::Hint;
+use crate::outbox::Platform;
 use crate::plugin::{CommandCall, CommandOwner};
 use crate::store;
 use serde_json::json;
@@ -77,7 +78,11 @@ pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
             let words = if *telegram {
                 ctx.commands.expand_telegram(word, args)
             } else {
-                Some(std::iter::once(word.clone()).chain(args.iter().cloned()).collect())
+                Some(
+                    std::iter::once(word.clone())
+                        .chain(args.iter().cloned())
+                        .collect(),
+                )
             };
             let owner = words
                 .as_ref()
@@ -125,12 +130,6 @@ pub async fn command(ctx: &Context, req: CommandRequest) -> anyhow::Result<()> {
 /// answers the clicker privately.
 pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()> {
     let tz = ctx.config.timezone;
-    if let Some(refusal) = telegram_outer_check(ctx, &req).await? {
-        return match &req.reply {
-            Some(to) => reply(ctx, to, &refusal).await,
-            None => Ok(()),
-        };
-    }
     let decider = with_groups(ctx, &req).await;
     let hint = Hint {
         message: req.message.clone(),
@@ -177,32 +176,6 @@ pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()>
     }
 }
 
-/// `telegram.approver_user_ids` lists who may press decision buttons on Telegram at
-/// all. A press from anyone else is refused and audited before the gate.
-async fn telegram_outer_check(
-    ctx: &Context,
-    req: &DecisionRequest,
-) -> anyhow::Result<Option<ChatMessage>> {
-    let Actor::Telegram(user) = &req.decider else {
-        return Ok(None);
-    };
-    if ctx.config.telegram.approver_user_ids.contains(&user.0) {
-        return Ok(None);
-    }
-    ctx.audit
-        .record(
-            req.decider.key(),
-            "approval.refused",
-            req.approval.as_str(),
-            json!({"reason": "not_a_telegram_approver", "detail": "not in telegram.approver_user_ids"}),
-        )
-        .await?;
-    Ok(Some(ChatMessage::text(
-        "Not done",
-        "You are not allowed to decide proposals from Telegram.",
-    )))
-}
-
 /// The clicker with the Slack user groups the kind's policy names, resolved now.
 async fn with_groups(ctx: &Context, req: &DecisionRequest) -> Actor {
     let Ok(Some(p)) = ctx.gate.get(&req.approval).await else {
@@ -224,7 +197,9 @@ pub async fn show_outcome(ctx: &Context, p: &Proposal, hint: &Hint) -> anyhow::R
             .is_some(),
         None => false,
     };
-    ctx.features.refresh(ctx, std::slice::from_ref(&p.id)).await?;
+    ctx.features
+        .refresh(ctx, std::slice::from_ref(&p.id))
+        .await?;
     if on_feature_message {
         Ok(())
     } else {
@@ -240,7 +215,7 @@ async fn show_decided(ctx: &Context, p: &Proposal, hint: &Hint) -> anyhow::Resul
     // the one recorded when it was posted.
     let posted = hint.message.clone().or_else(|| p.posted.clone());
     match (posted, &hint.reply) {
-        (Some(at), _) if at.platform == "telegram" => {
+        (Some(at), _) if at.platform == Platform::Telegram => {
             match (at.channel.parse::<i64>(), at.message_id.parse::<i32>()) {
                 (Ok(chat), Ok(id)) => telegram::send::update(&ctx.outbox, chat, id, &msg).await,
                 _ => anyhow::bail!(
@@ -288,9 +263,9 @@ pub async fn directory(ctx: &Context, change: DirectoryChange) -> anyhow::Result
             store::immediate(c, |tx| {
                 let before = members::upsert(tx, &member, now)?;
                 let event = match (before, member.deleted) {
-                    (None, false) => Some("directory.joined"),
-                    (Some(false) | None, true) => Some("directory.deactivated"),
-                    (Some(true), false) => Some("directory.reactivated"),
+                    (None, false) => Some(crate::audit::events::DIRECTORY_JOINED),
+                    (Some(false) | None, true) => Some(crate::audit::events::DIRECTORY_DEACTIVATED),
+                    (Some(true), false) => Some(crate::audit::events::DIRECTORY_REACTIVATED),
                     _ => None,
                 };
                 if let Some(event) = event {

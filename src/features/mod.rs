@@ -14,7 +14,6 @@ use crate::scheduler::ScheduledJob;
 /// Observatory comes last: its digest gathers the others' sections.
 pub const ALL: &[Plug] = &[hunter::PLUG, watchman::PLUG, guard::PLUG, observatory::PLUG];
 
-
 /// Builds every feature whose section is present, in [`ALL`]'s order. Returns them
 /// with every job to schedule: `b.jobs` (the core's) and theirs.
 pub async fn build_all(b: Build<'_>) -> anyhow::Result<(Features, Vec<ScheduledJob>)> {
@@ -58,7 +57,10 @@ pub struct FeatureStatus {
 
 /// The on/off state of everything OpsMate can do, with the reason.
 pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
-    let mut out = vec![slack_status(config, secrets), telegram_status(config, secrets)];
+    let mut out = vec![
+        slack_status(config, secrets),
+        telegram_status(config, secrets),
+    ];
     out.extend(ALL.iter().map(|plug| (plug.status)(config, secrets)));
     out.push(FeatureStatus {
         name: "aws",
@@ -111,10 +113,6 @@ pub(crate) fn destinations_text(
         .join(" and "),
     }
 }
-
-
-
-
 
 /// Telegram is on when its token is set, and for a webhook its secret too.
 pub fn telegram_status(config: &Config, secrets: &Secrets) -> FeatureStatus {

@@ -15,6 +15,10 @@ use tokio_util::sync::CancellationToken;
 const IDLE_POLL: Duration = Duration::from_secs(30);
 /// Rows taken per pass.
 const BATCH: usize = 64;
+/// Queue heads delivered at once. Each head is a different destination, so this
+/// keeps order within each queue while one slow destination does not hold up the
+/// others' answers.
+const CONCURRENT_DELIVERIES: usize = 16;
 
 /// Delay before attempt `attempt + 1`, after `attempt` failures: exponential, capped.
 pub fn backoff(config: &OutboxConfig, failures: u32) -> Duration {
@@ -25,7 +29,8 @@ pub fn backoff(config: &OutboxConfig, failures: u32) -> Duration {
         .min(config.max_backoff)
 }
 
-/// Delivers outbox rows until shut down.
+/// Delivers outbox rows until shut down. Cheap to clone.
+#[derive(Clone)]
 pub struct Sender {
     outbox: Outbox,
     transports: Transports,
@@ -109,16 +114,30 @@ impl Sender {
                 return Ok(delivered);
             }
             let mut progressed = false;
+            let mut attempts = tokio::task::JoinSet::new();
+            let mut failure = None;
             for msg in due {
                 if shutdown.is_cancelled() {
-                    return Ok(delivered);
+                    break;
                 }
-                if self.attempt(msg).await? {
-                    delivered += 1;
-                    progressed = true;
+                let this = self.clone();
+                attempts.spawn(async move { this.attempt(msg).await });
+                while attempts.len() >= CONCURRENT_DELIVERIES {
+                    note(
+                        attempts.join_next().await,
+                        &mut delivered,
+                        &mut progressed,
+                        &mut failure,
+                    );
                 }
             }
-            if !progressed {
+            while let Some(done) = attempts.join_next().await {
+                note(Some(done), &mut delivered, &mut progressed, &mut failure);
+            }
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            if !progressed || shutdown.is_cancelled() {
                 return Ok(delivered);
             }
         }
@@ -182,7 +201,7 @@ impl Sender {
                                 tx,
                                 now,
                                 "system",
-                                "outbox.failed",
+                                crate::audit::events::OUTBOX_FAILED,
                                 &id.to_string(),
                                 &json!({"platform": dest.platform, "channel": dest.channel, "error": reason}),
                             )?;
@@ -192,6 +211,28 @@ impl Sender {
                     .await?;
                 Ok(false)
             }
+        }
+    }
+}
+
+/// Counts one finished attempt; the first error is kept for the pass to return.
+fn note(
+    done: Option<Result<anyhow::Result<bool>, tokio::task::JoinError>>,
+    delivered: &mut usize,
+    progressed: &mut bool,
+    failure: &mut Option<anyhow::Error>,
+) {
+    match done {
+        Some(Ok(Ok(true))) => {
+            *delivered += 1;
+            *progressed = true;
+        }
+        Some(Ok(Ok(false))) | None => {}
+        Some(Ok(Err(e))) => {
+            failure.get_or_insert(e);
+        }
+        Some(Err(e)) => {
+            failure.get_or_insert(anyhow::anyhow!("delivery task failed: {e}"));
         }
     }
 }

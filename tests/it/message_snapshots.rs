@@ -107,7 +107,7 @@ fn volume_proposal() -> Proposal {
         finished_at: None,
         outcome: None,
         posted: Some(PostedAt {
-            platform: "slack".into(),
+            platform: opsmate::outbox::Platform::Slack,
             channel: "C0OPS".into(),
             message_id: "1763625600.000100".into(),
         }),
@@ -144,7 +144,8 @@ fn an_approved_and_done_proposal_says_who_approved_and_what_happened() {
         ProposalState::Succeeded,
         Some(json!({"dry_run": false, "report": {
             "target": "eu-central-1/vol-0a1b2c3d4e5f60718", "kind": "volume",
-            "result": "deleted", "final_snapshot": "snap-0f1e2d3c4b5a69788"}})),
+            "result": "deleted", "final_snapshot": "snap-0f1e2d3c4b5a69788",
+            "summary": ["vol-0a1b2c3d4e5f60718: deleted; final snapshot snap-0f1e2d3c4b5a69788"]}})),
     );
     assert_rendered("proposal_succeeded", &answers::decided(&p, TZ));
 }
@@ -206,7 +207,8 @@ fn a_dry_run_says_nothing_was_changed() {
         ProposalState::Succeeded,
         Some(json!({"dry_run": true, "report": {
             "target": "eu-central-1/vol-0a1b2c3d4e5f60718", "kind": "volume",
-            "result": "would_delete"}})),
+            "result": "would_delete",
+            "summary": ["vol-0a1b2c3d4e5f60718: would be deleted"]}})),
     );
     assert_rendered("proposal_dry_run", &answers::decided(&p, TZ));
 }

@@ -253,7 +253,11 @@ async fn the_digest_reports_access_guard_work_and_waiting_approvals() {
         .await
         .unwrap();
     h.ctx().executor.run_to_end(&ann.id).await.unwrap();
-    let o = h.ctx().features.get::<opsmate::features::observatory::Observatory>().unwrap();
+    let o = h
+        .ctx()
+        .features
+        .get::<opsmate::features::observatory::Observatory>()
+        .unwrap();
     let text = digest::build(h.ctx(), &o, h.now() + Duration::minutes(1))
         .await
         .unwrap()

@@ -140,7 +140,7 @@ impl SlackDoor {
             .audit
             .record(
                 format!("http:{from}"),
-                "slack.request_rejected",
+                crate::audit::events::SLACK_REQUEST_REJECTED,
                 path,
                 json!({"reason": reason, "detail": detail}),
             )

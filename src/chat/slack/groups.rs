@@ -100,4 +100,3 @@ pub async fn resolve(ctx: &Context, actor: &Actor, kinds: &[ActionKind]) -> Acto
         groups: slack.memberships(user, &candidates).await,
     }
 }
-

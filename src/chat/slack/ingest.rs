@@ -83,7 +83,7 @@ pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPaylo
             if m.is_ephemeral != Some(true) =>
         {
             Some(PostedAt {
-                platform: "slack".into(),
+                platform: crate::outbox::Platform::Slack,
                 channel: channel.clone(),
                 message_id: m.message_ts.to_string(),
             })

@@ -84,6 +84,18 @@ pub async fn update(
 
 /// Answers through a `response_url`: private to the person unless `replace_original`
 /// rewrites the message they clicked on.
+/// The queue of answers through one `response_url`: its pages stay in order, and
+/// answers to other people do not wait behind it. The URL itself (a credential for
+/// 30 minutes) is kept only in the payload; the queue is named by its hash.
+fn response_queue(channel: &str, response_url: &str) -> Destination {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(response_url.as_bytes()));
+    Destination {
+        platform: Platform::Slack,
+        channel: format!("{channel}/respond-{}", &digest[..16]),
+    }
+}
+
 pub async fn respond(
     outbox: &Outbox,
     response_url: &str,
@@ -98,7 +110,11 @@ pub async fn respond(
             replace_original && i == 0,
         );
         outbox
-            .enqueue(slack(channel), Operation::Respond, payload)
+            .enqueue(
+                response_queue(channel, response_url),
+                Operation::Respond,
+                payload,
+            )
             .await?;
     }
     Ok(())

@@ -88,10 +88,14 @@ impl SlackWebApi {
                 "payload is not a JSON object".into(),
             ));
         };
-        obj.insert(
-            "channel".into(),
-            Value::String(msg.destination.channel.clone()),
-        );
+        // A post or an update names its channel; an answer through a response_url
+        // goes where the URL points (its queue name is not a channel).
+        if msg.operation != Operation::Respond {
+            obj.insert(
+                "channel".into(),
+                Value::String(msg.destination.channel.clone()),
+            );
+        }
         let session = self.client.open_session(&self.token);
         match msg.operation {
             Operation::Post => {

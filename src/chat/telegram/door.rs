@@ -35,7 +35,7 @@ impl TelegramDoor {
             .audit
             .record(
                 "telegram-webhook",
-                "telegram.request_rejected",
+                crate::audit::events::TELEGRAM_REQUEST_REJECTED,
                 PATH,
                 json!({"reason": reason}),
             )

@@ -122,7 +122,7 @@ impl TelegramIntake {
                         callback_id: q.id.0.clone(),
                     }),
                     message: message.map(|(chat, id)| PostedAt {
-                        platform: "telegram".into(),
+                        platform: crate::outbox::Platform::Telegram,
                         channel: chat.to_string(),
                         message_id: id.to_string(),
                     }),
@@ -157,7 +157,7 @@ impl TelegramIntake {
                 .audit
                 .record(
                     format!("telegram-chat:{chat_id}"),
-                    "telegram.chat_ignored",
+                    crate::audit::events::TELEGRAM_CHAT_IGNORED,
                     chat_id.to_string(),
                     json!({"note": "chat not in telegram.allowed_chat_ids; ignored, no reply"}),
                 )

@@ -18,12 +18,12 @@ pub mod detect;
 pub mod directories;
 pub mod identity;
 pub mod messages;
+pub mod plug;
 pub mod revoke;
 pub mod run;
 pub mod scan;
 pub mod steps;
 pub mod store;
-pub mod plug;
 
 pub use plug::PLUG;
 

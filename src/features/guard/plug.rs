@@ -80,7 +80,8 @@ pub fn parse(rest: &[String]) -> Result<AccessCommand, CommandError> {
         )),
         [w, ..] => Err(command::error(
             format!("`access` takes `pending` or `keep <iam-user> [reason]`, not `{w}`"),
-            command::closest(&w.to_lowercase(), &["pending", "keep"]).map(|s| format!("access {s}")),
+            command::closest(&w.to_lowercase(), &["pending", "keep"])
+                .map(|s| format!("access {s}")),
         )),
     }
 }
@@ -122,7 +123,11 @@ impl Feature for Guard {
     ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
         Box::pin(async move {
             match parse(call.args) {
-                Err(e) => Ok(vec![answers::not_understood(&e, &ctx.commands, call.surface)]),
+                Err(e) => Ok(vec![answers::not_understood(
+                    &e,
+                    &ctx.commands,
+                    call.surface,
+                )]),
                 Ok(AccessCommand::List { pending_only }) => {
                     tracing::info!(from = %call.from, pending_only, "command access");
                     Ok(vec![run::list(ctx, pending_only).await?])
@@ -173,14 +178,14 @@ fn numbers(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> anyhow::Result<(Vec<String>, Option<Vec<String>>)> {
-    let revoked = audit::events_between(c, "guard.revoked", start, end)?
+    let revoked = audit::events_between(c, crate::audit::events::GUARD_REVOKED, start, end)?
         .into_iter()
         .map(|r| r.subject)
         .collect();
     let last_scan: Option<String> = c
         .query_row(
-            "SELECT details FROM audit_log WHERE event = 'guard.scanned' ORDER BY seq DESC LIMIT 1",
-            [],
+            "SELECT details FROM audit_log WHERE event = ?1 ORDER BY seq DESC LIMIT 1",
+            [crate::audit::events::GUARD_SCANNED],
             |r| r.get(0),
         )
         .ok();
@@ -255,7 +260,12 @@ mod tests {
 
     #[test]
     fn every_access_command_parses() {
-        assert_eq!(parse(&words("")), Ok(AccessCommand::List { pending_only: false }));
+        assert_eq!(
+            parse(&words("")),
+            Ok(AccessCommand::List {
+                pending_only: false
+            })
+        );
         assert_eq!(
             parse(&words("pending")),
             Ok(AccessCommand::List { pending_only: true })
@@ -278,7 +288,12 @@ mod tests {
 
     #[test]
     fn bad_access_arguments_are_explained() {
-        assert!(parse(&words("keep")).unwrap_err().message.contains("IAM user"));
+        assert!(
+            parse(&words("keep"))
+                .unwrap_err()
+                .message
+                .contains("IAM user")
+        );
         assert_eq!(
             parse(&words("pendng")).unwrap_err().suggestion.as_deref(),
             Some("access pending")

@@ -161,7 +161,7 @@ impl Revoker {
                     self.audit
                         .record(
                             "system",
-                            "guard.step_failed",
+                            crate::audit::events::GUARD_STEP_FAILED,
                             &user,
                             json!({"step": name, "approval": approval, "error": error, "removed_before_error": items}),
                         )
@@ -208,7 +208,7 @@ impl Revoker {
             self.audit
                 .record(
                     "system",
-                    "guard.revoked",
+                    crate::audit::events::GUARD_REVOKED,
                     &user,
                     json!({"approval": approval, "steps": params.steps, "deleted_user": params.delete_user}),
                 )
@@ -247,7 +247,7 @@ impl Revoker {
                         tx,
                         now,
                         "system",
-                        "guard.step_done",
+                        crate::audit::events::GUARD_STEP_DONE,
                         &user,
                         &json!({"step": step, "approval": approval, "removed": removed}),
                     )?;

@@ -2,7 +2,6 @@
 //! grace period, `access` and `access keep`, and what happens after a decision (Keep
 //! access is recorded; a revocation cut off part-way is put up again to finish).
 
-use std::sync::Arc;
 use super::details;
 use super::messages;
 use super::revoke::RevokeParams;
@@ -19,6 +18,7 @@ use crate::dispatch::Context;
 use crate::domain::{ActionKind, Actor, ApprovalId};
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use std::sync::Arc;
 
 /// Tag prefix of revocation requests: `guard:<approval id>`.
 const TAG_PREFIX: &str = "guard:";
@@ -253,7 +253,7 @@ async fn record_keep(
         ctx.audit
             .record(
                 by,
-                "guard.kept",
+                crate::audit::events::GUARD_KEPT,
                 user,
                 json!({"until": until.to_rfc3339(), "reason": reason, "approval": approval.map(|a| a.to_string())}),
             )
@@ -290,18 +290,6 @@ pub async fn keep(
             format!("There is no IAM user `{user}`."),
         ));
     }
-    // On Telegram, deciding at all needs `telegram.approver_user_ids`, as for buttons.
-    if let Actor::Telegram(id) = from
-        && !ctx.config.telegram.approver_user_ids.contains(&id.0)
-    {
-        return Ok(answers::refusal(
-            &DecisionError::Refused {
-                kind: ActionKind::RevokeAccess,
-                refusal: crate::approvals::Refusal::NotAnApprover,
-            },
-            ctx.config.timezone,
-        ));
-    }
     let latest = ctx.gate.latest_by_target(ActionKind::RevokeAccess).await?;
     let waiting = latest
         .get(&Guard::target(user))
@@ -320,20 +308,11 @@ pub async fn keep(
             Err(refused) => return Ok(answers::refusal(&refused, ctx.config.timezone)),
         },
         None => {
-            if let Err(refusal) = crate::approvals::policy::check(
-                ctx.gate.config(),
-                ActionKind::RevokeAccess,
-                PROPOSER,
-                &decider,
-            ) {
-                ctx.audit
-                    .record(
-                        from.key(),
-                        "approval.refused",
-                        user,
-                        json!({"verdict": "keep", "reason": refusal.code()}),
-                    )
-                    .await?;
+            if let Err(refusal) = ctx
+                .gate
+                .check_decider(&decider, ActionKind::RevokeAccess, PROPOSER, user)
+                .await?
+            {
                 return Ok(answers::refusal(
                     &DecisionError::Refused {
                         kind: ActionKind::RevokeAccess,

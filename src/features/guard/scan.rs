@@ -199,13 +199,20 @@ pub async fn scan(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
                     store::save_scan(tx, p, now)?;
                 }
                 store::forget_except(tx, &names)?;
-                audit::append(tx, now, super::PROPOSER, "guard.scanned", "iam", &summary)?;
+                audit::append(
+                    tx,
+                    now,
+                    super::PROPOSER,
+                    crate::audit::events::GUARD_SCANNED,
+                    "iam",
+                    &summary,
+                )?;
                 for (user, change, email, missing_from) in &changes {
                     let event = match change {
-                        Change::StartedMissing => "guard.missing",
+                        Change::StartedMissing => crate::audit::events::GUARD_MISSING,
                         Change::Returned => {
                             store::clear_steps(tx, user)?;
-                            "guard.returned"
+                            crate::audit::events::GUARD_RETURNED
                         }
                         Change::None => continue,
                     };

@@ -44,7 +44,7 @@ impl<'a> Recorder<'a> {
             self.audit
                 .record(
                     "system",
-                    "guard.removed",
+                    crate::audit::events::GUARD_REMOVED,
                     self.user,
                     json!({"step": self.step, "item": item, "approval": self.approval}),
                 )

@@ -158,22 +158,52 @@ impl Item {
         }
     }
 
-    /// The state and outcome of a proposal about this one resource.
-    fn proposal_outcome(&self, dry_run: bool) -> (ProposalState, Value) {
+    /// What happened, in words, for chat.
+    pub fn sentence(&self) -> String {
+        let id = self.target.rsplit('/').next().unwrap_or(&self.target);
         match self.result {
+            ItemResult::Deleted => match &self.final_snapshot {
+                Some(s) => format!("{id}: deleted; final snapshot {s}"),
+                None => format!("{id}: deleted"),
+            },
+            ItemResult::AlreadyDeleted => format!("{id}: already gone"),
+            ItemResult::WouldDelete => format!("{id}: would be deleted"),
+            ItemResult::Skipped => format!(
+                "{id}: skipped, {}",
+                self.why.as_deref().unwrap_or("it changed")
+            ),
+            ItemResult::Failed => format!(
+                "{id}: failed, {}",
+                self.error.as_deref().unwrap_or("unknown error")
+            ),
+        }
+    }
+
+    /// The report of a proposal about this one resource: the line, with its
+    /// sentence as the report's summary.
+    fn report(&self) -> anyhow::Result<Value> {
+        let mut v = serde_json::to_value(self)?;
+        v["summary"] = json!([self.sentence()]);
+        Ok(v)
+    }
+
+    /// The state and outcome of a proposal about this one resource.
+    fn proposal_outcome(&self, dry_run: bool) -> anyhow::Result<(ProposalState, Value)> {
+        let report = self.report()?;
+        Ok(match self.result {
             ItemResult::Skipped => (
                 ProposalState::Skipped,
-                json!({"skipped": self.why, "report": self}),
+                json!({"skipped": self.why, "report": report}),
             ),
             ItemResult::Failed => (
                 ProposalState::Failed,
-                json!({"error": self.error, "report": self}),
+                json!({"error": self.error, "report": report}),
             ),
             _ => (
                 ProposalState::Succeeded,
-                json!({"dry_run": dry_run, "report": self}),
+                json!({"dry_run": dry_run, "report": report}),
             ),
-        }
+        })
     }
 }
 
@@ -597,17 +627,17 @@ impl Deleter {
             return match item.result {
                 ItemResult::Skipped => Ok(Progress::Skipped(item.why.unwrap_or_default())),
                 ItemResult::Failed => anyhow::bail!(item.error.unwrap_or_default()),
-                _ => Ok(Progress::Done(serde_json::to_value(item)?)),
+                _ => Ok(Progress::Done(item.report()?)),
             };
         }
         let failed = items
             .iter()
             .filter(|i| i.result == ItemResult::Failed)
             .count();
-        Ok(Progress::Done(serde_json::to_value(SetReport {
-            items,
-            failed,
-        })?))
+        let summary: Vec<String> = items.iter().map(Item::sentence).collect();
+        let mut report = serde_json::to_value(SetReport { items, failed })?;
+        report["summary"] = json!(summary);
+        Ok(Progress::Done(report))
     }
 }
 
@@ -644,7 +674,7 @@ async fn finish_line(
     item: &Item,
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    let (state, outcome) = item.proposal_outcome(dry_run);
+    let (state, outcome) = item.proposal_outcome(dry_run)?;
     gate.finish_execution(line, state, outcome, None).await?;
     Ok(())
 }

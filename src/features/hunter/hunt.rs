@@ -141,7 +141,7 @@ pub async fn hunt(
     audit
         .record(
             actor,
-            "hunter.scanned",
+            crate::audit::events::HUNTER_SCANNED,
             "zombie_hunter",
             json!({
                 "found": result.findings.len(),

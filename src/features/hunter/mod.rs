@@ -15,12 +15,12 @@ pub mod actions;
 pub mod detect;
 pub mod findings;
 pub mod hunt;
+pub mod plug;
 pub mod price;
 pub mod report;
 pub mod run;
 pub mod scan;
 pub mod table;
-pub mod plug;
 
 pub use plug::PLUG;
 

@@ -78,7 +78,11 @@ impl Feature for Hunter {
     ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
         Box::pin(async move {
             if let Err(e) = command::no_arguments(call.word, call.args) {
-                return Ok(vec![answers::not_understood(&e, &ctx.commands, call.surface)]);
+                return Ok(vec![answers::not_understood(
+                    &e,
+                    &ctx.commands,
+                    call.surface,
+                )]);
             }
             tracing::info!(from = %call.from, "command zombies");
             run::on_demand(ctx, call.reply, &call.from.key()).await

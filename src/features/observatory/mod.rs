@@ -11,13 +11,13 @@
 pub mod alerts;
 pub mod cli;
 pub mod digest;
+pub mod plug;
 pub mod probes;
 pub mod report;
 pub mod runner;
 pub mod slo;
 pub mod status;
 pub mod store;
-pub mod plug;
 
 pub use plug::PLUG;
 

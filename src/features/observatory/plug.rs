@@ -70,7 +70,11 @@ fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>
             return Ok(None);
         }
         // Its self-checks watch every job's last run, its own included.
-        let mut jobs: Vec<_> = b.jobs.iter().map(|j| (j.kind, j.schedule.clone())).collect();
+        let mut jobs: Vec<_> = b
+            .jobs
+            .iter()
+            .map(|j| (j.kind, j.schedule.clone()))
+            .collect();
         for kind in JOBS {
             jobs.push((kind, b.config.job_schedule(kind)?));
         }
@@ -109,7 +113,11 @@ impl Feature for Observatory {
     ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
         Box::pin(async move {
             if let Err(e) = command::no_arguments(call.word, call.args) {
-                return Ok(vec![answers::not_understood(&e, &ctx.commands, call.surface)]);
+                return Ok(vec![answers::not_understood(
+                    &e,
+                    &ctx.commands,
+                    call.surface,
+                )]);
             }
             tracing::info!(from = %call.from, "command {}", call.word);
             Ok(vec![if call.word == "health" {
@@ -120,7 +128,11 @@ impl Feature for Observatory {
         })
     }
 
-    fn spawn(self: Arc<Self>, ctx: &Context, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    fn spawn(
+        self: Arc<Self>,
+        ctx: &Context,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         runner::spawn(ctx.clone(), self, shutdown.clone())
     }
 }

@@ -133,7 +133,7 @@ impl Stopper {
                     self.audit
                         .record(
                             "system",
-                            "watchman.stopped",
+                            crate::audit::events::WATCHMAN_STOPPED,
                             format!("{region}/{id}"),
                             json!({"approval": p.id, "state": state}),
                         )
@@ -152,7 +152,7 @@ impl Stopper {
                     self.audit
                         .record(
                             "system",
-                            "watchman.stop_failed",
+                            crate::audit::events::WATCHMAN_STOP_FAILED,
                             format!("{region}/{id}"),
                             json!({"approval": p.id, "error": why}),
                         )

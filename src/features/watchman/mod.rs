@@ -15,10 +15,10 @@ pub mod check;
 pub mod cli;
 pub mod decide;
 pub mod messages;
+pub mod plug;
 pub mod price;
 pub mod run;
 pub mod signals;
-pub mod plug;
 
 pub use plug::PLUG;
 

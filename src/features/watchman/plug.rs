@@ -173,7 +173,11 @@ impl Feature for Watchman {
     ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
         Box::pin(async move {
             match parse(call.args) {
-                Err(e) => Ok(vec![answers::not_understood(&e, &ctx.commands, call.surface)]),
+                Err(e) => Ok(vec![answers::not_understood(
+                    &e,
+                    &ctx.commands,
+                    call.surface,
+                )]),
                 Ok(WatchmanCommand::Status) => {
                     tracing::info!(from = %call.from, "command watchman status");
                     Ok(vec![run::status(ctx).await?])
@@ -222,7 +226,7 @@ fn numbers(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> anyhow::Result<(usize, f64)> {
-    let stopped = audit::events_between(c, "watchman.stopped", start, end)?;
+    let stopped = audit::events_between(c, crate::audit::events::WATCHMAN_STOPPED, start, end)?;
     let mut approvals: Vec<String> = stopped
         .iter()
         .filter_map(|r| r.details["approval"].as_str().map(str::to_owned))
@@ -317,13 +321,23 @@ mod tests {
             parse(&words("stauts")).unwrap_err().suggestion.as_deref(),
             Some("watchman status")
         );
-        assert!(parse(&words("keep-online")).unwrap_err().message.contains("duration"));
+        assert!(
+            parse(&words("keep-online"))
+                .unwrap_err()
+                .message
+                .contains("duration")
+        );
         assert!(
             parse(&words("keep-online soon"))
                 .unwrap_err()
                 .message
                 .contains("not a duration")
         );
-        assert!(parse(&words("keep-online 30d")).unwrap_err().message.contains("7 days"));
+        assert!(
+            parse(&words("keep-online 30d"))
+                .unwrap_err()
+                .message
+                .contains("7 days")
+        );
     }
 }

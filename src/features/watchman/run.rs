@@ -1,7 +1,6 @@
 //! Night Watchman's jobs and commands: the evening check (notice or approval request),
 //! the notice deadline, the morning start, `watchman status` and `keep-online`.
 
-use std::sync::Arc;
 use super::check::{self, Check};
 use super::decide::Verdict;
 use super::messages::{keep_message, savings_text, stop_message};
@@ -18,6 +17,7 @@ use crate::domain::{ActionKind, ApprovalId};
 use crate::events::JobRun;
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Tag prefix of notice messages: `watchman:<approval id>`.
@@ -79,7 +79,7 @@ pub async fn evening_now(
     ctx.audit
         .record(
             PROPOSER,
-            "watchman.checked",
+            crate::audit::events::WATCHMAN_CHECKED,
             &night,
             json!({
                 "decision": check.decision, "reasons": check.reasons,
@@ -220,7 +220,7 @@ pub async fn start_stopped(ctx: &Context, w: &Watchman) -> anyhow::Result<Vec<St
                     ctx.audit
                         .record(
                             "system",
-                            "watchman.started",
+                            crate::audit::events::WATCHMAN_STARTED,
                             format!("{region}/{id}"),
                             json!({"state": state}),
                         )
@@ -232,7 +232,7 @@ pub async fn start_stopped(ctx: &Context, w: &Watchman) -> anyhow::Result<Vec<St
                 ctx.audit
                     .record(
                         "system",
-                        "watchman.start_failed",
+                        crate::audit::events::WATCHMAN_START_FAILED,
                         region.clone(),
                         json!({"instances": ids, "error": format!("{e:#}")}),
                     )
@@ -288,7 +288,7 @@ pub async fn keep_online(
     ctx.audit
         .record(
             by,
-            "watchman.hold",
+            crate::audit::events::WATCHMAN_HOLD,
             "staging",
             json!({"until": hold.until.to_rfc3339(), "reason": hold.reason}),
         )

@@ -92,7 +92,9 @@ impl HunterHarness {
     pub async fn hunt(&self) -> HuntResult {
         let ctx = self.ctx();
         hunt::hunt(
-            &ctx.features.get::<opsmate::features::hunter::Hunter>().expect("hunter is on"),
+            &ctx.features
+                .get::<opsmate::features::hunter::Hunter>()
+                .expect("hunter is on"),
             &ctx.store,
             &ctx.audit,
             self.clock.now(),

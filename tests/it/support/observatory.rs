@@ -111,7 +111,10 @@ impl HealthHarness {
     }
 
     pub fn observatory(&self) -> Arc<Observatory> {
-        self.ctx().features.get::<opsmate::features::observatory::Observatory>().expect("observatory is on")
+        self.ctx()
+            .features
+            .get::<opsmate::features::observatory::Observatory>()
+            .expect("observatory is on")
     }
 
     /// Runs the configured check `name` once, as its timer would.
