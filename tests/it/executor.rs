@@ -257,7 +257,7 @@ async fn commands_queued_at_shutdown_are_still_answered() {
     }
     // Stop at once: everything queued is handled and answered first.
     let SlackHarness { app, fake, .. } = h;
-    app.stop().await;
+    app.finish().await;
     let unanswered: Vec<usize> = (0..N)
         .filter(|i| fake.calls_to(&format!("response_url:q{i}")).len() != 1)
         .collect();

@@ -529,7 +529,7 @@ async fn restart_turns_executing_into_interrupted_and_never_reruns() {
             .iter()
             .any(|e| e.1 == "action.interrupted" && e.2 == p.id.as_str())
     );
-    app.stop().await;
+    app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,5 +599,48 @@ async fn decisions_and_jobs_on_the_queue_reach_the_gate() {
     .await;
     assert!(done, "the dispatcher did not handle both events");
     assert_eq!(action.executions(), 1);
-    app.stop().await;
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_telegram_user_outside_the_telegram_approvers_is_refused_once_and_audited() {
+    let f = fixture(1);
+    let gate = f
+        .gate
+        .clone()
+        .with_telegram_approvers(vec![TelegramUserId(42)]);
+    let p = f.propose("us-east-1/vol-tg").await;
+    let err = gate
+        .decide(
+            &p.id,
+            &Actor::Telegram(TelegramUserId(43)),
+            Verdict::Approve,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecisionError::Refused {
+                refusal: Refusal::NotATelegramApprover,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(matches!(
+        gate.decide(
+            &p.id,
+            &Actor::Telegram(TelegramUserId(42)),
+            Verdict::Approve
+        )
+        .await,
+        Ok(Decided::Approved(_))
+    ));
+    let refused: Vec<_> = audit_events(&f.store)
+        .into_iter()
+        .filter(|e| e.1 == "approval.refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "telegram:43");
 }

@@ -19,7 +19,7 @@ async fn healthz_and_readyz_answer() {
         body["schema_version"],
         opsmate::store::migrations::latest_version()
     );
-    app.stop().await;
+    app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,7 +35,7 @@ async fn readyz_fails_when_migrations_are_missing() {
         r.json::<Value>().await.unwrap()["status"],
         "migrations pending"
     );
-    app.stop().await;
+    app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +70,7 @@ async fn metrics_use_the_prometheus_text_format() {
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
-    app.stop().await;
+    app.finish().await;
 }
 
 /// Sends only the request head announcing a body one byte over the limit, and reads
@@ -102,5 +102,5 @@ async fn oversized_bodies_get_413() {
             "{path}"
         );
     }
-    app.stop().await;
+    app.finish().await;
 }

@@ -87,7 +87,7 @@ async fn three_failures_then_success_delivers_exactly_once() {
     // Nothing more is sent later.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(fake.calls().len(), 4);
-    app.stop().await;
+    app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,6 +118,7 @@ async fn messages_survive_a_restart_during_an_outage() {
         })
         .await
     );
+    // Plain stop: messages wait for the outage on purpose.
     app.stop().await;
 
     // Second run: Slack is back.
@@ -132,7 +133,7 @@ async fn messages_survive_a_restart_during_an_outage() {
         .map(|c| c.body["text"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(texts, vec!["one", "two"], "each once, in order");
-    app.stop().await;
+    app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,6 +165,7 @@ async fn a_refused_message_is_kept_as_failed_and_does_not_block_the_queue() {
         .with_conn(|c| opsmate::audit::tail(c, 50))
         .unwrap();
     assert!(rows.iter().any(|r| r.event == "outbox.failed"));
+    // Plain stop: a message fails for good on purpose.
     app.stop().await;
 }
 
@@ -180,5 +182,6 @@ async fn with_slack_off_messages_wait_in_the_queue() {
     let msg = app.ctx.outbox.get(id).await.unwrap().unwrap();
     assert_eq!((msg.state.as_str(), msg.attempts), ("queued", 0));
     assert_eq!(app.ctx.outbox.depth().await.unwrap().0, 1);
+    // Plain stop: messages wait for Slack on purpose.
     app.stop().await;
 }

@@ -36,7 +36,7 @@ async fn approve_runs_the_action_and_updates_the_message_with_the_decider() {
     );
     assert_eq!(h.action.executions(), 1);
     assert_eq!(state(&h, &p).await, ProposalState::Succeeded);
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +50,7 @@ async fn reject_keeps_the_resource_and_says_who_rejected() {
     assert!(text.contains("<@UBOB>"), "{text}");
     assert_eq!(h.action.executions(), 0);
     assert_eq!(state(&h, &p).await, ProposalState::Rejected);
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +75,7 @@ async fn a_double_click_runs_once_and_tells_the_second_clicker_who_decided() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(h.action.executions(), 1);
     assert_eq!(h.fake.calls_to("chat.update").len(), 1);
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +106,7 @@ async fn an_unauthorized_click_is_refused_privately_and_audited() {
                 && r.subject == p.id.as_str()
         });
     assert!(refused, "the refused click is audited");
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +120,7 @@ async fn a_member_of_an_approver_group_may_approve() {
     assert_eq!(h.action.executions(), 1);
     let lookups = h.fake.calls_to("usergroups.users.list");
     assert_eq!(lookups[0].body["usergroup"], "SOPS");
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,5 +145,5 @@ async fn a_forged_button_value_is_refused() {
         .await;
     assert_eq!(r.status(), 400);
     assert_eq!(state(&h, &p).await, ProposalState::Pending);
-    h.app.stop().await;
+    h.app.finish().await;
 }

@@ -88,7 +88,7 @@ async fn each_subcommand_routes_and_answers() {
             .await
             .contains("not a duration")
     );
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,5 +122,5 @@ async fn approvals_lists_open_proposals_with_their_buttons() {
             .contains("Delete this volume")
     );
     assert_eq!(buttons[1]["action_id"], format!("reject:{}", p.id));
-    h.app.stop().await;
+    h.app.finish().await;
 }

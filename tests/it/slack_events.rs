@@ -56,7 +56,7 @@ async fn url_verification_echoes_the_challenge() {
         r.json::<Value>().await.unwrap()["challenge"],
         body["challenge"]
     );
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +118,7 @@ async fn forged_stale_and_missing_signatures_get_401_and_an_audit_row() {
             "stale_timestamp"
         ]
     );
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +175,7 @@ async fn malformed_payloads_get_400_and_oversized_bodies_413() {
             "body_too_large"
         ]
     );
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +216,7 @@ async fn a_retried_event_is_handled_once_even_across_a_restart() {
         1,
         "handled exactly once"
     );
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +260,7 @@ async fn a_deactivation_is_stored_and_audited() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].subject, "UDAVE");
     assert_eq!(rows[0].details["email"], "dave@example.com");
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,5 +299,5 @@ async fn odd_but_signed_payloads_get_400_never_a_crash() {
         reqwest::get(h.app.url("/healthz")).await.unwrap().status(),
         200
     );
-    h.app.stop().await;
+    h.app.finish().await;
 }

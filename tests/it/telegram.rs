@@ -173,7 +173,7 @@ async fn the_webhook_needs_the_right_secret() {
         form.contains("https://opsmate.example.com/telegram/webhook"),
         "{form}"
     );
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +211,7 @@ async fn strangers_get_no_answer_and_one_audit_row() {
     let ignored = h.audit("telegram.chat_ignored");
     assert_eq!(ignored.len(), 1);
     assert_eq!(ignored[0].subject, STRANGER_CHAT.to_string());
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +224,7 @@ async fn a_duplicate_update_id_is_handled_once() {
     h.wait("sendMessage", 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(h.fake.delivered("sendMessage").len(), 1);
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,7 +288,7 @@ async fn approve_edits_the_message_and_always_answers_the_callback() {
             .iter()
             .any(|r| r.actor == "telegram:7")
     );
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,7 +308,7 @@ async fn reject_keeps_and_says_so() {
     h.wait("answerCallbackQuery", 1).await;
     assert_eq!(h.state(&p).await, ProposalState::Rejected);
     assert_eq!(h.action.executions(), 0);
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,7 +332,7 @@ async fn flood_control_retry_after_is_honoured_and_the_message_delivered_once() 
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(h.fake.delivered("sendMessage").len(), 1);
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,7 +355,7 @@ async fn long_messages_are_split_at_line_boundaries() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(joined.contains("check 0000 ok") && joined.contains("check 0249 ok"));
-    h.app.stop().await;
+    h.app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,5 +387,5 @@ async fn long_polling_answers_and_resumes_after_the_last_update() {
         "the duplicate was handled once"
     );
     assert!(!h.fake.delivered("deleteWebhook").is_empty());
-    h.app.stop().await;
+    h.app.finish().await;
 }

@@ -313,8 +313,10 @@ impl GuardHarness {
         }
     }
 
+    /// Ends the test through the app's `finish` (nothing left queued, failed or
+    /// erroring).
     pub async fn stop(self) {
-        self.slack.app.stop().await;
+        self.slack.app.finish().await;
     }
 }
 

@@ -124,8 +124,10 @@ impl HunterHarness {
         body
     }
 
+    /// Ends the test through the app's `finish` (nothing left queued, failed or
+    /// erroring).
     pub async fn stop(self) {
-        self.slack.app.stop().await;
+        self.slack.app.finish().await;
     }
 
     /// The process dies (see [`super::TestApp::crash`]) and a new one starts on the

@@ -186,7 +186,9 @@ impl HealthHarness {
         }
     }
 
+    /// Ends the test through the app's `finish` (nothing left queued, failed or
+    /// erroring).
     pub async fn stop(self) {
-        self.slack.app.stop().await;
+        self.slack.app.finish().await;
     }
 }

@@ -97,8 +97,10 @@ impl WatchmanHarness {
         run::morning(self.ctx()).await.expect("morning start");
     }
 
+    /// Ends the test through the app's `finish` (nothing left queued, failed or
+    /// erroring).
     pub async fn stop(self) {
-        self.slack.app.stop().await;
+        self.slack.app.finish().await;
     }
 }
 
