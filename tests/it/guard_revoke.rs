@@ -176,13 +176,18 @@ async fn a_failure_after_step_three_resumes_with_what_is_left_and_repeats_nothin
     let text = all_text(&posts[1].body);
     assert!(text.contains("finish revoking bob"), "{text}");
     assert!(text.contains("(done earlier, not repeated)"), "{text}");
-    let resume_ts = loop {
-        let tagged = slack_copies(&h).await;
-        if let Some(m) = tagged.iter().find(|m| m.tag != format!("guard:{first}")) {
-            break m.message_id.clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let resume = || async {
+        slack_copies(&h)
+            .await
+            .into_iter()
+            .find(|m| m.tag != format!("guard:{first}"))
     };
+    let posted = crate::support::eventually(std::time::Duration::from_secs(5), || async {
+        resume().await.is_some()
+    })
+    .await;
+    assert!(posted, "the resume request was delivered");
+    let resume_ts = resume().await.unwrap().message_id;
     h.proxy.clear_fault("ListAttachedUserPolicies");
     click(&h, "UBOB", "✅ Approve revocation", &resume_ts, "b").await;
     wait_state(&h, "bob", ProposalState::Succeeded).await;

@@ -85,7 +85,7 @@ async fn three_failures_then_success_delivers_exactly_once() {
     assert_eq!(msg.attempts, 4);
     assert_eq!(msg.remote_id.as_deref(), Some("1700000000.000001"));
     // Nothing more is sent later.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.settle().await;
     assert_eq!(fake.calls().len(), 4);
     app.finish().await;
 }

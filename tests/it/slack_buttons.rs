@@ -3,7 +3,6 @@
 
 use crate::support::slack::{CHANNEL, SlackHarness, all_text};
 use opsmate::approvals::ProposalState;
-use std::time::Duration;
 
 async fn state(h: &SlackHarness, p: &opsmate::approvals::Proposal) -> ProposalState {
     h.app.ctx.gate.get(&p.id).await.unwrap().unwrap().state
@@ -72,7 +71,7 @@ async fn a_double_click_runs_once_and_tells_the_second_clicker_who_decided() {
         answer[0].body["replace_original"], false,
         "private answer, message untouched"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.app.settle().await;
     assert_eq!(h.action.executions(), 1);
     assert_eq!(h.fake.calls_to("chat.update").len(), 1);
     h.app.finish().await;

@@ -210,7 +210,7 @@ async fn a_retried_event_is_handled_once_even_across_a_restart() {
             .status(),
         200
     );
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    h.app.settle().await;
     assert_eq!(
         audit_rows(&h, "directory.joined").len(),
         1,

@@ -195,7 +195,7 @@ async fn strangers_get_no_answer_and_one_audit_row() {
         200
     );
     let sent = h.wait("sendMessage", 1).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.app.settle().await;
     assert_eq!(
         h.fake.delivered("sendMessage").len(),
         1,
@@ -222,7 +222,7 @@ async fn a_duplicate_update_id_is_handled_once() {
         assert_eq!(h.webhook(&update, Some(SECRET)).await, 200);
     }
     h.wait("sendMessage", 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.app.settle().await;
     assert_eq!(h.fake.delivered("sendMessage").len(), 1);
     h.app.finish().await;
 }
@@ -330,7 +330,7 @@ async fn flood_control_retry_after_is_honoured_and_the_message_delivered_once() 
             .unwrap()
             .contains("Observatory")
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.app.settle().await;
     assert_eq!(h.fake.delivered("sendMessage").len(), 1);
     h.app.finish().await;
 }
@@ -380,7 +380,7 @@ async fn long_polling_answers_and_resumes_after_the_last_update() {
     })
     .await;
     assert!(resumed, "polling continues after the handled update");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.app.settle().await;
     assert_eq!(
         h.fake.delivered("sendMessage").len(),
         1,

@@ -350,7 +350,7 @@ async fn a_caught_up_check_runs_only_while_it_is_still_night() {
     opsmate::features::watchman::run::evening(h.ctx(), &long_ago)
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    h.slack.app.settle().await;
     assert!(h.slack.fake.calls_to("chat.postMessage").is_empty());
     // One missed an hour ago still runs.
     let recent = opsmate::events::JobRun {
