@@ -107,8 +107,8 @@ pub trait Feature: Any + Send + Sync {
         Box::pin(async move { anyhow::bail!("{} has no job {}", self.name(), job.as_str()) })
     }
 
-    /// Answers one of its commands. A command whose arguments do not parse is
-    /// answered with the reason, not returned as an error.
+    /// Answers one of its commands. Its arguments were checked first by the
+    /// command's `CommandSpec::check`, so a mistake never reaches here.
     fn command<'a>(
         &'a self,
         _ctx: &'a Context,

@@ -30,6 +30,48 @@ fn proposal(kind: ActionKind, target: &str) -> NewProposal {
     }
 }
 
+/// A config on a fresh database in `dir` whose `delete_volume` and `delete_snapshot`
+/// approvers are UALICE, UBOB and SOPS.
+fn config_with_approvers(dir: &std::path::Path) -> opsmate::config::Config {
+    let mut config = config_in(dir);
+    config.approvals.delete_volume = Some(policy());
+    config.approvals.delete_snapshot = Some(policy());
+    config
+}
+
+/// App options whose only handler is `action`, for `kinds`.
+fn options_with(
+    action: Arc<dyn opsmate::approvals::ActionHandler>,
+    kinds: &[ActionKind],
+) -> AppOptions {
+    let mut registry = ActionRegistry::default();
+    for kind in kinds {
+        registry.register(*kind, action.clone());
+    }
+    AppOptions {
+        actions: registry,
+        ..AppOptions::default()
+    }
+}
+
+/// Proposes `target` for deletion and approves it as UALICE (nothing runs yet).
+async fn approved(app: &TestApp, target: &str) -> opsmate::approvals::Proposal {
+    let p = app
+        .ctx
+        .gate
+        .propose(proposal(ActionKind::DeleteVolume, target))
+        .await
+        .unwrap()
+        .proposal()
+        .clone();
+    app.ctx
+        .gate
+        .decide(&p.id, &alice(), Verdict::Approve)
+        .await
+        .unwrap();
+    p
+}
+
 async fn state_of(app: &TestApp, id: &ApprovalId) -> ProposalState {
     app.ctx.gate.get(id).await.unwrap().unwrap().state
 }
@@ -77,22 +119,16 @@ async fn a_running_action_does_not_hold_up_clicks_commands_or_other_actions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_actions_on_one_target_run_one_after_the_other() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config_in(dir.path());
-    config.approvals.delete_volume = Some(policy());
-    config.approvals.delete_snapshot = Some(policy());
     let action = CountingAction::new();
     let hold = Arc::new(tokio::sync::Notify::new());
     *action.hold.lock().unwrap() = Some(hold.clone());
-    let mut registry = ActionRegistry::default();
-    registry.register(ActionKind::DeleteVolume, action.clone());
-    registry.register(ActionKind::DeleteSnapshot, action.clone());
     let app = TestApp::start(
-        config,
+        config_with_approvers(dir.path()),
         Secrets::default(),
-        AppOptions {
-            actions: registry,
-            ..AppOptions::default()
-        },
+        options_with(
+            action.clone(),
+            &[ActionKind::DeleteVolume, ActionKind::DeleteSnapshot],
+        ),
     )
     .await;
     let gate = &app.ctx.gate;
@@ -134,31 +170,11 @@ async fn two_actions_on_one_target_run_one_after_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_action_resumes_after_a_restart_without_redoing_its_first_step() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config_in(dir.path());
-    config.approvals.delete_volume = Some(policy());
+    let config = config_with_approvers(dir.path());
     let action = WaitingAction::new();
-    let options = || {
-        let mut registry = ActionRegistry::default();
-        registry.register(ActionKind::DeleteVolume, action.clone());
-        AppOptions {
-            actions: registry,
-            ..AppOptions::default()
-        }
-    };
+    let options = || options_with(action.clone(), &[ActionKind::DeleteVolume]);
     let app = TestApp::start(config.clone(), Secrets::default(), options()).await;
-    let p = app
-        .ctx
-        .gate
-        .propose(proposal(ActionKind::DeleteVolume, "us-east-1/vol-wait"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
-    app.ctx
-        .gate
-        .decide(&p.id, &alice(), Verdict::Approve)
-        .await
-        .unwrap();
+    let p = approved(&app, "us-east-1/vol-wait").await;
     app.ctx.executor.submit(p.id.clone(), Default::default());
     assert!(
         eventually(Duration::from_secs(5), || async {
@@ -194,32 +210,12 @@ async fn a_waiting_action_resumes_after_a_restart_without_redoing_its_first_step
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_that_never_started_runs_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config_in(dir.path());
-    config.approvals.delete_volume = Some(policy());
+    let config = config_with_approvers(dir.path());
     let action = CountingAction::new();
-    let options = || {
-        let mut registry = ActionRegistry::default();
-        registry.register(ActionKind::DeleteVolume, action.clone());
-        AppOptions {
-            actions: registry,
-            ..AppOptions::default()
-        }
-    };
+    let options = || options_with(action.clone(), &[ActionKind::DeleteVolume]);
     let app = TestApp::start(config.clone(), Secrets::default(), options()).await;
-    let p = app
-        .ctx
-        .gate
-        .propose(proposal(ActionKind::DeleteVolume, "us-east-1/vol-queued"))
-        .await
-        .unwrap()
-        .proposal()
-        .clone();
     // Decided, then the process stops before the executor picks it up.
-    app.ctx
-        .gate
-        .decide(&p.id, &alice(), Verdict::Approve)
-        .await
-        .unwrap();
+    let p = approved(&app, "us-east-1/vol-queued").await;
     app.crash().await;
     assert_eq!(action.executions(), 0);
 

@@ -4,7 +4,6 @@
 use super::{Guard, revoke, run};
 use crate::approvals::BoxFuture;
 use crate::audit;
-use crate::chat::answers;
 use crate::chat::command::{self, CommandError, CommandHelp, CommandSpec, TelegramAlias};
 use crate::chat::message::ChatMessage;
 use crate::config::{Config, Secrets};
@@ -122,17 +121,13 @@ impl Feature for Guard {
         call: CommandCall<'a>,
     ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
         Box::pin(async move {
-            match parse(call.args) {
-                Err(e) => Ok(vec![answers::not_understood(
-                    &e,
-                    &ctx.commands,
-                    call.surface,
-                )]),
-                Ok(AccessCommand::List { pending_only }) => {
+            // The arguments were checked before the call (`CommandSpec::check`).
+            match parse(call.args)? {
+                AccessCommand::List { pending_only } => {
                     tracing::info!(from = %call.from, pending_only, "command access");
                     Ok(vec![run::list(ctx, pending_only).await?])
                 }
-                Ok(AccessCommand::Keep { user, reason }) => {
+                AccessCommand::Keep { user, reason } => {
                     tracing::info!(from = %call.from, user, "command access keep");
                     Ok(vec![run::keep(ctx, call.from, &user, reason).await?])
                 }

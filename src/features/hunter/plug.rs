@@ -4,7 +4,6 @@
 use super::{Hunter, actions, report, run};
 use crate::approvals::BoxFuture;
 use crate::audit::{self, events};
-use crate::chat::answers;
 use crate::chat::command::{self, CommandHelp, CommandSpec, TelegramAlias};
 use crate::chat::message::ChatMessage;
 use crate::config::{Config, Secrets};
@@ -77,13 +76,6 @@ impl Feature for Hunter {
         call: CommandCall<'a>,
     ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
         Box::pin(async move {
-            if let Err(e) = command::no_arguments(call.word, call.args) {
-                return Ok(vec![answers::not_understood(
-                    &e,
-                    &ctx.commands,
-                    call.surface,
-                )]);
-            }
             tracing::info!(from = %call.from, "command zombies");
             run::on_demand(ctx, call.reply, &call.from.key()).await
         })

@@ -3,7 +3,6 @@
 
 use super::{Observatory, digest, report, runner};
 use crate::approvals::BoxFuture;
-use crate::chat::answers;
 use crate::chat::command::{self, CommandHelp, CommandSpec, TelegramAlias};
 use crate::chat::message::ChatMessage;
 use crate::config::{Config, Secrets};
@@ -112,13 +111,6 @@ impl Feature for Observatory {
         call: CommandCall<'a>,
     ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
         Box::pin(async move {
-            if let Err(e) = command::no_arguments(call.word, call.args) {
-                return Ok(vec![answers::not_understood(
-                    &e,
-                    &ctx.commands,
-                    call.surface,
-                )]);
-            }
             tracing::info!(from = %call.from, "command {}", call.word);
             Ok(vec![if call.word == "health" {
                 report::health(ctx, self).await?

@@ -4,7 +4,6 @@
 use super::{NIGHT_CATCH_UP, Watchman, actions, run};
 use crate::approvals::BoxFuture;
 use crate::audit::{self};
-use crate::chat::answers;
 use crate::chat::command::{self, CommandError, CommandHelp, CommandSpec, TelegramAlias};
 use crate::chat::message::ChatMessage;
 use crate::config::{Config, Secrets};
@@ -172,17 +171,13 @@ impl Feature for Watchman {
         call: CommandCall<'a>,
     ) -> BoxFuture<'a, anyhow::Result<Vec<ChatMessage>>> {
         Box::pin(async move {
-            match parse(call.args) {
-                Err(e) => Ok(vec![answers::not_understood(
-                    &e,
-                    &ctx.commands,
-                    call.surface,
-                )]),
-                Ok(WatchmanCommand::Status) => {
+            // The arguments were checked before the call (`CommandSpec::check`).
+            match parse(call.args)? {
+                WatchmanCommand::Status => {
                     tracing::info!(from = %call.from, "command watchman status");
                     Ok(vec![run::status(ctx).await?])
                 }
-                Ok(WatchmanCommand::KeepOnline { duration, reason }) => {
+                WatchmanCommand::KeepOnline { duration, reason } => {
                     tracing::info!(from = %call.from, ?duration, "command watchman keep-online");
                     Ok(vec![
                         run::keep_online(ctx, &call.from.key(), duration, reason).await?,
