@@ -138,15 +138,7 @@ impl App {
             metrics.clone(),
             config.dry_run,
         )
-        .with_telegram_approvers(
-            config
-                .telegram
-                .approver_user_ids
-                .iter()
-                .copied()
-                .map(crate::domain::TelegramUserId)
-                .collect(),
-        );
+        .with_telegram_approvers(config.telegram.approver_user_ids.clone());
         let executor = Executor::new(gate.clone(), config.approvals.workers);
 
         let mut transports = Transports::default();

@@ -3,7 +3,7 @@
 
 use crate::approvals::{PostedAt, Verdict};
 use crate::chat::command::{Command, CommandError};
-use crate::domain::{Actor, ApprovalId};
+use crate::domain::{Actor, ApprovalId, SlackUserId};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
@@ -153,7 +153,7 @@ pub enum DirectoryChange {
 /// A Slack member as `team_join` or `user_change` reported them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlackMember {
-    pub user_id: String,
+    pub user_id: SlackUserId,
     pub team_id: Option<String>,
     pub name: Option<String>,
     pub real_name: Option<String>,

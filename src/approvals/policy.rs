@@ -102,7 +102,7 @@ fn is_listed(policy: &KindPolicy, decider: &Actor) -> bool {
             policy.slack_users.contains(user)
                 || groups.iter().any(|g| policy.slack_groups.contains(g))
         }
-        Actor::Telegram(id) => policy.telegram_users.contains(&id.0),
+        Actor::Telegram(id) => policy.telegram_users.contains(id),
         // Decisions are for people; jobs and the CLI never approve.
         Actor::Scheduler | Actor::Cli | Actor::System => false,
     }
@@ -128,7 +128,7 @@ mod tests {
             delete_volume: Some(KindPolicy {
                 slack_users: vec![SlackUserId::parse("UALICE").unwrap()],
                 slack_groups: vec![SlackGroupId::parse("SOPS").unwrap()],
-                telegram_users: vec![42],
+                telegram_users: vec![TelegramUserId(42)],
                 ..KindPolicy::default()
             }),
             ..ApprovalsConfig::default()

@@ -274,7 +274,7 @@ pub async fn directory(ctx: &Context, change: DirectoryChange) -> anyhow::Result
                         now,
                         "slack",
                         event,
-                        &member.user_id,
+                        member.user_id.as_str(),
                         &json!({"email": member.email, "name": member.name, "via": member.event}),
                     )?;
                 }

@@ -19,7 +19,7 @@ pub use observatory::ObservatoryConfig;
 pub use secrets::{Secret, Secrets};
 pub use watchman::{WatchmanConfig, WatchmanMode};
 
-use crate::domain::{ActionKind, SlackGroupId, SlackUserId};
+use crate::domain::{ActionKind, SlackGroupId, SlackUserId, TelegramUserId};
 use crate::events::JobKind;
 use crate::scheduler::{CronError, CronSchedule};
 use chrono_tz::Tz;
@@ -260,7 +260,7 @@ impl ApprovalsConfig {
 pub struct KindPolicy {
     pub slack_users: Vec<SlackUserId>,
     pub slack_groups: Vec<SlackGroupId>,
-    pub telegram_users: Vec<i64>,
+    pub telegram_users: Vec<TelegramUserId>,
     /// Distinct approvers needed; 2 enforces a four-eyes rule. Unset means 1.
     pub required_approvals: Option<u8>,
     /// Overrides `approvals.ttl` for this kind.
@@ -369,7 +369,7 @@ pub struct TelegramConfig {
     pub digest_chat_id: Option<i64>,
     /// Telegram users who may press decision buttons at all. Each kind's
     /// `[approvals.<kind>] telegram_users` still decides who may approve that kind.
-    pub approver_user_ids: Vec<i64>,
+    pub approver_user_ids: Vec<TelegramUserId>,
 }
 
 impl Default for TelegramConfig {

@@ -40,7 +40,7 @@ fn approvals(required: u8) -> ApprovalsConfig {
                 SlackUserId::parse("UBOB").unwrap(),
             ],
             slack_groups: vec![SlackGroupId::parse("SOPS").unwrap()],
-            telegram_users: vec![42],
+            telegram_users: vec![TelegramUserId(42)],
             required_approvals: Some(required),
             ttl: None,
         }),

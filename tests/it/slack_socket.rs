@@ -145,7 +145,7 @@ async fn an_events_api_envelope_is_deduplicated_like_over_http() {
     }
     match h.rx.recv().await.unwrap() {
         Event::Directory(opsmate::events::DirectoryChange::SlackMember(m)) => {
-            assert_eq!(m.user_id, "UNEW");
+            assert_eq!(m.user_id.as_str(), "UNEW");
             assert_eq!(m.email.as_deref(), Some("new@example.com"));
         }
         other => panic!("unexpected {other:?}"),

@@ -9,7 +9,7 @@ use crate::support::{TestApp, config_in, eventually};
 use opsmate::app::AppOptions;
 use opsmate::approvals::{ActionRegistry, NewProposal, Proposal, ProposalState};
 use opsmate::config::{Config, KindPolicy, Secret, Secrets, TelegramMode};
-use opsmate::domain::ActionKind;
+use opsmate::domain::{ActionKind, TelegramUserId};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,9 +35,9 @@ fn config(dir: &std::path::Path, fake: &FakeTelegram, mode: TelegramMode) -> Con
     c.telegram.mode = Some(mode);
     c.telegram.public_url = Some("https://opsmate.example.com".into());
     c.telegram.allowed_chat_ids = vec![CHAT];
-    c.telegram.approver_user_ids = vec![ALICE, BOB];
+    c.telegram.approver_user_ids = vec![TelegramUserId(ALICE), TelegramUserId(BOB)];
     c.approvals.delete_volume = Some(KindPolicy {
-        telegram_users: vec![ALICE, BOB],
+        telegram_users: vec![TelegramUserId(ALICE), TelegramUserId(BOB)],
         ..KindPolicy::default()
     });
     c

@@ -76,7 +76,7 @@ impl SlackDirectory {
             members.extend(
                 page.members
                     .iter()
-                    .map(|u| members::from_slack(u, "users.list")),
+                    .filter_map(|u| members::from_slack(u, "users.list")),
             );
             cursor = page
                 .response_metadata

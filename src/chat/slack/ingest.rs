@@ -114,7 +114,7 @@ pub fn push(callback: &SlackPushEventCallback) -> Option<Event> {
         SlackEventCallbackBody::UserChange(e) => (&e.user, "user_change"),
         _ => return None,
     };
-    let mut member = super::members::from_slack(user, event);
+    let mut member = super::members::from_slack(user, event)?;
     member.team_id = member
         .team_id
         .or_else(|| Some(callback.team_id.to_string()));

@@ -1,17 +1,18 @@
 //! The Slack member directory as `team_join` and `user_change` report it.
 
 use crate::clock::to_millis;
+use crate::domain::SlackUserId;
 use crate::events::SlackMember;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use slack_morphism::prelude::SlackUser;
 
 /// A member as Slack describes them; `event` says where it came from (`team_join`,
-/// `user_change`, `users.list`).
-pub fn from_slack(user: &SlackUser, event: &'static str) -> SlackMember {
+/// `user_change`, `users.list`). `None` for a user id that is not a Slack member id.
+pub fn from_slack(user: &SlackUser, event: &'static str) -> Option<SlackMember> {
     let profile = user.profile.as_ref();
-    SlackMember {
-        user_id: user.id.to_string(),
+    Some(SlackMember {
+        user_id: SlackUserId::parse(&user.id.to_string()).ok()?,
         team_id: user.team_id.as_ref().map(|t| t.to_string()),
         name: user.name.clone(),
         real_name: user
@@ -24,7 +25,7 @@ pub fn from_slack(user: &SlackUser, event: &'static str) -> SlackMember {
         deleted: user.deleted.unwrap_or(false),
         is_bot: user.flags.is_bot.unwrap_or(false),
         event,
-    }
+    })
 }
 
 /// Inserts or updates a member. Returns the `deleted` flag it had before, if known.
@@ -36,7 +37,7 @@ pub fn upsert(
     let before: Option<bool> = conn
         .query_row(
             "SELECT deleted FROM slack_members WHERE user_id = ?1",
-            [&m.user_id],
+            [m.user_id.as_str()],
             |r| r.get(0),
         )
         .optional()?;
@@ -48,7 +49,7 @@ pub fn upsert(
             email = excluded.email, deleted = excluded.deleted, is_bot = excluded.is_bot,
             updated_at = excluded.updated_at, last_event = excluded.last_event",
         params![
-            m.user_id,
+            m.user_id.as_str(),
             m.team_id,
             m.name,
             m.real_name,
@@ -79,8 +80,15 @@ pub fn all(conn: &Connection) -> anyhow::Result<Vec<SlackMember>> {
         "SELECT user_id, team_id, name, real_name, email, deleted, is_bot FROM slack_members",
     )?;
     let rows = stmt.query_map([], |r| {
+        let user_id: String = r.get(0)?;
         Ok(SlackMember {
-            user_id: r.get(0)?,
+            user_id: SlackUserId::parse(&user_id).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
             team_id: r.get(1)?,
             name: r.get(2)?,
             real_name: r.get(3)?,

@@ -48,7 +48,7 @@ impl GuardHarness {
         config.telegram.public_url = Some("https://opsmate.example.com".into());
         config.telegram.allowed_chat_ids = vec![TG_CHAT];
         config.telegram.alert_chat_id = Some(TG_CHAT);
-        config.telegram.approver_user_ids = vec![TG_ALICE];
+        config.telegram.approver_user_ids = vec![opsmate::domain::TelegramUserId(TG_ALICE)];
         config.aws = AwsConfig {
             regions: vec!["us-east-1".into()],
             endpoint_url: Some(proxy.endpoint.clone()),
@@ -57,7 +57,7 @@ impl GuardHarness {
         config.slack.api_url = fake.api_url();
         config.github.api_url = github.url.clone();
         config.approvals.revoke_access = Some(opsmate::config::KindPolicy {
-            telegram_users: vec![TG_ALICE],
+            telegram_users: vec![opsmate::domain::TelegramUserId(TG_ALICE)],
             ..slack::policy()
         });
         config.guard = Some(GuardConfig {

@@ -33,7 +33,7 @@ pub struct HunterHarness {
 /// Approvers of every deletion kind: UALICE and UBOB on Slack, 42 on Telegram.
 fn approvers() -> KindPolicy {
     KindPolicy {
-        telegram_users: vec![TG_ALICE],
+        telegram_users: vec![opsmate::domain::TelegramUserId(TG_ALICE)],
         ..slack::policy()
     }
 }
@@ -58,7 +58,7 @@ impl HunterHarness {
         config.telegram.api_url = telegram.api_url();
         config.telegram.public_url = Some("https://opsmate.example.com".into());
         config.telegram.allowed_chat_ids = vec![TG_CHAT];
-        config.telegram.approver_user_ids = vec![TG_ALICE];
+        config.telegram.approver_user_ids = vec![opsmate::domain::TelegramUserId(TG_ALICE)];
         config.approvals.delete_volume = Some(approvers());
         config.approvals.delete_snapshot = Some(approvers());
         config.approvals.release_address = Some(approvers());
