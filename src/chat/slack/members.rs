@@ -12,7 +12,7 @@ use slack_morphism::prelude::SlackUser;
 pub fn from_slack(user: &SlackUser, event: &'static str) -> Option<SlackMember> {
     let profile = user.profile.as_ref();
     Some(SlackMember {
-        user_id: SlackUserId::parse(&user.id.to_string()).ok()?,
+        user_id: SlackUserId::parse(user.id.as_ref()).ok()?,
         team_id: user.team_id.as_ref().map(|t| t.to_string()),
         name: user.name.clone(),
         real_name: user
