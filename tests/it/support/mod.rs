@@ -94,22 +94,20 @@ impl TestApp {
     /// handled, no action running or waiting, nothing in the outbox. Fails the test
     /// when that does not come within 20 s.
     pub async fn settle(&self) {
-        let settled = tokio::time::timeout(Duration::from_secs(20), async {
-            loop {
-                self.ctx.dispatch.idle().await;
-                self.ctx.executor.idle().await;
-                if self.queue.is_empty()
-                    && self.ctx.dispatch.in_flight() == 0
-                    && self.ctx.executor.active() == 0
-                    && self.undelivered().is_empty()
-                {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await;
-        if settled.is_err() {
+        let limit = Duration::from_secs(20);
+        let quiet = || async {
+            // The dispatcher's and the executor's own signals; the outbox is looked at.
+            self.ctx.dispatch.idle().await;
+            self.ctx.executor.idle().await;
+            self.queue.is_empty()
+                && self.ctx.dispatch.in_flight() == 0
+                && self.ctx.executor.active() == 0
+                && self.undelivered().is_empty()
+        };
+        let settled = tokio::time::timeout(limit, eventually(limit, quiet))
+            .await
+            .is_ok_and(|quiet| quiet);
+        if !settled {
             let undelivered = self.undelivered();
             panic!(
                 "the app did not settle: {} queued, {} events in flight, {} actions active, undelivered {undelivered:?}",
