@@ -157,13 +157,15 @@ impl Revoker {
                     results.push(json!({"step": name, "result": "done", "removed": items}));
                 }
                 Err(e) => {
-                    let error = format!("{e:#}");
+                    // Chat says what failed in words; the audit row keeps the chain.
+                    let error = e.to_string();
                     self.audit
                         .record(
                             "system",
                             crate::audit::events::GUARD_STEP_FAILED,
                             &user,
-                            json!({"step": name, "approval": approval, "error": error, "removed_before_error": items}),
+                            json!({"step": name, "approval": approval, "error": error,
+                                   "detail": format!("{e:#}"), "removed_before_error": items}),
                         )
                         .await?;
                     lines.push(format!(
@@ -194,7 +196,16 @@ impl Revoker {
                     }
                 )),
                 Err(e) => {
-                    lines.push(format!("✗ delete_user: failed: {e:#}"));
+                    self.audit
+                        .record(
+                            "system",
+                            crate::audit::events::GUARD_STEP_FAILED,
+                            &user,
+                            json!({"step": "delete_user", "approval": approval,
+                                   "error": e.to_string(), "detail": format!("{e:#}")}),
+                        )
+                        .await?;
+                    lines.push(format!("✗ delete_user: failed: {e}"));
                     failed += 1;
                 }
             }

@@ -79,20 +79,22 @@ impl Stopper {
     ) -> anyhow::Result<(Vec<Value>, usize)> {
         let client = self.watchman.aws.ec2(region);
         let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
-        let now: BTreeMap<String, instances::InstanceSummary> =
-            match instances::now(&client, &ids).await {
-                Ok(found) => found.into_iter().map(|i| (i.id.clone(), i)).collect(),
-                Err(e) => {
-                    let why = format!("{e:#}");
-                    return Ok((
-                        targets
-                            .iter()
-                            .map(|t| line(t, "failed", Some(why.clone())))
-                            .collect(),
-                        targets.len(),
-                    ));
-                }
-            };
+        let now: BTreeMap<String, instances::InstanceSummary> = match instances::now(&client, &ids)
+            .await
+        {
+            Ok(found) => found.into_iter().map(|i| (i.id.clone(), i)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), %region, "describing instances before the stop failed");
+                let why = e.to_string();
+                return Ok((
+                    targets
+                        .iter()
+                        .map(|t| line(t, "failed", Some(why.clone())))
+                        .collect(),
+                    targets.len(),
+                ));
+            }
+        };
         let mut out = Vec::new();
         let mut to_stop = Vec::new();
         let spec = &self.watchman.settings.exclude_tag;
@@ -145,7 +147,7 @@ impl Stopper {
                 Ok((out, 0))
             }
             Err(e) => {
-                let why = format!("{e:#}");
+                let (why, detail) = (e.to_string(), format!("{e:#}"));
                 // Nothing stopped: take the tag off again so the morning leaves them be.
                 let _ = instances::untag(&client, &to_stop, STOPPED_TAG).await;
                 for id in &to_stop {
@@ -154,7 +156,7 @@ impl Stopper {
                             "system",
                             crate::audit::events::WATCHMAN_STOP_FAILED,
                             format!("{region}/{id}"),
-                            json!({"approval": p.id, "error": why}),
+                            json!({"approval": p.id, "error": why, "detail": detail}),
                         )
                         .await?;
                     out.push(json!({"id": id, "region": region, "result": "failed", "why": why}));

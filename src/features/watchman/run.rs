@@ -198,7 +198,8 @@ pub async fn start_stopped(ctx: &Context, w: &Watchman) -> anyhow::Result<Vec<St
         let stopped = match instances::with_tag_key(&client, STOPPED_TAG, "stopped").await {
             Ok(found) => found,
             Err(e) => {
-                lines.push(format!("{region}: could not list stopped instances: {e:#}"));
+                tracing::warn!(error = %format!("{e:#}"), %region, "listing stopped instances failed");
+                lines.push(format!("{region}: could not list stopped instances: {e}"));
                 continue;
             }
         };
@@ -237,10 +238,7 @@ pub async fn start_stopped(ctx: &Context, w: &Watchman) -> anyhow::Result<Vec<St
                         json!({"instances": ids, "error": format!("{e:#}")}),
                     )
                     .await?;
-                lines.push(format!(
-                    "{region}: could not start {}: {e:#}",
-                    ids.join(", ")
-                ));
+                lines.push(format!("{region}: could not start {}: {e}", ids.join(", ")));
             }
         }
     }
