@@ -41,14 +41,15 @@ impl ActionHandler for Noop {
 
 fn gate(store: Store) -> Gate {
     let mut registry = ActionRegistry::default();
-    registry.register(ActionKind::DeleteVolume, Arc::new(Noop));
-    let config = ApprovalsConfig {
-        delete_volume: Some(KindPolicy {
+    registry.register(ActionKind::DELETE_VOLUME, Arc::new(Noop));
+    let mut config = ApprovalsConfig::default();
+    config.set_policy(
+        ActionKind::DELETE_VOLUME,
+        KindPolicy {
             slack_groups: vec![SlackGroupId::parse("SOPS").unwrap()],
             ..KindPolicy::default()
-        }),
-        ..ApprovalsConfig::default()
-    };
+        },
+    );
     let clock: SharedClock = Arc::new(SystemClock);
     Gate::new(store, clock, config, registry, Metrics::new(), false)
 }
@@ -62,7 +63,7 @@ async fn bench_gate(dir: &std::path::Path) -> f64 {
     for i in 0..N {
         let p = gate
             .propose(NewProposal {
-                kind: ActionKind::DeleteVolume,
+                kind: ActionKind::DELETE_VOLUME,
                 target: format!("us-east-1/vol-{i:06}"),
                 params: json!({}),
                 reason: "bench".into(),

@@ -10,8 +10,8 @@ mod common;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use opsmate::app::{App, AppOptions};
-use opsmate::config::observatory::{CheckConfig, CheckKind, ObservatoryConfig};
 use opsmate::config::{Config, ConfigSource, Loaded, Secrets};
+use opsmate::features::observatory::config::{CheckConfig, CheckKind, ObservatoryConfig};
 use opsmate::features::observatory::{digest, runner, slo};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -45,7 +45,7 @@ async fn async_run() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = Config::default();
     config.storage.path = dir.path().join("opsmate.db");
-    config.observatory = Some(ObservatoryConfig {
+    config.sections.set(&ObservatoryConfig {
         checks: (0..CHECKS).map(check).collect(),
         ..ObservatoryConfig::default()
     });

@@ -23,7 +23,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::cloud::Aws;
 use crate::config::{Config, Loaded, Secret, SlackMode, TelegramMode};
 use crate::dispatch::{self, Context, DispatchStats};
-use crate::events::{self, EventQueue, EventReceiver, JobKind};
+use crate::events::{self, EventQueue, EventReceiver};
 use crate::executor::Executor;
 use crate::features;
 use crate::http::{self, HttpState};
@@ -129,6 +129,7 @@ impl App {
             jobs: &core_jobs(&config)?,
         })
         .await?;
+        metrics.touch_jobs(jobs.iter().map(|j| j.kind));
         let commands = Arc::new(CommandBook::new(features.command_specs()));
         let gate = Gate::new(
             store.clone(),
@@ -510,12 +511,12 @@ impl App {
 
 /// The core's own jobs; each feature that is on adds its own.
 fn core_jobs(config: &Config) -> anyhow::Result<Vec<ScheduledJob>> {
-    [JobKind::ExpireApprovals, JobKind::PruneJobRuns]
+    Config::CORE_JOBS
         .into_iter()
-        .map(|kind| {
+        .map(|(kind, _)| {
             Ok(ScheduledJob {
                 kind,
-                schedule: config.job_schedule(kind)?,
+                schedule: config.core_job_schedule(kind)?,
                 catch_up_window: None,
             })
         })

@@ -252,8 +252,8 @@ async fn run_job(ctx: &Context, run: JobRun) -> anyhow::Result<()> {
     let started = Instant::now();
     let result = async {
         match run.job {
-            JobKind::ExpireApprovals => expire_approvals(ctx).await,
-            JobKind::PruneJobRuns => prune_job_runs(ctx).await,
+            JobKind::EXPIRE_APPROVALS => expire_approvals(ctx).await,
+            JobKind::PRUNE_JOB_RUNS => prune_job_runs(ctx).await,
             feature_job => match ctx.features.for_job(feature_job) {
                 Some(feature) => feature.run_job(ctx, &run).await,
                 None => anyhow::bail!("no feature that is on runs {}", feature_job.as_str()),

@@ -36,69 +36,25 @@ impl Event {
     }
 }
 
-/// Jobs the scheduler runs. Each feature adds its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobKind {
-    /// Marks pending proposals past their time-to-live as expired.
-    ExpireApprovals,
-    /// Trims old scheduler bookkeeping.
-    PruneJobRuns,
-    /// Zombie Hunter's scan and report (only scheduled when `[hunter]` is set).
-    HuntZombies,
-    /// Night Watchman's evening check (only when `[watchman]` is set).
-    WatchmanShutdown,
-    /// Night Watchman's morning start of what it stopped.
-    WatchmanStart,
-    /// Stops whose notice ran out without a Keep online click.
-    WatchmanDeadline,
-    /// Access Guard's directory scan (only when `[guard]` is set).
-    GuardScan,
-    /// Observatory's daily digest (only when `[observatory]` is set).
-    ObservatoryDigest,
-    /// Observatory's pruning of old samples.
-    ObservatoryPrune,
-}
+/// A job the scheduler runs. The core has two (below); each feature declares its
+/// own as associated constants in its folder and schedules them through
+/// [`crate::plugin::Feature::jobs`]. The name is what `job_runs` and the metrics use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobKind(&'static str);
 
 impl JobKind {
-    pub const ALL: [JobKind; 9] = [
-        JobKind::ExpireApprovals,
-        JobKind::PruneJobRuns,
-        JobKind::HuntZombies,
-        JobKind::WatchmanShutdown,
-        JobKind::WatchmanStart,
-        JobKind::WatchmanDeadline,
-        JobKind::GuardScan,
-        JobKind::ObservatoryDigest,
-        JobKind::ObservatoryPrune,
-    ];
+    /// Marks pending proposals past their time-to-live as expired.
+    pub const EXPIRE_APPROVALS: JobKind = JobKind::new("expire_approvals");
+    /// Trims old scheduler bookkeeping.
+    pub const PRUNE_JOB_RUNS: JobKind = JobKind::new("prune_job_runs");
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::ExpireApprovals => "expire_approvals",
-            JobKind::PruneJobRuns => "prune_job_runs",
-            JobKind::HuntZombies => "hunt_zombies",
-            JobKind::WatchmanShutdown => "watchman_shutdown",
-            JobKind::WatchmanStart => "watchman_start",
-            JobKind::WatchmanDeadline => "watchman_deadline",
-            JobKind::GuardScan => "guard_scan",
-            JobKind::ObservatoryDigest => "observatory_digest",
-            JobKind::ObservatoryPrune => "observatory_prune",
-        }
+    /// A job named `name` (lowercase, words joined by `_`).
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
     }
 
-    /// Five-field cron used unless `scheduler.<job>.schedule` says otherwise.
-    pub fn default_schedule(self) -> &'static str {
-        match self {
-            JobKind::ExpireApprovals => "* * * * *",
-            JobKind::PruneJobRuns => "17 3 * * *",
-            JobKind::HuntZombies => crate::config::hunter::DEFAULT_HUNTER_SCHEDULE,
-            JobKind::WatchmanShutdown => crate::config::watchman::DEFAULT_SHUTDOWN,
-            JobKind::WatchmanStart => crate::config::watchman::DEFAULT_START,
-            JobKind::WatchmanDeadline => "* * * * *",
-            JobKind::GuardScan => crate::config::guard::DEFAULT_GUARD_SCHEDULE,
-            JobKind::ObservatoryDigest => crate::config::observatory::DEFAULT_DIGEST_SCHEDULE,
-            JobKind::ObservatoryPrune => "41 * * * *",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.0
     }
 }
 

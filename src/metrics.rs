@@ -1,7 +1,6 @@
 //! Prometheus metrics. Counters are bumped where things happen; gauges that mirror the
 //! database (approvals by state, outbox depth) are refreshed when `/metrics` is scraped.
 
-use crate::domain::ActionKind;
 use crate::events::JobKind;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -154,7 +153,7 @@ impl Metrics {
     /// Creates every known label set at zero, so dashboards and alerts see a series
     /// from the first scrape rather than only after the first event.
     fn touch_known_series(&self) {
-        for kind in ActionKind::ALL {
+        for kind in crate::approvals::kinds::all().map(|s| s.kind) {
             for outcome in ["succeeded", "failed", "skipped"] {
                 let _ = self.actions.get_or_create(&ActionLabels {
                     kind: kind.as_str().to_owned(),
@@ -167,7 +166,11 @@ impl Metrics {
                 state: state.to_owned(),
             });
         }
-        for job in JobKind::ALL {
+    }
+
+    /// Creates the series of every scheduled job at zero (see `touch_known_series`).
+    pub fn touch_jobs(&self, jobs: impl IntoIterator<Item = JobKind>) {
+        for job in jobs {
             for outcome in ["ok", "error"] {
                 let _ = self.job_runs.get_or_create(&JobLabels {
                     job: job.as_str().to_owned(),

@@ -8,6 +8,7 @@
 //! `crate::features::ALL` is the only place that names the features; nothing in
 //! `chat/`, the dispatcher or the app builder does.
 
+use crate::approvals::kinds::KindSpec;
 use crate::approvals::{ActionRegistry, BoxFuture};
 use crate::audit::Audit;
 use crate::chat::answers::Surface;
@@ -15,11 +16,11 @@ use crate::chat::command::CommandSpec;
 use crate::chat::message::ChatMessage;
 use crate::clock::SharedClock;
 use crate::cloud::Aws;
-use crate::config::{Config, Secrets};
+use crate::config::{Config, Secrets, SectionSpec};
 use crate::dispatch::Context;
 use crate::domain::{Actor, ApprovalId};
 use crate::events::{JobKind, JobRun, ReplyTo};
-use crate::scheduler::ScheduledJob;
+use crate::scheduler::{CronSchedule, ScheduledJob};
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use std::any::Any;
@@ -36,6 +37,8 @@ pub type BuildFn = for<'a> fn(Build<'a>) -> BoxFuture<'a, anyhow::Result<Option<
 /// How a feature is found and built.
 pub struct Plug {
     pub name: &'static str,
+    /// Its configuration section; the feature is on when the section is present.
+    pub section: Option<SectionSpec>,
     /// On or off, and why, for the start-up log and `opsmate config check`.
     pub status: fn(&Config, &Secrets) -> FeatureStatus,
     /// The running feature when its section is present, else `None`.
@@ -43,6 +46,9 @@ pub struct Plug {
     /// Its chat commands: words, help lines, Telegram names. They are listed in the
     /// help whether the feature is on or not.
     pub commands: &'static [CommandSpec],
+    /// The action kinds it proposes, with their words in chat. Its builder registers
+    /// their handlers.
+    pub kinds: &'static [KindSpec],
     /// The answer to one of its commands while it is off: how to turn it on.
     pub off: fn() -> ChatMessage,
 }
@@ -62,18 +68,20 @@ pub struct Build<'a> {
 }
 
 /// A job a feature runs on a schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct JobSpec {
     pub kind: JobKind,
+    pub schedule: CronSchedule,
     /// A missed occurrence still runs if it is at most this old (else the
     /// scheduler's default window applies).
     pub catch_up_window: Option<Duration>,
 }
 
 impl JobSpec {
-    pub const fn new(kind: JobKind) -> Self {
+    pub fn new(kind: JobKind, schedule: CronSchedule) -> Self {
         Self {
             kind,
+            schedule,
             catch_up_window: None,
         }
     }
@@ -92,9 +100,10 @@ pub struct CommandCall<'a> {
 pub trait Feature: Any + Send + Sync {
     fn name(&self) -> &'static str;
 
-    /// The jobs it schedules.
-    fn jobs(&self) -> Vec<JobSpec> {
-        Vec::new()
+    /// The jobs it schedules, with their schedules (from its section, in the
+    /// configuration's time zone unless the section names its own).
+    fn jobs(&self, _config: &Config) -> anyhow::Result<Vec<JobSpec>> {
+        Ok(Vec::new())
     }
 
     /// Runs one of its jobs.
@@ -163,11 +172,26 @@ pub struct Features(Arc<Inner>);
 struct Inner {
     plugs: &'static [Plug],
     on: Vec<(&'static Plug, Arc<dyn Feature>)>,
+    /// Which running feature (its index in `on`) runs each job.
+    jobs: Vec<(JobKind, usize)>,
+}
+
+/// A feature that is on, with the jobs it runs.
+pub struct Running {
+    pub plug: &'static Plug,
+    pub feature: Arc<dyn Feature>,
+    pub jobs: Vec<JobKind>,
 }
 
 impl Features {
-    pub fn new(plugs: &'static [Plug], on: Vec<(&'static Plug, Arc<dyn Feature>)>) -> Self {
-        Self(Arc::new(Inner { plugs, on }))
+    pub fn new(plugs: &'static [Plug], running: Vec<Running>) -> Self {
+        let mut on = Vec::new();
+        let mut jobs = Vec::new();
+        for (i, r) in running.into_iter().enumerate() {
+            jobs.extend(r.jobs.into_iter().map(|job| (job, i)));
+            on.push((r.plug, r.feature));
+        }
+        Self(Arc::new(Inner { plugs, on, jobs }))
     }
 
     /// The running features.
@@ -185,7 +209,8 @@ impl Features {
 
     /// The running feature that runs `job`.
     pub fn for_job(&self, job: JobKind) -> Option<&Arc<dyn Feature>> {
-        self.iter().find(|f| f.jobs().iter().any(|j| j.kind == job))
+        let (_, i) = self.0.jobs.iter().find(|(kind, _)| *kind == job)?;
+        self.0.on.get(*i).map(|(_, f)| f)
     }
 
     /// Who answers the command word `word`, if any feature has it.

@@ -11,6 +11,7 @@
 mod action;
 mod decide;
 mod execute;
+pub mod kinds;
 pub mod policy;
 mod proposal;
 mod sql;

@@ -2,7 +2,6 @@
 
 use crate::config::{ApprovalsConfig, KindPolicy};
 use crate::domain::{ActionKind, Actor, TelegramUserId};
-use serde_json::Value;
 
 /// Why a decision was refused before it touched the proposal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,19 +28,7 @@ impl Refusal {
     }
 }
 
-/// The kinds whose policies govern a proposal: its own kind, or for a set of
-/// deletions every kind listed in its `params.kinds`.
-pub fn policy_kinds(kind: ActionKind, params: &Value) -> Vec<ActionKind> {
-    match kind {
-        ActionKind::DeleteZombies => params
-            .get("kinds")
-            .cloned()
-            .and_then(|k| serde_json::from_value::<Vec<ActionKind>>(k).ok())
-            .filter(|k| !k.is_empty() && !k.contains(&ActionKind::DeleteZombies))
-            .unwrap_or_default(),
-        other => vec![other],
-    }
-}
+pub use super::kinds::policy_kinds;
 
 /// True when someone could approve a proposal governed by these kinds.
 pub fn has_approvers(config: &ApprovalsConfig, kinds: &[ActionKind]) -> bool {
@@ -125,12 +112,16 @@ mod tests {
 
     fn config() -> ApprovalsConfig {
         ApprovalsConfig {
-            delete_volume: Some(KindPolicy {
-                slack_users: vec![SlackUserId::parse("UALICE").unwrap()],
-                slack_groups: vec![SlackGroupId::parse("SOPS").unwrap()],
-                telegram_users: vec![TelegramUserId(42)],
-                ..KindPolicy::default()
-            }),
+            kinds: [(
+                ActionKind::DELETE_VOLUME,
+                KindPolicy {
+                    slack_users: vec![SlackUserId::parse("UALICE").unwrap()],
+                    slack_groups: vec![SlackGroupId::parse("SOPS").unwrap()],
+                    telegram_users: vec![TelegramUserId(42)],
+                    ..KindPolicy::default()
+                },
+            )]
+            .into(),
             ..ApprovalsConfig::default()
         }
     }
@@ -141,7 +132,7 @@ mod tests {
         assert_eq!(
             check(
                 &c,
-                ActionKind::DeleteVolume,
+                ActionKind::DELETE_VOLUME,
                 "scheduler",
                 &slack("UALICE", &[])
             ),
@@ -150,7 +141,7 @@ mod tests {
         assert_eq!(
             check(
                 &c,
-                ActionKind::DeleteVolume,
+                ActionKind::DELETE_VOLUME,
                 "scheduler",
                 &slack("UBOB", &["SOPS"])
             ),
@@ -159,7 +150,7 @@ mod tests {
         assert_eq!(
             check(
                 &c,
-                ActionKind::DeleteVolume,
+                ActionKind::DELETE_VOLUME,
                 "scheduler",
                 &Actor::Telegram(TelegramUserId(42))
             ),
@@ -173,7 +164,7 @@ mod tests {
         assert_eq!(
             check(
                 &c,
-                ActionKind::DeleteVolume,
+                ActionKind::DELETE_VOLUME,
                 "scheduler",
                 &slack("UMALLORY", &["SOTHER"])
             ),
@@ -182,14 +173,14 @@ mod tests {
         assert_eq!(
             check(
                 &c,
-                ActionKind::DeleteVolume,
+                ActionKind::DELETE_VOLUME,
                 "scheduler",
                 &Actor::Telegram(TelegramUserId(7))
             ),
             Err(Refusal::NotAnApprover)
         );
         assert_eq!(
-            check(&c, ActionKind::DeleteVolume, "scheduler", &Actor::Cli),
+            check(&c, ActionKind::DELETE_VOLUME, "scheduler", &Actor::Cli),
             Err(Refusal::NotAnApprover)
         );
     }
@@ -200,7 +191,7 @@ mod tests {
         assert_eq!(
             check(
                 &c,
-                ActionKind::RevokeAccess,
+                ActionKind::REVOKE_ACCESS,
                 "scheduler",
                 &slack("UALICE", &[])
             ),
@@ -214,7 +205,7 @@ mod tests {
         assert_eq!(
             check(
                 &c,
-                ActionKind::DeleteVolume,
+                ActionKind::DELETE_VOLUME,
                 "slack:UALICE",
                 &slack("UALICE", &[])
             ),
@@ -224,7 +215,7 @@ mod tests {
         assert_eq!(
             check(
                 &c,
-                ActionKind::DeleteVolume,
+                ActionKind::DELETE_VOLUME,
                 "slack:UALICE",
                 &slack("UALICE", &[])
             ),

@@ -1,6 +1,7 @@
 //! What OpsMate says, as neutral messages: answers to commands, proposals with their
 //! buttons, decision outcomes, and refusals. Slack and Telegram render the same text.
 
+use crate::approvals::kinds;
 use crate::approvals::{DecisionError, Proposal, ProposalState, Refusal, Verdict};
 use crate::audit;
 use crate::chat::command::{Command, CommandBook, CommandError};
@@ -125,51 +126,15 @@ async fn audit_tail(ctx: &Context, rows: usize) -> anyhow::Result<ChatMessage> {
 
 /// Human name of an action kind.
 pub fn kind_label(kind: ActionKind) -> &'static str {
-    match kind {
-        ActionKind::DeleteVolume => "Delete EBS volume",
-        ActionKind::DeleteSnapshot => "Delete EBS snapshot",
-        ActionKind::ReleaseAddress => "Release Elastic IP",
-        ActionKind::StopInstances => "Stop instances",
-        ActionKind::RevokeAccess => "Revoke AWS access",
-        ActionKind::DeleteZombies => "Delete idle resources",
-    }
-}
-
-/// Approve and reject labels, and the confirmation the destructive button asks.
-fn button_texts(kind: ActionKind) -> (&'static str, &'static str, &'static str) {
-    match kind {
-        ActionKind::DeleteVolume => (
-            "Delete volume",
-            "Keep",
-            "Delete this volume? A final snapshot is taken first if configured.",
-        ),
-        ActionKind::DeleteSnapshot => (
-            "Delete snapshot",
-            "Keep",
-            "Delete this snapshot? This cannot be undone.",
-        ),
-        ActionKind::ReleaseAddress => (
-            "Release IP",
-            "Keep",
-            "Release this Elastic IP? The address may not come back.",
-        ),
-        ActionKind::StopInstances => ("Stop now", "Keep online", "Stop these instances now?"),
-        ActionKind::RevokeAccess => (
-            "✅ Approve revocation",
-            "❌ Keep access",
-            "Remove every access key, password, group, policy and MFA device of this IAM user?",
-        ),
-        ActionKind::DeleteZombies => (
-            "Delete all",
-            "Keep",
-            "Delete every listed resource? Each is checked again just before deletion.",
-        ),
-    }
+    kinds::label(kind)
 }
 
 /// The decision buttons of a proposal: the destructive one red, with a confirmation.
 pub fn buttons(p: &Proposal) -> Vec<Button> {
-    let (approve, reject, confirm) = button_texts(p.kind);
+    let (approve, reject, confirm) = kinds::spec(p.kind)
+        .map_or(("Approve", "Reject", "Carry out this action?"), |s| {
+            (s.approve, s.reject, s.confirm)
+        });
     vec![
         Button {
             label: approve.into(),
@@ -186,10 +151,25 @@ pub fn buttons(p: &Proposal) -> Vec<Button> {
     ]
 }
 
+/// Why nobody can approve a proposal of this kind, and which sections to fill in.
 pub fn nobody_can_approve(kind: ActionKind) -> String {
-    match kind {
-        ActionKind::DeleteZombies => "Nobody is configured to approve every kind of deletion in this set, so nobody can approve it. Add approvers under [approvals.delete_volume], [approvals.delete_snapshot] and [approvals.release_address].".into(),
-        _ => format!(
+    match kinds::spec(kind).and_then(|s| s.set_of) {
+        Some(covered) => {
+            let sections = covered
+                .iter()
+                .map(|k| format!("[approvals.{k}]"))
+                .collect::<Vec<_>>();
+            let sections = match sections.split_last() {
+                Some((last, rest)) if !rest.is_empty() => {
+                    format!("{} and {last}", rest.join(", "))
+                }
+                _ => sections.join(""),
+            };
+            format!(
+                "Nobody is configured to approve every kind of action in this set, so nobody can approve it. Add approvers under {sections}."
+            )
+        }
+        None => format!(
             "Nobody is configured to approve {kind} proposals, so nobody can approve this one. Add approvers under [approvals.{kind}]."
         ),
     }

@@ -119,10 +119,41 @@ pub fn load(cli_path: Option<&Path>, env: &Env) -> Result<Loaded, ConfigError> {
 /// Parses configuration text alone, without environment overrides.
 pub fn parse_typed(text: &str, origin: &str) -> Result<Config, ConfigError> {
     let de = toml::Deserializer::parse(text).map_err(|e| in_file(text, origin, e, ""))?;
-    serde_path_to_error::deserialize::<_, Config>(de).map_err(|e| {
+    let config = serde_path_to_error::deserialize::<_, Config>(de).map_err(|e| {
         let key = e.path().to_string();
         in_file(text, origin, e.into_inner(), &key)
-    })
+    })?;
+    for name in config.sections.names() {
+        match super::section_spec(name) {
+            Some(spec) => (spec.check_text)(text, origin)?,
+            None => {
+                let (line, column) = line_of_key(text, name);
+                return Err(ConfigError::InFile {
+                    file: origin.to_owned(),
+                    key: name.to_owned(),
+                    line,
+                    column,
+                    message: super::unknown_section(name),
+                });
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// Where a top-level key is first written: `[key]`, `[key.…]`, `[[key…` or
+/// `key = …` / `key.… = …` at the start of a line. (1, 1) if not found.
+fn line_of_key(text: &str, key: &str) -> (usize, usize) {
+    let starts = |rest: &str| {
+        rest.strip_prefix(key)
+            .is_some_and(|after| after.trim_start().starts_with(['=', '.', ']']))
+    };
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            starts(line.trim_start_matches('[').trim_start()) || starts(line)
+        })
+        .map_or((1, 1), |i| (i + 1, 1))
 }
 
 fn resolve_source(cli_path: Option<&Path>, env: &Env, default_file: &Path) -> ConfigSource {
@@ -138,7 +169,7 @@ fn resolve_source(cli_path: Option<&Path>, env: &Env, default_file: &Path) -> Co
     ConfigSource::Defaults
 }
 
-fn in_file(text: &str, origin: &str, err: toml::de::Error, key: &str) -> ConfigError {
+pub(crate) fn in_file(text: &str, origin: &str, err: toml::de::Error, key: &str) -> ConfigError {
     let (line, column) = err
         .span()
         .map(|span| line_and_column(text, span.start))
@@ -383,8 +414,7 @@ mod tests {
         assert_eq!(c.http.listen.to_string(), "0.0.0.0:8080");
         assert_eq!(
             c.approvals
-                .delete_volume
-                .as_ref()
+                .policy(crate::domain::ActionKind::DELETE_VOLUME)
                 .unwrap()
                 .slack_users
                 .len(),
@@ -415,12 +445,12 @@ mod tests {
         );
         let c = load(Some(f.path()), &Env::new()).unwrap().config;
         let prune = c
-            .job_schedule(crate::events::JobKind::PruneJobRuns)
+            .core_job_schedule(crate::events::JobKind::PRUNE_JOB_RUNS)
             .unwrap();
         assert_eq!(prune.expression(), "0 4 * * SUN");
         assert_eq!(prune.timezone(), chrono_tz::America::New_York);
         let expire = c
-            .job_schedule(crate::events::JobKind::ExpireApprovals)
+            .core_job_schedule(crate::events::JobKind::EXPIRE_APPROVALS)
             .unwrap();
         assert_eq!(expire.timezone(), chrono_tz::Europe::Berlin);
     }
@@ -481,10 +511,101 @@ mod tests {
     }
 
     #[test]
+    fn a_typo_in_a_feature_section_names_its_key_and_line() {
+        let f =
+            file("dry_run = true\n\n[hunter]\nschedule = \"0 9 * * *\"\nsnapshot_age_dayz = 3\n");
+        let err = load(Some(f.path()), &Env::new()).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.key(), Some("hunter.snapshot_age_dayz"), "{text}");
+        assert!(text.contains(":5:"), "line 5 expected in: {text}");
+        assert!(text.contains("unknown key `snapshot_age_dayz`"), "{text}");
+    }
+
+    #[test]
+    fn a_section_no_feature_owns_is_refused_with_its_line() {
+        let f = file("dry_run = true\n\n[huntr]\nschedule = \"0 9 * * *\"\n");
+        let err = load(Some(f.path()), &Env::new()).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.key(), Some("huntr"), "{text}");
+        assert!(text.contains(":3:"), "line 3 expected in: {text}");
+        assert!(
+            text.contains("hunter, watchman, guard, observatory"),
+            "{text}"
+        );
+
+        let err = load(None, &env(&[("OPSMATE_HUNTR__SCHEDULE", "x")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("OPSMATE_HUNTR__SCHEDULE: key `huntr`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_feature_schedule_from_the_environment_names_its_variable() {
+        let f = file("[hunter]\n");
+        let err = load(
+            Some(f.path()),
+            &env(&[("OPSMATE_HUNTER__SCHEDULE", "sometimes")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("OPSMATE_HUNTER__SCHEDULE: key `hunter.schedule`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn approvals_take_the_features_kinds_and_refuse_others() {
+        let f = file("[approvals.stop_instances]\nslack_users = [\"UALICE\"]\n");
+        let c = load(Some(f.path()), &Env::new()).unwrap().config;
+        let policy = c
+            .approvals
+            .policy(crate::domain::ActionKind::STOP_INSTANCES);
+        assert_eq!(policy.unwrap().slack_users.len(), 1);
+
+        let f = file("[approvals.stop_instance]\nslack_users = [\"UALICE\"]\n");
+        let text = load(Some(f.path()), &Env::new()).unwrap_err().to_string();
+        assert!(text.contains("unknown key `stop_instance`"), "{text}");
+        assert!(text.contains("stop_instances"), "{text}");
+
+        // A set has no policy of its own.
+        let f = file("[approvals.delete_zombies]\nslack_users = [\"UALICE\"]\n");
+        assert!(load(Some(f.path()), &Env::new()).is_err());
+
+        let f = file("[approvals.delete_volume]\nslack_user = [\"UALICE\"]\n");
+        let text = load(Some(f.path()), &Env::new()).unwrap_err().to_string();
+        assert!(
+            text.contains("[approvals.delete_volume] key `slack_user`: unknown key"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_checked_configuration_prints_back_and_loads_again() {
+        let f = file(
+            "[hunter]\nschedule = \"0 7 * * *\"\n[approvals.delete_volume]\nslack_users = [\"UALICE\"]\n",
+        );
+        let c = load(Some(f.path()), &Env::new()).unwrap().config;
+        let printed = toml::to_string_pretty(&c).unwrap();
+        let again = parse_typed(&printed, "printed").unwrap();
+        assert_eq!(again, c, "{printed}");
+    }
+
+    #[test]
     fn the_example_file_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("opsmate.example.toml");
         let loaded = load(Some(&path), &Env::new()).unwrap();
-        assert_eq!(loaded.config.approvals.revoke_access.unwrap().required(), 2);
+        assert_eq!(
+            loaded
+                .config
+                .approvals
+                .policy(crate::domain::ActionKind::REVOKE_ACCESS)
+                .unwrap()
+                .required(),
+            2
+        );
     }
 
     #[test]

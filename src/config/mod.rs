@@ -5,32 +5,31 @@
 //! from the environment (see [`secrets`]). Any key can also be set from the
 //! environment as `OPSMATE_<SECTION>__<KEY>` (see [`load`]).
 
-pub mod guard;
-pub mod hunter;
 pub mod load;
-pub mod observatory;
 pub mod secrets;
-pub mod watchman;
+pub mod section;
 
-pub use guard::{DepartureRule, GuardConfig, RevokeStep};
-pub use hunter::HunterConfig;
 pub use load::{ConfigError, ConfigSource, Loaded, load};
-pub use observatory::ObservatoryConfig;
 pub use secrets::{Secret, Secrets};
-pub use watchman::{WatchmanConfig, WatchmanMode};
+pub use section::{Section, SectionSpec, Sections};
 
 use crate::domain::{ActionKind, SlackGroupId, SlackUserId, TelegramUserId};
 use crate::events::JobKind;
 use crate::scheduler::{CronError, CronSchedule};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The whole configuration. Absent sections take their defaults.
+///
+/// Unknown keys are still refused: every top-level key that is not one of these
+/// lands in `sections`, and [`Config::validate`] (and the loader, with the line)
+/// refuses any that no feature owns.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Config {
     /// IANA time zone for schedules and day boundaries, e.g. `Europe/Berlin`.
     pub timezone: Tz,
@@ -46,18 +45,10 @@ pub struct Config {
     pub telegram: TelegramConfig,
     pub github: GithubConfig,
     pub linear: LinearConfig,
-    /// Zombie Hunter; absent means off.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hunter: Option<HunterConfig>,
-    /// Night Watchman; absent means off.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub watchman: Option<WatchmanConfig>,
-    /// Access Guard; absent means off.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub guard: Option<GuardConfig>,
-    /// Observatory; absent means off.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub observatory: Option<ObservatoryConfig>,
+    /// The features' sections (`[hunter]`, `[watchman]`, …), each checked against
+    /// its feature's type; an absent section means the feature is off.
+    #[serde(flatten)]
+    pub sections: Sections,
 }
 
 impl Default for Config {
@@ -75,10 +66,7 @@ impl Default for Config {
             telegram: TelegramConfig::default(),
             github: GithubConfig::default(),
             linear: LinearConfig::default(),
-            hunter: None,
-            watchman: None,
-            guard: None,
-            observatory: None,
+            sections: Sections::default(),
         }
     }
 }
@@ -164,15 +152,9 @@ impl SchedulerConfig {
     /// Settings of a core job; feature jobs are scheduled in their own section.
     pub fn settings(&self, job: JobKind) -> Option<&JobSettings> {
         match job {
-            JobKind::ExpireApprovals => Some(&self.expire_approvals),
-            JobKind::PruneJobRuns => Some(&self.prune_job_runs),
-            JobKind::HuntZombies
-            | JobKind::WatchmanShutdown
-            | JobKind::WatchmanStart
-            | JobKind::WatchmanDeadline
-            | JobKind::GuardScan
-            | JobKind::ObservatoryDigest
-            | JobKind::ObservatoryPrune => None,
+            JobKind::EXPIRE_APPROVALS => Some(&self.expire_approvals),
+            JobKind::PRUNE_JOB_RUNS => Some(&self.prune_job_runs),
+            _ => None,
         }
     }
 }
@@ -201,7 +183,7 @@ impl JobSettings {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+#[serde(try_from = "ApprovalsSection")]
 pub struct ApprovalsConfig {
     /// How long a proposal waits for a decision before it expires.
     #[serde(with = "humantime_serde")]
@@ -211,11 +193,10 @@ pub struct ApprovalsConfig {
     /// Approved actions doing work at once (1 to 64). An action waiting for AWS (a
     /// final snapshot) does not count.
     pub workers: usize,
-    pub delete_volume: Option<KindPolicy>,
-    pub delete_snapshot: Option<KindPolicy>,
-    pub release_address: Option<KindPolicy>,
-    pub stop_instances: Option<KindPolicy>,
-    pub revoke_access: Option<KindPolicy>,
+    /// Who may approve each kind: `[approvals.<kind>]`. A kind without one can be
+    /// proposed but not approved.
+    #[serde(flatten)]
+    pub kinds: BTreeMap<ActionKind, KindPolicy>,
 }
 
 impl Default for ApprovalsConfig {
@@ -224,28 +205,84 @@ impl Default for ApprovalsConfig {
             ttl: Duration::from_secs(24 * 3600),
             forbid_self_approval: true,
             workers: crate::executor::DEFAULT_WORKERS,
-            delete_volume: None,
-            delete_snapshot: None,
-            release_address: None,
-            stop_instances: None,
-            revoke_access: None,
+            kinds: BTreeMap::new(),
         }
+    }
+}
+
+/// `[approvals]` as written: its settings, and one table per action kind. The kinds
+/// are the features' own, so they are recognised here rather than by field name.
+#[derive(Deserialize)]
+#[serde(default)]
+struct ApprovalsSection {
+    #[serde(with = "humantime_serde")]
+    ttl: Duration,
+    forbid_self_approval: bool,
+    workers: usize,
+    #[serde(flatten)]
+    kinds: BTreeMap<String, toml::Value>,
+}
+
+impl Default for ApprovalsSection {
+    fn default() -> Self {
+        let d = ApprovalsConfig::default();
+        Self {
+            ttl: d.ttl,
+            forbid_self_approval: d.forbid_self_approval,
+            workers: d.workers,
+            kinds: BTreeMap::new(),
+        }
+    }
+}
+
+impl TryFrom<ApprovalsSection> for ApprovalsConfig {
+    type Error = String;
+    fn try_from(s: ApprovalsSection) -> Result<Self, String> {
+        let mut kinds = BTreeMap::new();
+        for (name, table) in s.kinds {
+            let kind = crate::approvals::kinds::spec_named(&name)
+                .filter(|spec| spec.set_of.is_none())
+                .map(|spec| spec.kind)
+                .ok_or_else(|| {
+                    let known: Vec<_> = crate::approvals::kinds::all()
+                        .filter(|k| k.set_of.is_none())
+                        .map(|k| k.kind.as_str())
+                        .collect();
+                    format!(
+                        "unknown key `{name}`: expected ttl, forbid_self_approval, workers or an action kind ({})",
+                        known.join(", ")
+                    )
+                })?;
+            let policy = serde_path_to_error::deserialize::<_, KindPolicy>(table).map_err(|e| {
+                let inner = e.path().to_string();
+                let message = e.inner().message().replace("unknown field", "unknown key");
+                match inner.as_str() {
+                    "" | "." => format!("[approvals.{name}]: {message}"),
+                    key => format!("[approvals.{name}] key `{key}`: {message}"),
+                }
+            })?;
+            kinds.insert(kind, policy);
+        }
+        Ok(Self {
+            ttl: s.ttl,
+            forbid_self_approval: s.forbid_self_approval,
+            workers: s.workers,
+            kinds,
+        })
     }
 }
 
 impl ApprovalsConfig {
     /// The policy for one kind; `None` means nobody may approve it. A set of
-    /// deletions (`delete_zombies`) has no policy of its own: see
-    /// [`crate::approvals::policy::policy_kinds`].
+    /// actions (`delete_zombies`) has no policy of its own: see
+    /// [`crate::approvals::kinds::policy_kinds`].
     pub fn policy(&self, kind: ActionKind) -> Option<&KindPolicy> {
-        match kind {
-            ActionKind::DeleteVolume => self.delete_volume.as_ref(),
-            ActionKind::DeleteSnapshot => self.delete_snapshot.as_ref(),
-            ActionKind::ReleaseAddress => self.release_address.as_ref(),
-            ActionKind::StopInstances => self.stop_instances.as_ref(),
-            ActionKind::RevokeAccess => self.revoke_access.as_ref(),
-            ActionKind::DeleteZombies => None,
-        }
+        self.kinds.get(&kind)
+    }
+
+    /// Sets who may approve one kind.
+    pub fn set_policy(&mut self, kind: ActionKind, policy: KindPolicy) {
+        self.kinds.insert(kind, policy);
     }
 
     /// Time-to-live of a proposal of this kind.
@@ -427,44 +464,41 @@ impl Default for LinearConfig {
 }
 
 impl Config {
-    /// The effective schedule of a built-in job.
-    pub fn job_schedule(&self, job: JobKind) -> Result<CronSchedule, CronError> {
-        let watchman_tz = |w: &WatchmanConfig| w.timezone.unwrap_or(self.timezone);
-        if let (JobKind::GuardScan, Some(g)) = (job, &self.guard) {
-            return CronSchedule::parse(&g.schedule, g.timezone.unwrap_or(self.timezone));
-        }
-        if let (JobKind::ObservatoryDigest, Some(o)) = (job, &self.observatory) {
-            return CronSchedule::parse(&o.digest_schedule, o.timezone.unwrap_or(self.timezone));
-        }
-        match (job, &self.hunter, &self.watchman) {
-            (JobKind::HuntZombies, Some(h), _) => {
-                CronSchedule::parse(&h.schedule, h.timezone.unwrap_or(self.timezone))
-            }
-            (JobKind::WatchmanShutdown, _, Some(w)) => {
-                CronSchedule::parse(&w.shutdown_schedule, watchman_tz(w))
-            }
-            (JobKind::WatchmanStart, _, Some(w)) if w.starts_in_the_morning() => {
-                CronSchedule::parse(&w.start_schedule, watchman_tz(w))
-            }
-            _ => self
-                .scheduler
-                .settings(job)
-                .cloned()
-                .unwrap_or_default()
-                .resolve(job.default_schedule(), self.timezone),
-        }
+    /// The core's jobs, with their default cron.
+    pub const CORE_JOBS: [(JobKind, &'static str); 2] = [
+        (JobKind::EXPIRE_APPROVALS, "* * * * *"),
+        (JobKind::PRUNE_JOB_RUNS, "17 3 * * *"),
+    ];
+
+    /// The effective schedule of one of the core's jobs (`scheduler.<job>`).
+    pub fn core_job_schedule(&self, job: JobKind) -> Result<CronSchedule, CronError> {
+        let default = Self::CORE_JOBS
+            .iter()
+            .find(|(kind, _)| *kind == job)
+            .map_or("* * * * *", |(_, cron)| cron);
+        self.scheduler
+            .settings(job)
+            .cloned()
+            .unwrap_or_default()
+            .resolve(default, self.timezone)
     }
 
-    /// Where a job's schedule is configured, for error messages.
-    pub fn job_schedule_key(job: JobKind) -> String {
-        match job {
-            JobKind::HuntZombies => "hunter.schedule".into(),
-            JobKind::WatchmanShutdown => "watchman.shutdown_schedule".into(),
-            JobKind::WatchmanStart => "watchman.start_schedule".into(),
-            JobKind::GuardScan => "guard.schedule".into(),
-            JobKind::ObservatoryDigest => "observatory.digest_schedule".into(),
-            _ => format!("scheduler.{}.schedule", job.as_str()),
-        }
+    /// A feature's section, typed; `None` when it is absent (the feature is off).
+    pub fn section<T: Section>(&self) -> anyhow::Result<Option<T>> {
+        self.sections.get::<T>()
+    }
+
+    /// Changes a feature's section in place (adding it with its defaults if absent).
+    pub fn edit_section<T: Section + Default>(&mut self, change: impl FnOnce(&mut T)) {
+        let mut section = self.section::<T>().ok().flatten().unwrap_or_default();
+        change(&mut section);
+        self.sections.set(&section);
+    }
+
+    /// This configuration with a feature's section set.
+    pub fn with_section<T: Section>(mut self, section: &T) -> Self {
+        self.sections.set(section);
+        self
     }
 
     /// Checks that types alone cannot express. Returns `(key, problem)` on failure.
@@ -497,27 +531,23 @@ impl Config {
         }
         check_url("github.api_url", &self.github.api_url)?;
         check_url("linear.api_url", &self.linear.api_url)?;
-        for job in JobKind::ALL {
-            self.job_schedule(job)
-                .map_err(|e| (Self::job_schedule_key(job), e.to_string()))?;
+        for (job, _) in Self::CORE_JOBS {
+            self.core_job_schedule(job).map_err(|e| {
+                (
+                    format!("scheduler.{}.schedule", job.as_str()),
+                    e.to_string(),
+                )
+            })?;
         }
-        if let Some(hunter) = &self.hunter {
-            hunter.validate()?;
+        for name in self.sections.names() {
+            let spec =
+                section_spec(name).ok_or_else(|| (name.to_owned(), unknown_section(name)))?;
+            if let Some(value) = self.sections.raw(name) {
+                (spec.check_value)(value)?;
+            }
         }
-        if let Some(watchman) = &self.watchman {
-            watchman.validate()?;
-        }
-        if let Some(guard) = &self.guard {
-            guard.validate()?;
-        }
-        if let Some(observatory) = &self.observatory {
-            observatory.validate()?;
-        }
-        for kind in ActionKind::ALL {
-            if let Some(n) = self
-                .approvals
-                .policy(kind)
-                .and_then(|p| p.required_approvals)
+        for (kind, policy) in &self.approvals.kinds {
+            if let Some(n) = policy.required_approvals
                 && !(1..=5).contains(&n)
             {
                 return Err((
@@ -528,6 +558,26 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The section called `name`, if a feature owns one.
+pub fn section_spec(name: &str) -> Option<SectionSpec> {
+    crate::features::ALL
+        .iter()
+        .filter_map(|plug| plug.section)
+        .find(|spec| spec.name == name)
+}
+
+/// The problem with a top-level key nobody owns.
+pub(crate) fn unknown_section(name: &str) -> String {
+    let known = crate::features::ALL
+        .iter()
+        .filter_map(|plug| plug.section.map(|s| s.name))
+        .collect::<Vec<_>>();
+    format!(
+        "unknown key `{name}`: not a setting of the core nor a feature's section ({})",
+        known.join(", ")
+    )
 }
 
 /// Whether tags carry an exclusion tag written as `key=value` (value compared without
@@ -546,7 +596,7 @@ pub fn excluded_by(
 }
 
 /// An exclusion tag (`key=value` or `key`, see [`excluded_by`]) needs a key.
-fn check_exclude_tag(key: &str, spec: &str) -> Result<(), (String, String)> {
+pub(crate) fn check_exclude_tag(key: &str, spec: &str) -> Result<(), (String, String)> {
     let tag_key = spec.split('=').next().unwrap_or_default().trim();
     if tag_key.is_empty() {
         return Err((

@@ -7,7 +7,7 @@ pub mod hunter;
 pub mod observatory;
 pub mod watchman;
 
-use crate::plugin::{Build, Features, Plug};
+use crate::plugin::{Build, Features, Plug, Running};
 use crate::scheduler::ScheduledJob;
 
 /// Every feature, in the order their commands, digest sections and reports appear.
@@ -31,15 +31,19 @@ pub async fn build_all(b: Build<'_>) -> anyhow::Result<(Features, Vec<ScheduledJ
             jobs: &jobs,
         })
         .await?;
-        if let Some(f) = built {
-            for spec in f.jobs() {
-                jobs.push(ScheduledJob {
-                    kind: spec.kind,
-                    schedule: b.config.job_schedule(spec.kind)?,
-                    catch_up_window: spec.catch_up_window,
-                });
-            }
-            on.push((plug, f));
+        if let Some(feature) = built {
+            let specs = feature.jobs(b.config)?;
+            let kinds = specs.iter().map(|s| s.kind).collect();
+            jobs.extend(specs.into_iter().map(|spec| ScheduledJob {
+                kind: spec.kind,
+                schedule: spec.schedule,
+                catch_up_window: spec.catch_up_window,
+            }));
+            on.push(Running {
+                plug,
+                feature,
+                jobs: kinds,
+            });
         }
     }
     Ok((Features::new(ALL, on), jobs))

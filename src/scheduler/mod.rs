@@ -231,7 +231,7 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         let jobs = [ScheduledJob {
-            kind: JobKind::PruneJobRuns,
+            kind: JobKind::PRUNE_JOB_RUNS,
             schedule: CronSchedule::parse("0 9 * * *", chrono_tz::Tz::UTC).unwrap(),
             catch_up_window: None,
         }];

@@ -34,8 +34,12 @@ fn proposal(kind: ActionKind, target: &str) -> NewProposal {
 /// approvers are UALICE, UBOB and SOPS.
 fn config_with_approvers(dir: &std::path::Path) -> opsmate::config::Config {
     let mut config = config_in(dir);
-    config.approvals.delete_volume = Some(policy());
-    config.approvals.delete_snapshot = Some(policy());
+    config
+        .approvals
+        .set_policy(opsmate::domain::ActionKind::DELETE_VOLUME, policy());
+    config
+        .approvals
+        .set_policy(opsmate::domain::ActionKind::DELETE_SNAPSHOT, policy());
     config
 }
 
@@ -59,7 +63,7 @@ async fn approved(app: &TestApp, target: &str) -> opsmate::approvals::Proposal {
     let p = app
         .ctx
         .gate
-        .propose(proposal(ActionKind::DeleteVolume, target))
+        .propose(proposal(ActionKind::DELETE_VOLUME, target))
         .await
         .unwrap()
         .proposal()
@@ -127,13 +131,13 @@ async fn two_actions_on_one_target_run_one_after_the_other() {
         Secrets::default(),
         options_with(
             action.clone(),
-            &[ActionKind::DeleteVolume, ActionKind::DeleteSnapshot],
+            &[ActionKind::DELETE_VOLUME, ActionKind::DELETE_SNAPSHOT],
         ),
     )
     .await;
     let gate = &app.ctx.gate;
     let mut ids = Vec::new();
-    for kind in [ActionKind::DeleteVolume, ActionKind::DeleteSnapshot] {
+    for kind in [ActionKind::DELETE_VOLUME, ActionKind::DELETE_SNAPSHOT] {
         let p = gate
             .propose(proposal(kind, "us-east-1/shared"))
             .await
@@ -172,7 +176,7 @@ async fn a_waiting_action_resumes_after_a_restart_without_redoing_its_first_step
     let dir = tempfile::tempdir().unwrap();
     let config = config_with_approvers(dir.path());
     let action = WaitingAction::new();
-    let options = || options_with(action.clone(), &[ActionKind::DeleteVolume]);
+    let options = || options_with(action.clone(), &[ActionKind::DELETE_VOLUME]);
     let app = TestApp::start(config.clone(), Secrets::default(), options()).await;
     let p = approved(&app, "us-east-1/vol-wait").await;
     app.ctx.executor.submit(p.id.clone(), Default::default());
@@ -212,7 +216,7 @@ async fn an_approval_that_never_started_runs_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_with_approvers(dir.path());
     let action = CountingAction::new();
-    let options = || options_with(action.clone(), &[ActionKind::DeleteVolume]);
+    let options = || options_with(action.clone(), &[ActionKind::DELETE_VOLUME]);
     let app = TestApp::start(config.clone(), Secrets::default(), options()).await;
     // Decided, then the process stops before the executor picks it up.
     let p = approved(&app, "us-east-1/vol-queued").await;

@@ -34,16 +34,20 @@ fn slack_in_ops(user: &str) -> Actor {
 
 fn approvals(required: u8) -> ApprovalsConfig {
     ApprovalsConfig {
-        delete_volume: Some(KindPolicy {
-            slack_users: vec![
-                SlackUserId::parse("UALICE").unwrap(),
-                SlackUserId::parse("UBOB").unwrap(),
-            ],
-            slack_groups: vec![SlackGroupId::parse("SOPS").unwrap()],
-            telegram_users: vec![TelegramUserId(42)],
-            required_approvals: Some(required),
-            ttl: None,
-        }),
+        kinds: [(
+            ActionKind::DELETE_VOLUME,
+            KindPolicy {
+                slack_users: vec![
+                    SlackUserId::parse("UALICE").unwrap(),
+                    SlackUserId::parse("UBOB").unwrap(),
+                ],
+                slack_groups: vec![SlackGroupId::parse("SOPS").unwrap()],
+                telegram_users: vec![TelegramUserId(42)],
+                required_approvals: Some(required),
+                ttl: None,
+            },
+        )]
+        .into(),
         ..ApprovalsConfig::default()
     }
 }
@@ -67,8 +71,8 @@ fn fixture_with(config: ApprovalsConfig, dry_run: bool) -> Fixture {
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap());
     let action = CountingAction::new();
     let mut registry = ActionRegistry::default();
-    registry.register(ActionKind::DeleteVolume, action.clone());
-    registry.register(ActionKind::RevokeAccess, action.clone());
+    registry.register(ActionKind::DELETE_VOLUME, action.clone());
+    registry.register(ActionKind::REVOKE_ACCESS, action.clone());
     let shared: SharedClock = Arc::new(clock.clone());
     let gate = Gate::new(
         store.clone(),
@@ -122,7 +126,7 @@ fn fixture(required: u8) -> Fixture {
 
 fn volume(target: &str) -> NewProposal {
     NewProposal {
-        kind: ActionKind::DeleteVolume,
+        kind: ActionKind::DELETE_VOLUME,
         target: target.into(),
         params: json!({"region": "us-east-1"}),
         reason: "unattached for 9 days, $8.00/month".into(),
@@ -256,7 +260,7 @@ async fn a_kind_without_approvers_lets_nobody_through() {
     let p = f
         .gate
         .propose(NewProposal {
-            kind: ActionKind::RevokeAccess,
+            kind: ActionKind::REVOKE_ACCESS,
             target: "iam/alice".into(),
             params: json!({}),
             reason: "left".into(),
@@ -390,7 +394,11 @@ async fn proposals_expire_after_their_ttl() {
 #[tokio::test]
 async fn per_kind_ttl_overrides_the_default() {
     let mut config = approvals(1);
-    config.delete_volume.as_mut().unwrap().ttl = Some(std::time::Duration::from_secs(3600));
+    config
+        .kinds
+        .get_mut(&ActionKind::DELETE_VOLUME)
+        .unwrap()
+        .ttl = Some(std::time::Duration::from_secs(3600));
     let f = fixture_with(config, false);
     let p = f.propose("us-east-1/vol-ttl").await;
     assert_eq!(p.expires_at - p.created_at, Duration::hours(1));
@@ -473,7 +481,7 @@ async fn restart_turns_executing_into_interrupted_and_never_reruns() {
     *action.hold.lock().unwrap() = Some(hold.clone());
     let options = || {
         let mut registry = ActionRegistry::default();
-        registry.register(ActionKind::DeleteVolume, action.clone());
+        registry.register(ActionKind::DELETE_VOLUME, action.clone());
         AppOptions {
             actions: registry,
             ..AppOptions::default()
@@ -538,15 +546,18 @@ async fn decisions_and_jobs_on_the_queue_reach_the_gate() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_in(dir.path());
     config.approvals = approvals(1);
-    config.approvals.delete_snapshot = Some(KindPolicy {
-        slack_users: vec![SlackUserId::parse("UALICE").unwrap()],
-        ttl: Some(std::time::Duration::from_millis(1)),
-        ..KindPolicy::default()
-    });
+    config.approvals.set_policy(
+        opsmate::domain::ActionKind::DELETE_SNAPSHOT,
+        KindPolicy {
+            slack_users: vec![SlackUserId::parse("UALICE").unwrap()],
+            ttl: Some(std::time::Duration::from_millis(1)),
+            ..KindPolicy::default()
+        },
+    );
     let action = CountingAction::new();
     let mut registry = ActionRegistry::default();
-    registry.register(ActionKind::DeleteVolume, action.clone());
-    registry.register(ActionKind::DeleteSnapshot, action.clone());
+    registry.register(ActionKind::DELETE_VOLUME, action.clone());
+    registry.register(ActionKind::DELETE_SNAPSHOT, action.clone());
     let app = TestApp::start(
         config,
         Secrets::default(),
@@ -576,12 +587,12 @@ async fn decisions_and_jobs_on_the_queue_reach_the_gate() {
         .unwrap();
 
     let mut snap = volume("us-east-1/snap-q");
-    snap.kind = ActionKind::DeleteSnapshot;
+    snap.kind = ActionKind::DELETE_SNAPSHOT;
     let s = gate.propose(snap).await.unwrap().proposal().clone();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     app.queue
         .send(Event::Job(JobRun {
-            job: JobKind::ExpireApprovals,
+            job: JobKind::EXPIRE_APPROVALS,
             scheduled_for: Utc::now(),
             catch_up: false,
         }))

@@ -13,7 +13,7 @@ async fn requests(h: &GuardHarness) -> Vec<opsmate::approvals::Proposal> {
     let mut all: Vec<_> = h
         .ctx()
         .gate
-        .latest_by_target(ActionKind::RevokeAccess)
+        .latest_by_target(ActionKind::REVOKE_ACCESS)
         .await
         .unwrap()
         .into_values()
@@ -130,7 +130,11 @@ async fn absence_from_every_directory_is_a_departure_and_one_is_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_rule_any_one_missing_directory_is_enough() {
     let h = GuardHarness::start(|c| {
-        c.guard.as_mut().unwrap().rule = opsmate::config::DepartureRule::Any;
+        c.edit_section(
+            |section: &mut opsmate::features::guard::config::GuardConfig| {
+                section.rule = opsmate::features::guard::config::DepartureRule::Any
+            },
+        );
     })
     .await;
     h.person("dan", "dan@corp.com", "dan-gh", "U0DAN").await;
@@ -144,8 +148,11 @@ async fn with_rule_any_one_missing_directory_is_enough() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gmail_variants_and_domain_aliases_match_the_same_person() {
     let h = GuardHarness::start(|c| {
-        c.guard.as_mut().unwrap().domain_aliases =
-            [("corp.io".to_owned(), "corp.com".to_owned())].into();
+        c.edit_section(
+            |section: &mut opsmate::features::guard::config::GuardConfig| {
+                section.domain_aliases = [("corp.io".to_owned(), "corp.com".to_owned())].into()
+            },
+        );
     })
     .await;
     // Plus tag and dots on the IAM side, googlemail on the Slack side.
@@ -235,7 +242,12 @@ async fn the_grace_period_asks_on_day_seven_not_six_and_reappearing_resets_it() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_access_records_who_and_does_not_ask_again_for_keep_days() {
-    let h = GuardHarness::start(|c| c.guard.as_mut().unwrap().keep_days = 30).await;
+    let h = GuardHarness::start(|c| {
+        c.edit_section(
+            |section: &mut opsmate::features::guard::config::GuardConfig| section.keep_days = 30,
+        )
+    })
+    .await;
     h.person("hank", "hank@corp.com", "hank-gh", "U0HANK").await;
     h.slack.fake.set_deleted("U0HANK", true);
     h.scan().await;
@@ -382,7 +394,14 @@ async fn an_unreadable_directory_moves_nobody() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scan_posts_at_most_max_requests_and_the_rest_follow() {
-    let h = GuardHarness::start(|c| c.guard.as_mut().unwrap().max_requests_per_scan = 2).await;
+    let h = GuardHarness::start(|c| {
+        c.edit_section(
+            |section: &mut opsmate::features::guard::config::GuardConfig| {
+                section.max_requests_per_scan = 2
+            },
+        )
+    })
+    .await;
     for name in ["ann", "ben", "cid"] {
         h.iam_user(name, &[("email", &format!("{name}@corp.com"))])
             .await;

@@ -47,7 +47,7 @@ async fn slack_copies(h: &GuardHarness) -> Vec<opsmate::outbox::TaggedMessage> {
 async fn latest(h: &GuardHarness, user: &str) -> opsmate::approvals::Proposal {
     h.ctx()
         .gate
-        .latest_by_target(ActionKind::RevokeAccess)
+        .latest_by_target(ActionKind::REVOKE_ACCESS)
         .await
         .unwrap()
         .remove(&format!("iam-user:{user}"))
@@ -247,8 +247,8 @@ async fn a_stranger_cannot_approve_and_nothing_is_removed() {
 async fn with_two_approvers_the_second_distinct_approval_runs_it() {
     let h = GuardHarness::start(|c| {
         c.approvals
-            .revoke_access
-            .as_mut()
+            .kinds
+            .get_mut(&opsmate::domain::ActionKind::REVOKE_ACCESS)
             .unwrap()
             .required_approvals = Some(2);
     })
@@ -311,7 +311,14 @@ async fn dry_run_lists_what_would_go_and_removes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_user_removes_the_user_after_every_step() {
-    let h = GuardHarness::start(|c| c.guard.as_mut().unwrap().delete_user = true).await;
+    let h = GuardHarness::start(|c| {
+        c.edit_section(
+            |section: &mut opsmate::features::guard::config::GuardConfig| {
+                section.delete_user = true
+            },
+        )
+    })
+    .await;
     let ts = departed(&h, "gus").await;
     click(&h, "UALICE", "✅ Approve revocation", &ts, "a").await;
     wait_state(&h, "gus", ProposalState::Succeeded).await;

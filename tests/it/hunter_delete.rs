@@ -230,8 +230,14 @@ async fn delete_all_reports_each_resource_and_skips_what_changed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approving_in_telegram_deletes_and_rewrites_both_copies() {
-    let h =
-        HunterHarness::start(|c| c.hunter.as_mut().unwrap().telegram_chat_id = Some(TG_CHAT)).await;
+    let h = HunterHarness::start(|c| {
+        c.edit_section(
+            |section: &mut opsmate::features::hunter::config::HunterConfig| {
+                section.telegram_chat_id = Some(TG_CHAT)
+            },
+        )
+    })
+    .await;
     let ec2 = h.ec2(REGION).await;
     let vol = volume(&ec2, 10, VolumeType::Gp3, &[]).await;
     h.scheduled_report().await;

@@ -9,7 +9,14 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_zombies_command_posts_the_report_where_it_was_asked() {
-    let h = HunterHarness::start(|c| c.hunter.as_mut().unwrap().slack_channel = None).await;
+    let h = HunterHarness::start(|c| {
+        c.edit_section(
+            |section: &mut opsmate::features::hunter::config::HunterConfig| {
+                section.slack_channel = None
+            },
+        )
+    })
+    .await;
     let ec2 = h.ec2(REGION).await;
     let vol = volume(&ec2, 10, VolumeType::Gp2, &[]).await;
     assert_eq!(
@@ -56,7 +63,7 @@ async fn expired_lines_lose_their_buttons_and_metrics_show_the_waste() {
         .app
         .queue
         .send(opsmate::events::Event::Job(opsmate::events::JobRun {
-            job: opsmate::events::JobKind::ExpireApprovals,
+            job: opsmate::events::JobKind::EXPIRE_APPROVALS,
             scheduled_for: chrono::Utc::now(),
             catch_up: false,
         }))

@@ -99,7 +99,14 @@ async fn findings_and_prices_match_what_moto_holds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volumes_wait_for_the_idle_days_and_gone_ones_are_resolved() {
-    let h = HunterHarness::start(|c| c.hunter.as_mut().unwrap().volume_min_idle_days = 7).await;
+    let h = HunterHarness::start(|c| {
+        c.edit_section(
+            |section: &mut opsmate::features::hunter::config::HunterConfig| {
+                section.volume_min_idle_days = 7
+            },
+        )
+    })
+    .await;
     let ec2 = h.ec2(REGION).await;
     let a = volume(&ec2, 8, VolumeType::Gp3, &[]).await;
     let b = volume(&ec2, 8, VolumeType::Gp3, &[]).await;
@@ -228,8 +235,14 @@ async fn a_failing_region_is_reported_and_throttling_is_waited_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_accounts_are_scanned_through_assumed_roles() {
     const ROLE: &str = "arn:aws:iam::111122223333:role/opsmate-hunter";
-    let h =
-        HunterHarness::start(|c| c.hunter.as_mut().unwrap().assume_roles = vec![ROLE.into()]).await;
+    let h = HunterHarness::start(|c| {
+        c.edit_section(
+            |section: &mut opsmate::features::hunter::config::HunterConfig| {
+                section.assume_roles = vec![ROLE.into()]
+            },
+        )
+    })
+    .await;
     let own = volume(&h.ec2(REGION).await, 8, VolumeType::Gp3, &[]).await;
     let assumed = h.ctx().aws.assume_role(ROLE).await;
     let other_ec2 = assumed.ec2(REGION);

@@ -16,7 +16,11 @@ const SNAPSHOT_TIME: Duration = Duration::from_secs(3);
 
 async fn harness() -> HunterHarness {
     let h = HunterHarness::start(|c| {
-        c.hunter.as_mut().unwrap().final_snapshot_poll = Duration::from_millis(100);
+        c.edit_section(
+            |section: &mut opsmate::features::hunter::config::HunterConfig| {
+                section.final_snapshot_poll = Duration::from_millis(100)
+            },
+        );
     })
     .await;
     h.proxy.pend_new_snapshots(SNAPSHOT_TIME);

@@ -12,8 +12,9 @@ use opsmate::chat::message::ChatMessage;
 use opsmate::chat::slack::render::SlackRenderer;
 use opsmate::chat::telegram::html;
 use opsmate::cloud::Aws;
-use opsmate::config::{AwsConfig, RevokeStep, WatchmanConfig};
+use opsmate::config::AwsConfig;
 use opsmate::domain::{ActionKind, ApprovalId};
+use opsmate::features::guard::config::RevokeStep;
 use opsmate::features::guard::details::{Details, KeyLine};
 use opsmate::features::guard::messages as guard_messages;
 use opsmate::features::guard::revoke::RevokeParams;
@@ -24,6 +25,7 @@ use opsmate::features::hunter::report::{Summary, Tally, pages};
 use opsmate::features::hunter::{Finding, ZombieKind};
 use opsmate::features::watchman::Watchman;
 use opsmate::features::watchman::check::{Check, InstanceAction, InstanceLine};
+use opsmate::features::watchman::config::WatchmanConfig;
 use opsmate::features::watchman::decide::{self, Verdict};
 use opsmate::features::watchman::messages as watchman_messages;
 use opsmate::features::watchman::run::DEADLINE_DECIDER;
@@ -93,7 +95,7 @@ fn assert_rendered(name: &str, msg: &ChatMessage) {
 fn volume_proposal() -> Proposal {
     Proposal {
         id: approval("k7m2p9q4rs"),
-        kind: ActionKind::DeleteVolume,
+        kind: ActionKind::DELETE_VOLUME,
         target: "eu-central-1/vol-0a1b2c3d4e5f60718".into(),
         params: json!({}),
         reason: "Unattached 100 GiB gp3 volume, $8.00/month".into(),
@@ -218,7 +220,7 @@ fn a_dry_run_says_nothing_was_changed() {
 #[test]
 fn a_click_by_someone_who_may_not_approve_is_refused() {
     let error = DecisionError::Refused {
-        kind: ActionKind::DeleteVolume,
+        kind: ActionKind::DELETE_VOLUME,
         refusal: Refusal::NotAnApprover,
     };
     assert_rendered("refusal_not_an_approver", &answers::refusal(&error, TZ));
@@ -336,7 +338,11 @@ fn hunter_report() -> (StoredReport, HashMap<ApprovalId, Proposal>) {
     let bulk = approval(REPORT_BULK);
     states.insert(
         bulk.clone(),
-        pending(&bulk, ActionKind::DeleteZombies, "report:r7n3w5x8yz".into()),
+        pending(
+            &bulk,
+            ActionKind::DELETE_ZOMBIES,
+            "report:r7n3w5x8yz".into(),
+        ),
     );
     let tally = |count, usd| Tally { count, usd };
     let summary = Summary {
@@ -498,7 +504,7 @@ fn quiet_signals() -> Vec<Signal> {
 fn stop_proposal(check: &Check) -> Proposal {
     Proposal {
         id: approval("w4tch3n7gt"),
-        kind: ActionKind::StopInstances,
+        kind: ActionKind::STOP_INSTANCES,
         target: "night:2026-11-19".into(),
         reason: format!(
             "Stop 2 staging instance(s) for the night: {}",
@@ -603,7 +609,7 @@ fn revoke_params() -> RevokeParams {
 fn revoke_proposal(params: &RevokeParams) -> Proposal {
     Proposal {
         id: approval("g5ard8xy2z"),
-        kind: ActionKind::RevokeAccess,
+        kind: ActionKind::REVOKE_ACCESS,
         target: "iam-user:carol".into(),
         params: serde_json::to_value(params).unwrap(),
         reason: "carol (carol@example.com) has left: missing from slack (deactivated), github since 2026-11-12 10:00 CET. Revoke their AWS access?".into(),

@@ -4,7 +4,7 @@
 
 use crate::support::fake_service::Mode;
 use crate::support::observatory::{HealthHarness, http_check};
-use opsmate::config::observatory::MaintenanceWindow;
+use opsmate::features::observatory::config::MaintenanceWindow;
 use opsmate::features::observatory::status::Status;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,9 +99,12 @@ async fn a_restart_neither_realerts_nor_misses_a_recovery() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_within_group_wait_go_out_as_one_message() {
     let h = HealthHarness::start(|c, s| {
-        let o = c.observatory.as_mut().unwrap();
-        o.checks.push(http_check("web", &s.url));
-        o.checks.push(http_check("docs", &s.url));
+        c.edit_section(
+            |o: &mut opsmate::features::observatory::config::ObservatoryConfig| {
+                o.checks.push(http_check("web", &s.url));
+                o.checks.push(http_check("docs", &s.url));
+            },
+        );
     })
     .await;
     h.service.set(Mode::Failing);
@@ -130,13 +133,17 @@ async fn changes_within_group_wait_go_out_as_one_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_maintenance_window_holds_alerts_and_reports_only_a_changed_state() {
     let h = HealthHarness::start(|c, _| {
-        c.observatory.as_mut().unwrap().maintenance = vec![MaintenanceWindow {
-            start: "00:00".into(),
-            duration: std::time::Duration::from_secs(2 * 3600),
-            timezone: None,
-            weekdays: Vec::new(),
-            checks: vec!["api".into()],
-        }];
+        c.edit_section(
+            |section: &mut opsmate::features::observatory::config::ObservatoryConfig| {
+                section.maintenance = vec![MaintenanceWindow {
+                    start: "00:00".into(),
+                    duration: std::time::Duration::from_secs(2 * 3600),
+                    timezone: None,
+                    weekdays: Vec::new(),
+                    checks: vec!["api".into()],
+                }]
+            },
+        );
     })
     .await;
     // Move to 00:10 UTC of the next day: inside today's window.
@@ -167,7 +174,11 @@ async fn a_maintenance_window_holds_alerts_and_reports_only_a_changed_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telegram_gets_the_alert_with_the_check_name_escaped() {
     let h = HealthHarness::start(|c, s| {
-        c.observatory.as_mut().unwrap().checks = vec![http_check("<db_main & co>", &s.url)];
+        c.edit_section(
+            |section: &mut opsmate::features::observatory::config::ObservatoryConfig| {
+                section.checks = vec![http_check("<db_main & co>", &s.url)]
+            },
+        );
     })
     .await;
     h.service.set(Mode::Failing);
@@ -193,9 +204,12 @@ async fn telegram_gets_the_alert_with_the_check_name_escaped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_timers_run_checks_and_send_alerts_by_themselves() {
     let h = HealthHarness::start_live(|c, _| {
-        let o = c.observatory.as_mut().unwrap();
-        o.checks[0].interval = std::time::Duration::from_secs(1);
-        o.group_wait = std::time::Duration::ZERO;
+        c.edit_section(
+            |o: &mut opsmate::features::observatory::config::ObservatoryConfig| {
+                o.checks[0].interval = std::time::Duration::from_secs(1);
+                o.group_wait = std::time::Duration::ZERO;
+            },
+        );
     })
     .await;
     h.service.set(Mode::Failing);
@@ -217,7 +231,7 @@ async fn self_checks_watch_the_outbox_and_scheduled_jobs() {
     let o = Observatory::new(
         &h.slack.config,
         h.ctx().store.clone(),
-        vec![(JobKind::GuardScan, daily.clone())],
+        vec![(JobKind::GUARD_SCAN, daily.clone())],
         t0,
     )
     .unwrap();

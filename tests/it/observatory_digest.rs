@@ -25,8 +25,11 @@ async fn sample(h: &HealthHarness, check: &str, at: DateTime<Utc>, status: Statu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_digest_reports_time_weighted_uptime_gaps_p95_and_incidents() {
     let h = HealthHarness::start(|c, _| {
-        let o = c.observatory.as_mut().unwrap();
-        o.checks[0].latency_slo_ms = Some(2000);
+        c.edit_section(
+            |o: &mut opsmate::features::observatory::config::ObservatoryConfig| {
+                o.checks[0].latency_slo_ms = Some(2000);
+            },
+        );
     })
     .await;
     // The day ends at the next 09:00 UTC digest.
@@ -94,7 +97,11 @@ async fn p95_needs_twenty_samples() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_day_before_a_spring_forward_digest_has_23_hours() {
     let h = HealthHarness::start(|c, _| {
-        c.observatory.as_mut().unwrap().timezone = Some(chrono_tz::Europe::Berlin);
+        c.edit_section(
+            |section: &mut opsmate::features::observatory::config::ObservatoryConfig| {
+                section.timezone = Some(chrono_tz::Europe::Berlin)
+            },
+        );
     })
     .await;
     // 2026-03-29 09:00 in Berlin (CEST) is 07:00 UTC.
@@ -114,7 +121,7 @@ async fn the_digest_job_runs_once_per_day_even_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("d.db");
     let job = || ScheduledJob {
-        kind: JobKind::ObservatoryDigest,
+        kind: JobKind::OBSERVATORY_DIGEST,
         schedule: CronSchedule::parse("0 9 * * *", chrono_tz::Europe::Berlin).unwrap(),
         catch_up_window: None,
     };
@@ -218,7 +225,8 @@ async fn health_check_exits_by_status_and_history_and_slo_print() {
 async fn the_digest_reports_access_guard_work_and_waiting_approvals() {
     use crate::support::guard::GuardHarness;
     let h = GuardHarness::start(|c| {
-        c.observatory = Some(opsmate::config::ObservatoryConfig::default());
+        c.sections
+            .set(&opsmate::features::observatory::config::ObservatoryConfig::default());
     })
     .await;
     h.iam_user("ci-deployer", &[]).await;
@@ -239,7 +247,7 @@ async fn the_digest_reports_access_guard_work_and_waiting_approvals() {
     let requests = h
         .ctx()
         .gate
-        .latest_by_target(opsmate::domain::ActionKind::RevokeAccess)
+        .latest_by_target(opsmate::domain::ActionKind::REVOKE_ACCESS)
         .await
         .unwrap();
     let ann = requests["iam-user:ann"].clone();

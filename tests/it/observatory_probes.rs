@@ -5,7 +5,7 @@ use crate::support::config_in;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use opsmate::config::observatory::{CheckConfig, CheckKind};
+use opsmate::features::observatory::config::{CheckConfig, CheckKind};
 use opsmate::features::observatory::probes::Probes;
 use opsmate::features::observatory::status::{Outcome, Status};
 use opsmate::store::Store;

@@ -20,7 +20,7 @@ fn scheduler(db: &Path, cron: &str, tz: Tz, window_hours: u64, now: DateTime<Utc
     Scheduler::new(
         vec![ScheduledJob {
             catch_up_window: None,
-            kind: JobKind::ExpireApprovals,
+            kind: JobKind::EXPIRE_APPROVALS,
             schedule: CronSchedule::parse(cron, tz).unwrap(),
         }],
         store,
@@ -200,7 +200,7 @@ async fn a_missed_evening_check_is_caught_up_once_within_the_night() {
         let clock: SharedClock = Arc::new(ManualClock::new(now));
         Scheduler::new(
             vec![ScheduledJob {
-                kind: JobKind::WatchmanShutdown,
+                kind: JobKind::WATCHMAN_SHUTDOWN,
                 schedule: CronSchedule::parse("0 20 * * *", chrono_tz::Europe::Berlin).unwrap(),
                 catch_up_window: Some(opsmate::features::watchman::NIGHT_CATCH_UP),
             }],

@@ -164,7 +164,7 @@ async fn a_command_arriving_at_a_full_queue_is_answered_busy_at_once() {
     while h
         .queue
         .try_send(Event::Job(opsmate::events::JobRun {
-            job: opsmate::events::JobKind::ExpireApprovals,
+            job: opsmate::events::JobKind::EXPIRE_APPROVALS,
             scheduled_for: chrono::Utc::now(),
             catch_up: false,
         }))

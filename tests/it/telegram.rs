@@ -36,10 +36,13 @@ fn config(dir: &std::path::Path, fake: &FakeTelegram, mode: TelegramMode) -> Con
     c.telegram.public_url = Some("https://opsmate.example.com".into());
     c.telegram.allowed_chat_ids = vec![CHAT];
     c.telegram.approver_user_ids = vec![TelegramUserId(ALICE), TelegramUserId(BOB)];
-    c.approvals.delete_volume = Some(KindPolicy {
-        telegram_users: vec![TelegramUserId(ALICE), TelegramUserId(BOB)],
-        ..KindPolicy::default()
-    });
+    c.approvals.set_policy(
+        opsmate::domain::ActionKind::DELETE_VOLUME,
+        KindPolicy {
+            telegram_users: vec![TelegramUserId(ALICE), TelegramUserId(BOB)],
+            ..KindPolicy::default()
+        },
+    );
     c
 }
 
@@ -49,7 +52,7 @@ impl Harness {
         let fake = FakeTelegram::start().await;
         let action = CountingAction::new();
         let mut registry = ActionRegistry::default();
-        registry.register(ActionKind::DeleteVolume, action.clone());
+        registry.register(ActionKind::DELETE_VOLUME, action.clone());
         let secrets = Secrets {
             telegram_bot_token: Some(Secret::new("123456:TEST-token")),
             telegram_webhook_secret: Some(Secret::new(SECRET)),
@@ -98,7 +101,7 @@ impl Harness {
         let gate = &self.app.ctx.gate;
         let p = gate
             .propose(NewProposal {
-                kind: ActionKind::DeleteVolume,
+                kind: ActionKind::DELETE_VOLUME,
                 target: target.into(),
                 params: json!({}),
                 reason: "Unattached for 9 days".into(),

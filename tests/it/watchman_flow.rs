@@ -6,7 +6,7 @@ use crate::support::slack::{all_text, button};
 use crate::support::watchman::*;
 use chrono::Duration;
 use opsmate::approvals::ProposalState;
-use opsmate::config::WatchmanMode;
+use opsmate::features::watchman::config::WatchmanMode;
 
 const STAGING: &[(&str, &str)] = &[("env", "staging"), ("Name", "web-1")];
 
@@ -258,8 +258,14 @@ async fn the_morning_start_restarts_only_what_opsmate_stopped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_mode_waits_for_an_authorized_click() {
-    let h =
-        WatchmanHarness::start(|c| c.watchman.as_mut().unwrap().mode = WatchmanMode::Approve).await;
+    let h = WatchmanHarness::start(|c| {
+        c.edit_section(
+            |section: &mut opsmate::features::watchman::config::WatchmanConfig| {
+                section.mode = WatchmanMode::Approve
+            },
+        )
+    })
+    .await;
     let ec2 = h.ec2().await;
     let a = instance(&ec2, STAGING).await;
     quiet(&h);
@@ -343,7 +349,7 @@ async fn a_caught_up_check_runs_only_while_it_is_still_night() {
     quiet(&h);
     // The check for an evening whose morning start has already passed does nothing.
     let long_ago = opsmate::events::JobRun {
-        job: opsmate::events::JobKind::WatchmanShutdown,
+        job: opsmate::events::JobKind::WATCHMAN_SHUTDOWN,
         scheduled_for: h.now() - Duration::days(3),
         catch_up: true,
     };
@@ -384,8 +390,14 @@ async fn watchman_status_says_what_the_check_would_do_without_acting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_approved_after_the_morning_start_is_skipped() {
-    let h =
-        WatchmanHarness::start(|c| c.watchman.as_mut().unwrap().mode = WatchmanMode::Approve).await;
+    let h = WatchmanHarness::start(|c| {
+        c.edit_section(
+            |section: &mut opsmate::features::watchman::config::WatchmanConfig| {
+                section.mode = WatchmanMode::Approve
+            },
+        )
+    })
+    .await;
     let ec2 = h.ec2().await;
     let a = instance(&ec2, STAGING).await;
     // Monday 20:00 UTC; the morning start is Tuesday 08:00.

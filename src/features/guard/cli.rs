@@ -1,6 +1,7 @@
 //! `opsmate access scan [--json]`: the scan without chat. It moves the grace clocks
 //! like the daily job does, but asks nobody.
 
+use super::config::GuardConfig;
 use super::detect::Status;
 use super::scan::{self, UserReport};
 use crate::app::App;
@@ -15,7 +16,9 @@ pub fn scan(loaded: &Loaded, json: bool) -> anyhow::Result<i32> {
         .build()?;
     runtime.block_on(async {
         let mut loaded = loaded.clone();
-        loaded.config.guard.get_or_insert_with(Default::default);
+        if loaded.config.section::<GuardConfig>()?.is_none() {
+            loaded.config.sections.set(&GuardConfig::default());
+        }
         let app = App::one_shot(&loaded).await?;
         let ctx = app.ctx.clone();
         let g = ctx

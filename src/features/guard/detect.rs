@@ -2,7 +2,7 @@
 //! person, and how that moves their stored state and grace clock.
 
 use super::identity::Identity;
-use crate::config::DepartureRule;
+use crate::features::guard::config::DepartureRule;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};

@@ -53,7 +53,7 @@ pub struct Identity {
 pub fn identify(
     user: &str,
     tags: &BTreeMap<String, String>,
-    settings: &crate::config::GuardConfig,
+    settings: &crate::features::guard::config::GuardConfig,
 ) -> Identity {
     let aliases = &settings.domain_aliases;
     let email = tags
@@ -75,7 +75,7 @@ pub fn identify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::GuardConfig;
+    use crate::features::guard::config::GuardConfig;
 
     fn none() -> BTreeMap<String, String> {
         BTreeMap::new()

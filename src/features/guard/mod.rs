@@ -13,10 +13,12 @@
 //! - [`store`] holds its SQL; [`cli`] is `opsmate access scan`.
 
 pub mod cli;
+pub mod config;
 pub mod details;
 pub mod detect;
 pub mod directories;
 pub mod identity;
+pub mod kinds;
 pub mod messages;
 pub mod plug;
 pub mod revoke;
@@ -29,7 +31,8 @@ pub use plug::PLUG;
 
 use crate::chat::slack::directory::SlackDirectory;
 use crate::cloud::Aws;
-use crate::config::{Config, GuardConfig, Secrets};
+use crate::config::{Config, Secrets};
+use crate::features::guard::config::GuardConfig;
 use chrono_tz::Tz;
 use std::time::Duration;
 
@@ -64,7 +67,7 @@ impl Guard {
     /// Builds the clients. Defaults apply when `[guard]` is absent (the CLI's `scan`
     /// works without it).
     pub fn new(config: &Config, secrets: &Secrets, aws: &Aws) -> anyhow::Result<Self> {
-        let settings = config.guard.clone().unwrap_or_default();
+        let settings = config.section::<GuardConfig>()?.unwrap_or_default();
         let slack = match &secrets.slack_bot_token {
             Some(token) => Some(SlackDirectory::new(&config.slack.api_url, token)?),
             None => None,

@@ -1,12 +1,13 @@
 //! Access Guard plugged in: the directory scan, `/opsmate access`, the rewrite of its
 //! revocation requests, and its digest section.
 
+use super::config::GuardConfig;
 use super::{Guard, revoke, run};
 use crate::approvals::BoxFuture;
 use crate::audit;
 use crate::chat::command::{self, CommandError, CommandHelp, CommandSpec, TelegramAlias};
 use crate::chat::message::ChatMessage;
-use crate::config::{Config, Secrets};
+use crate::config::{Config, Secrets, SectionSpec};
 use crate::dispatch::Context;
 use crate::domain::ApprovalId;
 use crate::events::{JobKind, JobRun};
@@ -15,11 +16,18 @@ use crate::plugin::{Build, CommandCall, Feature, JobSpec, Plug};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+impl JobKind {
+    /// The daily directory scan.
+    pub const GUARD_SCAN: JobKind = JobKind::new("guard_scan");
+}
+
 pub const PLUG: Plug = Plug {
     name: NAME,
+    section: Some(SectionSpec::of::<GuardConfig>()),
     status: guard_status,
     build,
     commands: COMMANDS,
+    kinds: super::kinds::KINDS,
     off: run::off,
 };
 
@@ -87,7 +95,7 @@ pub fn parse(rest: &[String]) -> Result<AccessCommand, CommandError> {
 
 fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>> {
     Box::pin(async move {
-        if b.config.guard.is_none() {
+        if b.config.section::<GuardConfig>()?.is_none() {
             return Ok(None);
         }
         let guard = Arc::new(Guard::new(b.config, b.secrets, b.aws)?);
@@ -107,8 +115,11 @@ impl Feature for Guard {
         NAME
     }
 
-    fn jobs(&self) -> Vec<JobSpec> {
-        vec![JobSpec::new(JobKind::GuardScan)]
+    fn jobs(&self, config: &Config) -> anyhow::Result<Vec<JobSpec>> {
+        Ok(vec![JobSpec::new(
+            JobKind::GUARD_SCAN,
+            self.settings.schedule(config.timezone)?,
+        )])
     }
 
     fn run_job<'a>(&'a self, ctx: &'a Context, _: &'a JobRun) -> BoxFuture<'a, anyhow::Result<()>> {
@@ -201,7 +212,7 @@ fn numbers(
 
 /// Access Guard is on when `[guard]` is present.
 pub fn guard_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
-    let Some(g) = &config.guard else {
+    let Ok(Some(g)) = config.section::<GuardConfig>() else {
         return FeatureStatus {
             name: "access_guard",
             on: false,
@@ -228,8 +239,8 @@ pub fn guard_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
                 directories.join(" and ")
             },
             match g.rule {
-                crate::config::DepartureRule::Any => "any",
-                crate::config::DepartureRule::All => "all",
+                crate::features::guard::config::DepartureRule::Any => "any",
+                crate::features::guard::config::DepartureRule::All => "all",
             },
             g.grace_period_days,
             g.keep_days,

@@ -14,8 +14,8 @@ use crate::approvals::{
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::cloud::iam;
-use crate::config::RevokeStep;
 use crate::domain::ActionKind;
+use crate::features::guard::config::RevokeStep;
 use crate::store::Store;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -57,9 +57,9 @@ pub fn register(
     audit: Audit,
     clock: SharedClock,
 ) {
-    if registry.get(ActionKind::RevokeAccess).is_none() {
+    if registry.get(ActionKind::REVOKE_ACCESS).is_none() {
         registry.register(
-            ActionKind::RevokeAccess,
+            ActionKind::REVOKE_ACCESS,
             Arc::new(Revoker {
                 guard,
                 store,

@@ -13,9 +13,9 @@ use crate::approvals::{
 use crate::chat::answers;
 use crate::chat::destinations::{Destinations, rewrite_tagged};
 use crate::chat::message::ChatMessage;
-use crate::config::RevokeStep;
 use crate::dispatch::Context;
 use crate::domain::{ActionKind, Actor, ApprovalId};
+use crate::features::guard::config::RevokeStep;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
@@ -121,7 +121,7 @@ async fn propose(
     let proposed = ctx
         .gate
         .propose(NewProposal {
-            kind: ActionKind::RevokeAccess,
+            kind: ActionKind::REVOKE_ACCESS,
             target: Guard::target(&params.user),
             params: serde_json::to_value(&params)?,
             reason,
@@ -170,7 +170,7 @@ pub async fn refresh_for(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()
         let Some(p) = ctx.gate.get(id).await? else {
             continue;
         };
-        if p.kind != ActionKind::RevokeAccess || p.state == ProposalState::Pending {
+        if p.kind != ActionKind::REVOKE_ACCESS || p.state == ProposalState::Pending {
             continue;
         }
         let params = RevokeParams::of(&p)?;
@@ -290,12 +290,13 @@ pub async fn keep(
             format!("There is no IAM user `{user}`."),
         ));
     }
-    let latest = ctx.gate.latest_by_target(ActionKind::RevokeAccess).await?;
+    let latest = ctx.gate.latest_by_target(ActionKind::REVOKE_ACCESS).await?;
     let waiting = latest
         .get(&Guard::target(user))
         .filter(|p| p.state == ProposalState::Pending)
         .cloned();
-    let decider = crate::chat::slack::groups::resolve(ctx, from, &[ActionKind::RevokeAccess]).await;
+    let decider =
+        crate::chat::slack::groups::resolve(ctx, from, &[ActionKind::REVOKE_ACCESS]).await;
     let now = ctx.clock.now();
     match waiting {
         Some(p) => match ctx.gate.decide(&p.id, &decider, Verdict::Reject).await {
@@ -310,12 +311,12 @@ pub async fn keep(
         None => {
             if let Err(refusal) = ctx
                 .gate
-                .check_decider(&decider, ActionKind::RevokeAccess, PROPOSER, user)
+                .check_decider(&decider, ActionKind::REVOKE_ACCESS, PROPOSER, user)
                 .await?
             {
                 return Ok(answers::refusal(
                     &DecisionError::Refused {
-                        kind: ActionKind::RevokeAccess,
+                        kind: ActionKind::REVOKE_ACCESS,
                         refusal,
                     },
                     ctx.config.timezone,

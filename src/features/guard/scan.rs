@@ -133,7 +133,7 @@ pub async fn scan(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
     let now = crate::clock::from_millis(crate::clock::to_millis(ctx.clock.now()));
     let snapshot = directories::read(g, &ctx.store, now).await?;
     let stored = ctx.store.call(|c| store::people(c)).await?;
-    let latest = ctx.gate.latest_by_target(ActionKind::RevokeAccess).await?;
+    let latest = ctx.gate.latest_by_target(ActionKind::REVOKE_ACCESS).await?;
     let mut users = Vec::with_capacity(snapshot.users.len());
     let mut changes = Vec::new();
     let mut people = Vec::with_capacity(snapshot.users.len());

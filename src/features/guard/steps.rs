@@ -4,7 +4,7 @@
 
 use crate::audit::Audit;
 use crate::cloud::iam::{self, DENY_ALL_POLICY};
-use crate::config::RevokeStep;
+use crate::features::guard::config::RevokeStep;
 use aws_sdk_iam::Client;
 use serde_json::json;
 use std::sync::Mutex;

@@ -58,10 +58,10 @@ pub fn register(
         clock,
     });
     for kind in [
-        ActionKind::DeleteVolume,
-        ActionKind::DeleteSnapshot,
-        ActionKind::ReleaseAddress,
-        ActionKind::DeleteZombies,
+        ActionKind::DELETE_VOLUME,
+        ActionKind::DELETE_SNAPSHOT,
+        ActionKind::RELEASE_ADDRESS,
+        ActionKind::DELETE_ZOMBIES,
     ] {
         if registry.get(kind).is_none() {
             registry.register(kind, deleter.clone());
@@ -71,7 +71,7 @@ pub fn register(
 
 /// Reads the resources a proposal covers from its params.
 pub fn resources_of(p: &Proposal) -> anyhow::Result<Vec<Resource>> {
-    let key = if p.kind == ActionKind::DeleteZombies {
+    let key = if p.kind == ActionKind::DELETE_ZOMBIES {
         "resources"
     } else {
         "resource"
@@ -81,7 +81,7 @@ pub fn resources_of(p: &Proposal) -> anyhow::Result<Vec<Resource>> {
         .get(key)
         .cloned()
         .with_context(|| format!("proposal {} has no params.{key}", p.id))?;
-    if p.kind == ActionKind::DeleteZombies {
+    if p.kind == ActionKind::DELETE_ZOMBIES {
         Ok(serde_json::from_value(value)?)
     } else {
         Ok(vec![serde_json::from_value(value)?])
@@ -322,7 +322,7 @@ impl Deleter {
     /// The resources this execution covers. A set decides, once, which lines it
     /// takes over: those still pending now; the choice is stored with its steps.
     async fn members(&self, p: &Proposal, run: &ActionRun<'_>) -> anyhow::Result<Vec<Member>> {
-        if p.kind != ActionKind::DeleteZombies {
+        if p.kind != ActionKind::DELETE_ZOMBIES {
             return Ok(resources_of(p)?
                 .into_iter()
                 .map(|resource| Member {
@@ -552,7 +552,7 @@ impl Deleter {
     /// snapshots, and says whether to come back.
     async fn advance(&self, p: &Proposal, run: &ActionRun<'_>) -> anyhow::Result<Progress> {
         let members = self.members(p, run).await?;
-        let single = p.kind != ActionKind::DeleteZombies;
+        let single = p.kind != ActionKind::DELETE_ZOMBIES;
         let mut steps = Vec::with_capacity(members.len());
         let mut finished_now = false;
         for m in &members {
@@ -682,7 +682,7 @@ async fn finish_line(
 impl ActionHandler for Deleter {
     fn recheck<'a>(&'a self, p: &'a Proposal) -> BoxFuture<'a, anyhow::Result<Precheck>> {
         Box::pin(async move {
-            if p.kind == ActionKind::DeleteZombies {
+            if p.kind == ActionKind::DELETE_ZOMBIES {
                 // Each member is re-checked on its own while the set runs.
                 return Ok(Precheck::Qualifies);
             }

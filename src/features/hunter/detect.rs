@@ -5,7 +5,7 @@ use super::price::{PriceTable, round_cents};
 use super::scan::Inventory;
 use super::{Finding, ZombieKind};
 use crate::cloud::ec2::Tags;
-use crate::config::HunterConfig;
+use crate::features::hunter::config::HunterConfig;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -12,9 +12,11 @@
 //! - [`price`] is the price table.
 
 pub mod actions;
+pub mod config;
 pub mod detect;
 pub mod findings;
 pub mod hunt;
+pub mod kinds;
 pub mod plug;
 pub mod price;
 pub mod report;
@@ -25,7 +27,9 @@ pub mod table;
 pub use plug::PLUG;
 
 use crate::cloud::Aws;
-use crate::config::{Config, HunterConfig, hunter::role_account};
+use crate::config::Config;
+use crate::features::hunter::config::HunterConfig;
+use crate::features::hunter::config::role_account;
 use chrono::{DateTime, Utc};
 use price::PriceTable;
 use serde::{Deserialize, Serialize};
@@ -75,9 +79,9 @@ impl ZombieKind {
     pub fn action(self) -> crate::domain::ActionKind {
         use crate::domain::ActionKind;
         match self {
-            ZombieKind::Volume => ActionKind::DeleteVolume,
-            ZombieKind::Snapshot => ActionKind::DeleteSnapshot,
-            ZombieKind::ElasticIp => ActionKind::ReleaseAddress,
+            ZombieKind::Volume => ActionKind::DELETE_VOLUME,
+            ZombieKind::Snapshot => ActionKind::DELETE_SNAPSHOT,
+            ZombieKind::ElasticIp => ActionKind::RELEASE_ADDRESS,
         }
     }
 }
@@ -186,7 +190,7 @@ impl Hunter {
     /// Reads the price file and prepares one AWS handle per account. `settings`
     /// defaults apply when `[hunter]` is absent (the CLI works without it).
     pub async fn new(config: &Config, aws: &Aws) -> anyhow::Result<Self> {
-        let settings = config.hunter.clone().unwrap_or_default();
+        let settings = config.section::<HunterConfig>()?.unwrap_or_default();
         let prices = match &settings.price_file {
             Some(path) => PriceTable::from_file(path)?,
             None => PriceTable::default(),

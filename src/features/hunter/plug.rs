@@ -1,12 +1,13 @@
 //! Zombie Hunter plugged in: its scheduled hunt, `/opsmate zombies`, the rewrite of
 //! its reports after a decision, and its digest section.
 
+use super::config::HunterConfig;
 use super::{Hunter, actions, report, run};
 use crate::approvals::BoxFuture;
 use crate::audit::{self, events};
 use crate::chat::command::{self, CommandHelp, CommandSpec, TelegramAlias};
 use crate::chat::message::ChatMessage;
-use crate::config::{Config, Secrets};
+use crate::config::{Config, Secrets, SectionSpec};
 use crate::dispatch::Context;
 use crate::domain::ApprovalId;
 use crate::events::{JobKind, JobRun};
@@ -15,11 +16,18 @@ use crate::plugin::{Build, CommandCall, Feature, JobSpec, Plug};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+impl JobKind {
+    /// The scheduled scan and report.
+    pub const HUNT_ZOMBIES: JobKind = JobKind::new("hunt_zombies");
+}
+
 pub const PLUG: Plug = Plug {
     name: NAME,
+    section: Some(SectionSpec::of::<HunterConfig>()),
     status: hunter_status,
     build,
     commands: COMMANDS,
+    kinds: super::kinds::KINDS,
     off: || {
         ChatMessage::text(
             "Zombie Hunter is off",
@@ -37,7 +45,7 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec {
         does: "idle EBS volumes, old snapshots and Elastic IPs, with their monthly cost",
         example: "zombies",
     }],
-    runs_job: Some(JobKind::HuntZombies),
+    runs_job: Some(JobKind::HUNT_ZOMBIES),
     check: command::no_arguments,
     telegram: &[TelegramAlias {
         name: "zombies",
@@ -48,7 +56,7 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec {
 
 fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>> {
     Box::pin(async move {
-        if b.config.hunter.is_none() {
+        if b.config.section::<HunterConfig>()?.is_none() {
             return Ok(None);
         }
         let hunter = Arc::new(Hunter::new(b.config, b.aws).await?);
@@ -62,8 +70,11 @@ impl Feature for Hunter {
         NAME
     }
 
-    fn jobs(&self) -> Vec<JobSpec> {
-        vec![JobSpec::new(JobKind::HuntZombies)]
+    fn jobs(&self, config: &Config) -> anyhow::Result<Vec<JobSpec>> {
+        Ok(vec![JobSpec::new(
+            JobKind::HUNT_ZOMBIES,
+            self.settings.schedule(config.timezone)?,
+        )])
     }
 
     fn run_job<'a>(&'a self, ctx: &'a Context, _: &'a JobRun) -> BoxFuture<'a, anyhow::Result<()>> {
@@ -144,7 +155,7 @@ fn numbers(
 
 /// Zombie Hunter is on when `[hunter]` is present.
 pub fn hunter_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
-    let Some(h) = &config.hunter else {
+    let Ok(Some(h)) = config.section::<HunterConfig>() else {
         return FeatureStatus {
             name: "zombie_hunter",
             on: false,

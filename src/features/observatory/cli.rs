@@ -1,5 +1,6 @@
 //! `opsmate health check|history|slo` and `opsmate digest [--send]`.
 
+use super::config::ObservatoryConfig;
 use super::{Observatory, digest, store};
 use crate::app::App;
 use crate::chat::answers::local;
@@ -16,10 +17,9 @@ const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Builds the app without serving (one-shot) with Observatory on.
 async fn app(loaded: &Loaded) -> anyhow::Result<(App, Context, Arc<Observatory>)> {
     let mut loaded = loaded.clone();
-    loaded
-        .config
-        .observatory
-        .get_or_insert_with(Default::default);
+    if loaded.config.section::<ObservatoryConfig>()?.is_none() {
+        loaded.config.sections.set(&ObservatoryConfig::default());
+    }
     let app = App::one_shot(&loaded).await?;
     let ctx = app.ctx.clone();
     let o = ctx

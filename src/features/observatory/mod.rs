@@ -10,6 +10,7 @@
 
 pub mod alerts;
 pub mod cli;
+pub mod config;
 pub mod digest;
 pub mod plug;
 pub mod probes;
@@ -22,9 +23,9 @@ pub mod store;
 pub use plug::PLUG;
 
 use crate::config::Config;
-use crate::config::observatory::{MaintenanceWindow, ObservatoryConfig};
 use crate::dispatch::Context;
 use crate::events::JobKind;
+use crate::features::observatory::config::{MaintenanceWindow, ObservatoryConfig};
 use crate::scheduler::CronSchedule;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -61,10 +62,10 @@ impl Observatory {
         jobs: Vec<(JobKind, CronSchedule)>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Self> {
-        let settings = config.observatory.clone().unwrap_or_default();
+        let settings = config.section::<ObservatoryConfig>()?.unwrap_or_default();
         Ok(Self {
             tz: settings.timezone.unwrap_or(config.timezone),
-            digest_schedule: config.job_schedule(JobKind::ObservatoryDigest)?,
+            digest_schedule: settings.digest_schedule(config.timezone)?,
             probes: probes::Probes::new(store)?,
             settings,
             jobs,

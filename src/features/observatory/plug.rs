@@ -1,23 +1,27 @@
 //! Observatory plugged in: the digest and pruning jobs, its check timers,
 //! `/opsmate health` and `/opsmate digest`.
 
+use super::config::ObservatoryConfig;
 use super::{Observatory, digest, report, runner};
 use crate::approvals::BoxFuture;
 use crate::chat::command::{self, CommandHelp, CommandSpec, TelegramAlias};
 use crate::chat::message::ChatMessage;
-use crate::config::{Config, Secrets};
+use crate::config::{Config, Secrets, SectionSpec};
 use crate::dispatch::Context;
 use crate::events::{JobKind, JobRun};
 use crate::features::FeatureStatus;
 use crate::plugin::{Build, CommandCall, Feature, JobSpec, Plug};
+use crate::scheduler::CronSchedule;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub const PLUG: Plug = Plug {
     name: NAME,
+    section: Some(SectionSpec::of::<ObservatoryConfig>()),
     status: observatory_status,
     build,
     commands: COMMANDS,
+    kinds: &[],
     off: || {
         ChatMessage::text(
             "Observatory is off",
@@ -28,7 +32,28 @@ pub const PLUG: Plug = Plug {
 
 const NAME: &str = "observatory";
 
-const JOBS: [JobKind; 2] = [JobKind::ObservatoryDigest, JobKind::ObservatoryPrune];
+impl JobKind {
+    /// The daily digest.
+    pub const OBSERVATORY_DIGEST: JobKind = JobKind::new("observatory_digest");
+    /// Pruning of old check results.
+    pub const OBSERVATORY_PRUNE: JobKind = JobKind::new("observatory_prune");
+}
+
+/// Old check results are pruned hourly.
+const PRUNE_SCHEDULE: &str = "41 * * * *";
+
+fn own_jobs(settings: &ObservatoryConfig, config: &Config) -> anyhow::Result<Vec<JobSpec>> {
+    Ok(vec![
+        JobSpec::new(
+            JobKind::OBSERVATORY_DIGEST,
+            settings.digest_schedule(config.timezone)?,
+        ),
+        JobSpec::new(
+            JobKind::OBSERVATORY_PRUNE,
+            CronSchedule::parse(PRUNE_SCHEDULE, config.timezone)?,
+        ),
+    ])
+}
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -65,18 +90,20 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>> {
     Box::pin(async move {
-        if b.config.observatory.is_none() {
+        let Some(settings) = b.config.section::<ObservatoryConfig>()? else {
             return Ok(None);
-        }
+        };
         // Its self-checks watch every job's last run, its own included.
         let mut jobs: Vec<_> = b
             .jobs
             .iter()
             .map(|j| (j.kind, j.schedule.clone()))
             .collect();
-        for kind in JOBS {
-            jobs.push((kind, b.config.job_schedule(kind)?));
-        }
+        jobs.extend(
+            own_jobs(&settings, b.config)?
+                .into_iter()
+                .map(|j| (j.kind, j.schedule)),
+        );
         let observatory = Observatory::new(b.config, b.store.clone(), jobs, b.clock.now())?;
         Ok(Some(Arc::new(observatory) as Arc<dyn Feature>))
     })
@@ -87,8 +114,8 @@ impl Feature for Observatory {
         NAME
     }
 
-    fn jobs(&self) -> Vec<JobSpec> {
-        JOBS.into_iter().map(JobSpec::new).collect()
+    fn jobs(&self, config: &Config) -> anyhow::Result<Vec<JobSpec>> {
+        own_jobs(&self.settings, config)
     }
 
     fn run_job<'a>(
@@ -98,8 +125,8 @@ impl Feature for Observatory {
     ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
             match job.job {
-                JobKind::ObservatoryDigest => runner::digest_job(ctx, self).await,
-                JobKind::ObservatoryPrune => runner::prune_job(ctx, self).await.map(|_| ()),
+                JobKind::OBSERVATORY_DIGEST => runner::digest_job(ctx, self).await,
+                JobKind::OBSERVATORY_PRUNE => runner::prune_job(ctx, self).await.map(|_| ()),
                 other => anyhow::bail!("Observatory has no job {}", other.as_str()),
             }
         })
@@ -131,7 +158,7 @@ impl Feature for Observatory {
 
 /// Observatory is on when `[observatory]` is present.
 pub fn observatory_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
-    let Some(o) = &config.observatory else {
+    let Ok(Some(o)) = config.section::<ObservatoryConfig>() else {
         return FeatureStatus {
             name: "observatory",
             on: false,

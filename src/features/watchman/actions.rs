@@ -35,9 +35,9 @@ pub fn register(
     audit: Audit,
     clock: SharedClock,
 ) {
-    if registry.get(ActionKind::StopInstances).is_none() {
+    if registry.get(ActionKind::STOP_INSTANCES).is_none() {
         registry.register(
-            ActionKind::StopInstances,
+            ActionKind::STOP_INSTANCES,
             Arc::new(Stopper {
                 watchman,
                 store,

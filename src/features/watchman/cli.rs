@@ -2,6 +2,7 @@
 
 use super::Watchman;
 use super::check::{self, Check, InstanceAction};
+use super::config::WatchmanConfig;
 use super::decide::Verdict;
 use super::run::evening_now;
 use crate::app::App;
@@ -18,7 +19,9 @@ pub fn run(loaded: &Loaded, command: WatchmanCliCommand) -> anyhow::Result<i32> 
     runtime.block_on(async {
         // The same wiring as the server (store, gate, audit, handlers), without serving.
         let mut loaded = loaded.clone();
-        loaded.config.watchman.get_or_insert_with(Default::default);
+        if loaded.config.section::<WatchmanConfig>()?.is_none() {
+            loaded.config.sections.set(&WatchmanConfig::default());
+        }
         let app = App::one_shot(&loaded).await?;
         let ctx = app.ctx.clone();
         let w = ctx

@@ -13,7 +13,9 @@
 pub mod actions;
 pub mod check;
 pub mod cli;
+pub mod config;
 pub mod decide;
+pub mod kinds;
 pub mod messages;
 pub mod plug;
 pub mod price;
@@ -23,8 +25,8 @@ pub mod signals;
 pub use plug::PLUG;
 
 use crate::cloud::Aws;
-use crate::config::{Config, Secret, WatchmanConfig};
-use crate::events::JobKind;
+use crate::config::{Config, Secret};
+use crate::features::watchman::config::WatchmanConfig;
 use crate::scheduler::CronSchedule;
 use chrono_tz::Tz;
 use std::time::Duration;
@@ -75,13 +77,9 @@ impl Watchman {
         secrets: &crate::config::Secrets,
         aws: &Aws,
     ) -> anyhow::Result<Self> {
-        let settings = config.watchman.clone().unwrap_or_default();
+        let settings = config.section::<WatchmanConfig>()?.unwrap_or_default();
         let github = Some(crate::github::client(config, secrets, SIGNAL_TIMEOUT)?);
-        let start = if settings.starts_in_the_morning() {
-            Some(config.job_schedule(JobKind::WatchmanStart)?)
-        } else {
-            None
-        };
+        let start = settings.start_schedule(config.timezone)?;
         Ok(Self {
             regions: settings
                 .regions

@@ -1,26 +1,42 @@
 //! Night Watchman plugged in: the evening check, the notice deadlines and the morning
 //! start; `/opsmate watchman`; the rewrite of its notices; its digest section.
 
+use super::config::WatchmanConfig;
 use super::{NIGHT_CATCH_UP, Watchman, actions, run};
 use crate::approvals::BoxFuture;
 use crate::audit::{self};
 use crate::chat::command::{self, CommandError, CommandHelp, CommandSpec, TelegramAlias};
 use crate::chat::message::ChatMessage;
-use crate::config::{Config, Secrets};
+use crate::config::{Config, Secrets, SectionSpec};
 use crate::dispatch::Context;
 use crate::domain::ApprovalId;
 use crate::events::{JobKind, JobRun};
 use crate::features::FeatureStatus;
 use crate::plugin::{Build, CommandCall, Feature, JobSpec, Plug};
+use crate::scheduler::CronSchedule;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
+impl JobKind {
+    /// The evening check (and stop, if nobody is working).
+    pub const WATCHMAN_SHUTDOWN: JobKind = JobKind::new("watchman_shutdown");
+    /// The morning start of what it stopped.
+    pub const WATCHMAN_START: JobKind = JobKind::new("watchman_start");
+    /// Stops whose notice ran out without a Keep online click.
+    pub const WATCHMAN_DEADLINE: JobKind = JobKind::new("watchman_deadline");
+}
+
+/// Notices are checked for their deadline every minute.
+const DEADLINE_CHECKS: &str = "* * * * *";
+
 pub const PLUG: Plug = Plug {
     name: NAME,
+    section: Some(SectionSpec::of::<WatchmanConfig>()),
     status: watchman_status,
     build,
     commands: COMMANDS,
+    kinds: super::kinds::KINDS,
     off: run::off,
 };
 
@@ -114,7 +130,7 @@ pub fn parse(rest: &[String]) -> Result<WatchmanCommand, CommandError> {
 
 fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>> {
     Box::pin(async move {
-        if b.config.watchman.is_none() {
+        if b.config.section::<WatchmanConfig>()?.is_none() {
             return Ok(None);
         }
         let watchman = Arc::new(Watchman::new(b.config, b.secrets, b.aws)?);
@@ -134,20 +150,26 @@ impl Feature for Watchman {
         NAME
     }
 
-    fn jobs(&self) -> Vec<JobSpec> {
+    fn jobs(&self, config: &Config) -> anyhow::Result<Vec<JobSpec>> {
         let mut jobs = vec![
             // A missed evening check still runs if OpsMate is back during the night;
             // the check itself stops once morning has come.
             JobSpec {
-                kind: JobKind::WatchmanShutdown,
                 catch_up_window: Some(NIGHT_CATCH_UP),
+                ..JobSpec::new(
+                    JobKind::WATCHMAN_SHUTDOWN,
+                    self.settings.shutdown_schedule(config.timezone)?,
+                )
             },
-            JobSpec::new(JobKind::WatchmanDeadline),
+            JobSpec::new(
+                JobKind::WATCHMAN_DEADLINE,
+                CronSchedule::parse(DEADLINE_CHECKS, config.timezone)?,
+            ),
         ];
-        if self.settings.starts_in_the_morning() {
-            jobs.push(JobSpec::new(JobKind::WatchmanStart));
+        if let Some(start) = self.settings.start_schedule(config.timezone)? {
+            jobs.push(JobSpec::new(JobKind::WATCHMAN_START, start));
         }
-        jobs
+        Ok(jobs)
     }
 
     fn run_job<'a>(
@@ -157,9 +179,9 @@ impl Feature for Watchman {
     ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
             match job.job {
-                JobKind::WatchmanShutdown => run::evening(ctx, job).await,
-                JobKind::WatchmanStart => run::morning(ctx).await,
-                JobKind::WatchmanDeadline => run::deadlines(ctx).await,
+                JobKind::WATCHMAN_SHUTDOWN => run::evening(ctx, job).await,
+                JobKind::WATCHMAN_START => run::morning(ctx).await,
+                JobKind::WATCHMAN_DEADLINE => run::deadlines(ctx).await,
                 other => anyhow::bail!("Night Watchman has no job {}", other.as_str()),
             }
         })
@@ -245,7 +267,7 @@ fn numbers(
 
 /// Night Watchman is on when `[watchman]` is present.
 pub fn watchman_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
-    let Some(w) = &config.watchman else {
+    let Ok(Some(w)) = config.section::<WatchmanConfig>() else {
         return FeatureStatus {
             name: "night_watchman",
             on: false,
@@ -267,8 +289,8 @@ pub fn watchman_status(config: &Config, secrets: &Secrets) -> FeatureStatus {
             w.shutdown_schedule,
             w.start_schedule,
             match w.mode {
-                crate::config::WatchmanMode::Notice => "notice",
-                crate::config::WatchmanMode::Approve => "approve",
+                crate::features::watchman::config::WatchmanMode::Notice => "notice",
+                crate::features::watchman::config::WatchmanMode::Approve => "approve",
             },
             signals.join(", "),
             crate::features::destinations_text(

@@ -11,10 +11,10 @@ use crate::chat::answers::{self, local};
 use crate::chat::destinations::{Destinations, rewrite_tagged};
 use crate::chat::message::{ChatMessage, Part};
 use crate::cloud::instances;
-use crate::config::WatchmanMode;
 use crate::dispatch::Context;
 use crate::domain::{ActionKind, ApprovalId};
 use crate::events::JobRun;
+use crate::features::watchman::config::WatchmanMode;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
@@ -95,7 +95,7 @@ pub async fn evening_now(
     let proposed = ctx
         .gate
         .propose(NewProposal {
-            kind: ActionKind::StopInstances,
+            kind: ActionKind::STOP_INSTANCES,
             target: night.clone(),
             params: actions::params(&check),
             reason: format!(
@@ -160,7 +160,7 @@ pub async fn refresh_for(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()
         let Some(p) = ctx.gate.get(id).await? else {
             continue;
         };
-        if p.kind != ActionKind::StopInstances || p.state == ProposalState::Pending {
+        if p.kind != ActionKind::STOP_INSTANCES || p.state == ProposalState::Pending {
             continue;
         }
         let msg = answers::decided(&p, ctx.config.timezone);

@@ -14,7 +14,8 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
 use chrono::{DateTime, Utc};
 use opsmate::clock::{Clock, ManualClock};
-use opsmate::config::{AwsConfig, Config, GuardConfig, Secret};
+use opsmate::config::{AwsConfig, Config, Secret};
+use opsmate::features::guard::config::GuardConfig;
 use opsmate::features::guard::run;
 use opsmate::features::guard::scan::{Scan, UserReport};
 
@@ -56,11 +57,14 @@ impl GuardHarness {
         };
         config.slack.api_url = fake.api_url();
         config.github.api_url = github.url.clone();
-        config.approvals.revoke_access = Some(opsmate::config::KindPolicy {
-            telegram_users: vec![opsmate::domain::TelegramUserId(TG_ALICE)],
-            ..slack::policy()
-        });
-        config.guard = Some(GuardConfig {
+        config.approvals.set_policy(
+            opsmate::domain::ActionKind::REVOKE_ACCESS,
+            opsmate::config::KindPolicy {
+                telegram_users: vec![opsmate::domain::TelegramUserId(TG_ALICE)],
+                ..slack::policy()
+            },
+        );
+        config.sections.set(&GuardConfig {
             github_org: Some(ORG.into()),
             ..GuardConfig::default()
         });

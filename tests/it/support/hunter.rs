@@ -13,7 +13,8 @@ use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, ResourceType, Tag, TagSpecification, VolumeType,
 };
 use opsmate::clock::{Clock, ManualClock};
-use opsmate::config::{AwsConfig, Config, HunterConfig, KindPolicy, Secret};
+use opsmate::config::{AwsConfig, Config, KindPolicy, Secret};
+use opsmate::features::hunter::config::HunterConfig;
 use opsmate::features::hunter::hunt::{self, HuntResult};
 use serde_json::Value;
 use std::time::Duration;
@@ -59,10 +60,16 @@ impl HunterHarness {
         config.telegram.public_url = Some("https://opsmate.example.com".into());
         config.telegram.allowed_chat_ids = vec![TG_CHAT];
         config.telegram.approver_user_ids = vec![opsmate::domain::TelegramUserId(TG_ALICE)];
-        config.approvals.delete_volume = Some(approvers());
-        config.approvals.delete_snapshot = Some(approvers());
-        config.approvals.release_address = Some(approvers());
-        config.hunter = Some(HunterConfig {
+        config
+            .approvals
+            .set_policy(opsmate::domain::ActionKind::DELETE_VOLUME, approvers());
+        config
+            .approvals
+            .set_policy(opsmate::domain::ActionKind::DELETE_SNAPSHOT, approvers());
+        config
+            .approvals
+            .set_policy(opsmate::domain::ActionKind::RELEASE_ADDRESS, approvers());
+        config.sections.set(&HunterConfig {
             volume_min_idle_days: 0,
             slack_channel: Some(CHANNEL.into()),
             ..HunterConfig::default()

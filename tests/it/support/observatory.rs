@@ -11,9 +11,9 @@ use super::telegram_updates::{TG_CHAT, TG_SECRET};
 use chrono::Utc;
 use opsmate::app::AppOptions;
 use opsmate::clock::ManualClock;
-use opsmate::config::observatory::{CheckConfig, CheckKind, ObservatoryConfig};
 use opsmate::config::{Config, Secret, Secrets};
 use opsmate::features::observatory::Observatory;
+use opsmate::features::observatory::config::{CheckConfig, CheckKind, ObservatoryConfig};
 use opsmate::features::observatory::status::Outcome;
 use std::sync::Arc;
 
@@ -83,9 +83,9 @@ impl HealthHarness {
         config.telegram.public_url = Some("https://opsmate.example.com".into());
         config.telegram.allowed_chat_ids = vec![TG_CHAT];
         config.telegram.alert_chat_id = Some(TG_CHAT);
-        config.observatory = Some(ObservatoryConfig {
+        config.sections.set(&ObservatoryConfig {
             checks: vec![http_check("api", &service.url)],
-            self_checks: opsmate::config::observatory::SelfChecks {
+            self_checks: opsmate::features::observatory::config::SelfChecks {
                 enabled: false,
                 ..Default::default()
             },

@@ -55,15 +55,17 @@ impl SlackHarness {
         let fake = FakeSlack::start(vec![]).await;
         let mut config = config_in(dir.path());
         config.slack.api_url = fake.api_url();
-        config.approvals.delete_volume = Some(policy());
+        config
+            .approvals
+            .set_policy(opsmate::domain::ActionKind::DELETE_VOLUME, policy());
         Self::start_with(dir, fake, config).await
     }
 
     pub async fn start_with(dir: tempfile::TempDir, fake: FakeSlack, config: Config) -> Self {
         let action = CountingAction::new();
         let mut registry = ActionRegistry::default();
-        registry.register(ActionKind::DeleteVolume, action.clone());
-        registry.register(ActionKind::RevokeAccess, action.clone());
+        registry.register(ActionKind::DELETE_VOLUME, action.clone());
+        registry.register(ActionKind::REVOKE_ACCESS, action.clone());
         let options = AppOptions {
             actions: registry,
             ..AppOptions::default()
@@ -249,7 +251,7 @@ impl SlackHarness {
         let gate = &self.app.ctx.gate;
         let p = gate
             .propose(NewProposal {
-                kind: ActionKind::DeleteVolume,
+                kind: ActionKind::DELETE_VOLUME,
                 target: target.into(),
                 params: json!({"region": "us-east-1"}),
                 reason: "Unattached for 9 days; $8.00/month".into(),

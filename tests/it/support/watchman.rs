@@ -11,8 +11,9 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
 use chrono::{DateTime, Utc};
 use opsmate::clock::{Clock, ManualClock};
-use opsmate::config::{AwsConfig, Config, Secret, WatchmanConfig};
+use opsmate::config::{AwsConfig, Config, Secret};
 use opsmate::events::{JobKind, JobRun};
+use opsmate::features::watchman::config::WatchmanConfig;
 use opsmate::features::watchman::run;
 
 pub const REGION: &str = "us-east-1";
@@ -43,8 +44,10 @@ impl WatchmanHarness {
         config.slack.api_url = fake.api_url();
         config.github.api_url = github.url.clone();
         config.linear.api_url = linear.url.clone();
-        config.approvals.stop_instances = Some(slack::policy());
-        config.watchman = Some(WatchmanConfig {
+        config
+            .approvals
+            .set_policy(opsmate::domain::ActionKind::STOP_INSTANCES, slack::policy());
+        config.sections.set(&WatchmanConfig {
             github_org: Some("acme".into()),
             linear_team_keys: vec!["OPS".into()],
             slack_channel: Some(CHANNEL.into()),
@@ -80,7 +83,7 @@ impl WatchmanHarness {
     /// The evening job, as the scheduler would run it now.
     pub async fn evening(&self) {
         let job = JobRun {
-            job: JobKind::WatchmanShutdown,
+            job: JobKind::WATCHMAN_SHUTDOWN,
             scheduled_for: self.now(),
             catch_up: false,
         };

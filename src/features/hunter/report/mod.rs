@@ -51,7 +51,11 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(result: &HuntResult, listed: usize, settings: &crate::config::HunterConfig) -> Self {
+    pub fn of(
+        result: &HuntResult,
+        listed: usize,
+        settings: &crate::features::hunter::config::HunterConfig,
+    ) -> Self {
         let mut by_kind: BTreeMap<ZombieKind, Tally> = BTreeMap::new();
         let mut by_region: BTreeMap<String, Tally> = BTreeMap::new();
         for f in &result.findings {
@@ -136,7 +140,7 @@ pub async fn propose(ctx: &Context, result: &HuntResult) -> anyhow::Result<Store
         let proposed = ctx
             .gate
             .propose(NewProposal {
-                kind: ActionKind::DeleteZombies,
+                kind: ActionKind::DELETE_ZOMBIES,
                 target: format!("report:{report_id}"),
                 params: json!({
                     "resources": listed.iter().map(|f| f.resource()).collect::<Vec<_>>(),

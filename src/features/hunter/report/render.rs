@@ -430,9 +430,9 @@ mod tests {
         let bulk = ApprovalId::generate();
         let mut states: HashMap<ApprovalId, Proposal> = items
             .iter()
-            .map(|(id, _)| (id.clone(), proposal(id, ActionKind::DeleteVolume)))
+            .map(|(id, _)| (id.clone(), proposal(id, ActionKind::DELETE_VOLUME)))
             .collect();
-        states.insert(bulk.clone(), proposal(&bulk, ActionKind::DeleteZombies));
+        states.insert(bulk.clone(), proposal(&bulk, ActionKind::DELETE_ZOMBIES));
         let summary = Summary {
             scanned_at: "2026-11-22T09:00:00Z".parse().unwrap(),
             found: Tally {

@@ -1,7 +1,7 @@
 //! http checks: status, body, JSON field, latency and the certificate's expiry.
 
 use super::{human, millis};
-use crate::config::observatory::{CheckConfig, DEFAULT_TLS_WARN_DAYS};
+use crate::features::observatory::config::{CheckConfig, DEFAULT_TLS_WARN_DAYS};
 use crate::features::observatory::status::{Outcome, Status};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -371,7 +371,8 @@ mod tests {
 
     #[test]
     fn the_worst_finding_sets_the_status_and_leads_the_message() {
-        let mut check = CheckConfig::new("api", crate::config::observatory::CheckKind::Http);
+        let mut check =
+            CheckConfig::new("api", crate::features::observatory::config::CheckKind::Http);
         check.latency_slo_ms = Some(100);
         check.body_contains = Some("healthy".into());
         let now = Utc::now();

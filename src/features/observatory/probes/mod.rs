@@ -10,7 +10,7 @@ mod sqlite;
 mod system;
 mod tcp;
 
-use crate::config::observatory::{CheckConfig, CheckKind};
+use crate::features::observatory::config::{CheckConfig, CheckKind};
 use crate::features::observatory::status::{Outcome, Status};
 use crate::store::Store;
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! Host checks: disk, memory and CPU, as percent used against the thresholds.
 
 use super::{bytes, human, percent_outcome};
-use crate::config::observatory::CheckConfig;
+use crate::features::observatory::config::CheckConfig;
 use crate::features::observatory::status::Outcome;
 use std::time::{Duration, Instant};
 use sysinfo::{MINIMUM_CPU_UPDATE_INTERVAL, System};

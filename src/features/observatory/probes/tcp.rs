@@ -1,7 +1,7 @@
 //! tcp checks: does something accept connections at `host:port`, and how fast.
 
 use super::{human, millis};
-use crate::config::observatory::CheckConfig;
+use crate::features::observatory::config::CheckConfig;
 use crate::features::observatory::status::{Outcome, Status};
 use std::time::Instant;
 

@@ -362,7 +362,28 @@ impl MaintenanceWindow {
     }
 }
 
+impl crate::config::Section for ObservatoryConfig {
+    const NAME: &'static str = "observatory";
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        crate::scheduler::CronSchedule::parse(&self.digest_schedule, chrono_tz::Tz::UTC)
+            .map_err(|e| ("observatory.digest_schedule".to_owned(), e.to_string()))?;
+        ObservatoryConfig::validate(self)
+    }
+}
+
 impl ObservatoryConfig {
+    /// When the digest is sent: `digest_schedule` in `timezone`, else in `default_tz`.
+    pub fn digest_schedule(
+        &self,
+        default_tz: chrono_tz::Tz,
+    ) -> Result<crate::scheduler::CronSchedule, crate::scheduler::CronError> {
+        crate::scheduler::CronSchedule::parse(
+            &self.digest_schedule,
+            self.timezone.unwrap_or(default_tz),
+        )
+    }
+
     /// Checks that types alone cannot express. Returns `(key, problem)`.
     pub fn validate(&self) -> Result<(), (String, String)> {
         if !(1..=400).contains(&self.retention_days) {

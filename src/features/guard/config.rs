@@ -143,7 +143,25 @@ impl Default for GuardConfig {
     }
 }
 
+impl crate::config::Section for GuardConfig {
+    const NAME: &'static str = "guard";
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        crate::scheduler::CronSchedule::parse(&self.schedule, chrono_tz::Tz::UTC)
+            .map_err(|e| ("guard.schedule".to_owned(), e.to_string()))?;
+        GuardConfig::validate(self)
+    }
+}
+
 impl GuardConfig {
+    /// When the directory scan runs: `schedule` in `timezone`, else in `default_tz`.
+    pub fn schedule(
+        &self,
+        default_tz: chrono_tz::Tz,
+    ) -> Result<crate::scheduler::CronSchedule, crate::scheduler::CronError> {
+        crate::scheduler::CronSchedule::parse(&self.schedule, self.timezone.unwrap_or(default_tz))
+    }
+
     /// Checks that types alone cannot express. Returns `(key, problem)`.
     pub fn validate(&self) -> Result<(), (String, String)> {
         for (key, value) in [

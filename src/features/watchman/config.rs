@@ -79,7 +79,47 @@ impl Default for WatchmanConfig {
     }
 }
 
+impl crate::config::Section for WatchmanConfig {
+    const NAME: &'static str = "watchman";
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        crate::scheduler::CronSchedule::parse(&self.shutdown_schedule, chrono_tz::Tz::UTC)
+            .map_err(|e| ("watchman.shutdown_schedule".to_owned(), e.to_string()))?;
+        if self.starts_in_the_morning() {
+            crate::scheduler::CronSchedule::parse(&self.start_schedule, chrono_tz::Tz::UTC)
+                .map_err(|e| ("watchman.start_schedule".to_owned(), e.to_string()))?;
+        }
+        WatchmanConfig::validate(self)
+    }
+}
+
 impl WatchmanConfig {
+    /// When the evening check runs, in `timezone`, else in `default_tz`.
+    pub fn shutdown_schedule(
+        &self,
+        default_tz: chrono_tz::Tz,
+    ) -> Result<crate::scheduler::CronSchedule, crate::scheduler::CronError> {
+        crate::scheduler::CronSchedule::parse(
+            &self.shutdown_schedule,
+            self.timezone.unwrap_or(default_tz),
+        )
+    }
+
+    /// When the morning start runs, if it is on.
+    pub fn start_schedule(
+        &self,
+        default_tz: chrono_tz::Tz,
+    ) -> Result<Option<crate::scheduler::CronSchedule>, crate::scheduler::CronError> {
+        if !self.starts_in_the_morning() {
+            return Ok(None);
+        }
+        crate::scheduler::CronSchedule::parse(
+            &self.start_schedule,
+            self.timezone.unwrap_or(default_tz),
+        )
+        .map(Some)
+    }
+
     /// Whether the morning start is on.
     pub fn starts_in_the_morning(&self) -> bool {
         !self.start_schedule.trim().is_empty()
@@ -124,15 +164,13 @@ impl WatchmanConfig {
                 "must list at least one region, or be left out to use aws.regions".into(),
             ));
         }
-        super::check_exclude_tag("watchman.exclude_tag", &self.exclude_tag)
+        crate::config::check_exclude_tag("watchman.exclude_tag", &self.exclude_tag)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::events::JobKind;
 
     fn utc(s: &str) -> chrono::DateTime<chrono::Utc> {
         s.parse().unwrap()
@@ -140,15 +178,13 @@ mod tests {
 
     #[test]
     fn the_shutdown_keeps_its_local_time_on_the_dst_change_day() {
-        let config = Config {
-            timezone: chrono_tz::Europe::Berlin,
-            watchman: Some(WatchmanConfig {
-                shutdown_schedule: "0 20 * * *".into(),
-                ..WatchmanConfig::default()
-            }),
-            ..Config::default()
+        let watchman = WatchmanConfig {
+            shutdown_schedule: "0 20 * * *".into(),
+            ..WatchmanConfig::default()
         };
-        let s = config.job_schedule(JobKind::WatchmanShutdown).unwrap();
+        let s = watchman
+            .shutdown_schedule(chrono_tz::Europe::Berlin)
+            .unwrap();
         // Saturday in CET (UTC+1), then Sunday 29 March 2026, the change to CEST (UTC+2).
         assert_eq!(
             s.next_after(utc("2026-03-28T12:00:00Z")),
@@ -167,13 +203,10 @@ mod tests {
 
     #[test]
     fn defaults_are_weekday_evenings_and_mornings() {
-        let config = Config {
-            watchman: Some(WatchmanConfig::default()),
-            ..Config::default()
-        };
+        let watchman = WatchmanConfig::default();
         let friday_noon = utc("2026-11-27T12:00:00Z");
-        let stop = config.job_schedule(JobKind::WatchmanShutdown).unwrap();
-        let start = config.job_schedule(JobKind::WatchmanStart).unwrap();
+        let stop = watchman.shutdown_schedule(chrono_tz::UTC).unwrap();
+        let start = watchman.start_schedule(chrono_tz::UTC).unwrap().unwrap();
         assert_eq!(
             stop.next_after(friday_noon),
             Some(utc("2026-11-27T20:00:00Z"))

@@ -71,10 +71,28 @@ impl Default for HunterConfig {
     }
 }
 
+impl crate::config::Section for HunterConfig {
+    const NAME: &'static str = "hunter";
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        crate::scheduler::CronSchedule::parse(&self.schedule, chrono_tz::Tz::UTC)
+            .map_err(|e| ("hunter.schedule".to_owned(), e.to_string()))?;
+        HunterConfig::validate(self)
+    }
+}
+
 impl HunterConfig {
+    /// When the scheduled report runs: `schedule` in `timezone`, else in `default_tz`.
+    pub fn schedule(
+        &self,
+        default_tz: chrono_tz::Tz,
+    ) -> Result<crate::scheduler::CronSchedule, crate::scheduler::CronError> {
+        crate::scheduler::CronSchedule::parse(&self.schedule, self.timezone.unwrap_or(default_tz))
+    }
+
     /// Checks that types alone cannot express. Returns `(key, problem)`.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        super::check_exclude_tag("hunter.exclude_tag", &self.exclude_tag)?;
+        crate::config::check_exclude_tag("hunter.exclude_tag", &self.exclude_tag)?;
         if self.final_snapshot_poll.is_zero()
             || self.final_snapshot_poll > std::time::Duration::from_secs(600)
         {
@@ -162,13 +180,8 @@ mod tests {
 
     #[test]
     fn the_report_runs_weekdays_at_nine_local_time_by_default() {
-        let config = crate::config::Config {
-            timezone: chrono_tz::Europe::Berlin,
-            hunter: Some(HunterConfig::default()),
-            ..crate::config::Config::default()
-        };
-        let schedule = config
-            .job_schedule(crate::events::JobKind::HuntZombies)
+        let schedule = HunterConfig::default()
+            .schedule(chrono_tz::Europe::Berlin)
             .unwrap();
         // Friday 2026-11-20 10:00 Berlin → Monday 09:00 Berlin (08:00 UTC).
         let friday = "2026-11-20T09:00:00Z".parse().unwrap();
