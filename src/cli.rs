@@ -8,7 +8,7 @@ use crate::features;
 use crate::store::{Store, migrations};
 use crate::telemetry::{self, LogFormat};
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
@@ -26,8 +26,23 @@ pub struct Cli {
     /// Log format on standard error. Levels come from RUST_LOG (default: info).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+    /// A core command; `None` when the subcommand is a feature's (see
+    /// [`crate::plugin::Plug::cli`]).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The whole command line: the core's commands, then every feature's.
+    pub fn command_line() -> clap::Command {
+        let features = features::ALL.iter().flat_map(|plug| plug.cli);
+        features
+            .fold(<Cli as clap::CommandFactory>::command(), |cmd, c| {
+                cmd.subcommand((c.command)())
+            })
+            .subcommand_required(true)
+            .arg_required_else_help(true)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,75 +63,6 @@ pub enum Command {
     },
     /// Exit 0 if the local server's /healthz answers 200 (for container health checks).
     Probe,
-    /// Night Watchman: tonight's decision, or the whole evening flow now.
-    Watchman {
-        #[command(subcommand)]
-        command: WatchmanCliCommand,
-    },
-    /// Observatory: run the health checks, or read their history and SLOs.
-    Health {
-        #[command(subcommand)]
-        command: HealthCliCommand,
-    },
-    /// Print the daily digest now (`--send` also posts it to Slack and Telegram).
-    Digest {
-        #[arg(long)]
-        send: bool,
-    },
-    /// Access Guard: who has left and still has AWS access.
-    Access {
-        #[command(subcommand)]
-        command: AccessCliCommand,
-    },
-    /// List idle EBS volumes, old snapshots and Elastic IPs with their monthly cost.
-    /// No chat needed; nothing is deleted. Exits 1 if a region could not be scanned.
-    Zombies {
-        /// Scan only this region (repeatable); default: hunter.regions or aws.regions.
-        #[arg(long = "region", value_name = "REGION")]
-        regions: Vec<String>,
-        /// Print a JSON array instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum HealthCliCommand {
-    /// Run every check once and print the results; exit 0 only if all are ok.
-    Check,
-    /// The newest stored results, newest first.
-    History {
-        #[arg(default_value_t = 20)]
-        n: usize,
-    },
-    /// Uptime (day, 7 d, 30 d) and p95 latency of every check.
-    Slo,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AccessCliCommand {
-    /// Read IAM, Slack and GitHub and print where every IAM user stands (present,
-    /// missing_in_grace, departed, kept, unmapped). Asks nobody and changes no access;
-    /// it does move the grace clocks like the daily scan. Exits 1 if a directory
-    /// could not be read.
-    Scan {
-        /// Print a JSON array, one object per IAM user.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum WatchmanCliCommand {
-    /// Print the decision and its reasons without acting.
-    Check {
-        /// Print JSON: decision, reasons, instances (id, region, action, why).
-        #[arg(long)]
-        json: bool,
-    },
-    /// Check now and, if nobody is working, stop the instances (your run of this
-    /// command is the recorded decision; `dry_run` is respected).
-    Run,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,14 +91,30 @@ pub enum AuditCommand {
 
 /// Entry point used by `main`. Returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let matches = Cli::command_line().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     telemetry::init(cli.log_format);
     let env: config::load::Env = std::env::vars().collect();
     let loaded = match config::load(cli.config.as_deref(), &env) {
         Ok(l) => l,
         Err(e) => return config_error(&e),
     };
-    match run(cli.command, &loaded) {
+    let outcome = match (cli.command, matches.subcommand()) {
+        (Some(command), _) => run(command, &loaded),
+        (None, Some((name, args))) => match features::ALL
+            .iter()
+            .flat_map(|plug| plug.cli)
+            .find(|c| (c.command)().get_name() == name)
+        {
+            Some(c) => (c.run)(&loaded, args),
+            None => Err(anyhow::anyhow!("unknown command {name}")),
+        },
+        (None, None) => Err(anyhow::anyhow!("no command given; see opsmate --help")),
+    };
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -175,43 +137,7 @@ fn run(command: Command, loaded: &Loaded) -> anyhow::Result<i32> {
         } => config_check(loaded),
         Command::Audit { command } => audit_command(command, loaded),
         Command::Probe => probe(loaded),
-        Command::Zombies { regions, json } => zombies(loaded, &regions, json),
-        Command::Watchman { command } => crate::features::watchman::cli::run(loaded, command),
-        Command::Access {
-            command: AccessCliCommand::Scan { json },
-        } => crate::features::guard::cli::scan(loaded, json),
-        Command::Health { command } => crate::features::observatory::cli::health(loaded, command),
-        Command::Digest { send } => crate::features::observatory::cli::digest(loaded, send),
     }
-}
-
-fn zombies(loaded: &Loaded, regions: &[String], json: bool) -> anyhow::Result<i32> {
-    use crate::features::hunter::{Hunter, hunt, table};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let config = &loaded.config;
-        let (path, busy) = (config.storage.path.clone(), config.storage.busy_timeout);
-        let store = tokio::task::spawn_blocking(move || Store::open(&path, busy)).await??;
-        let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
-        let audit = crate::audit::Audit::new(store.clone(), clock.clone());
-        let aws = crate::cloud::Aws::load(&config.aws).await;
-        let hunter = Hunter::new(config, &aws).await?;
-        let result = hunt::hunt(&hunter, &store, &audit, clock.now(), regions, "cli").await?;
-        let mut out = std::io::stdout().lock();
-        if json {
-            table::write_json(&mut out, &result)?;
-        } else {
-            table::write_table(&mut out, &result)?;
-        }
-        table::write_regions(&mut std::io::stderr().lock(), &result)?;
-        Ok(if result.failed_regions().next().is_some() {
-            exit_code::CHECK_FAILED
-        } else {
-            exit_code::OK
-        })
-    })
 }
 
 fn serve(loaded: &Loaded) -> anyhow::Result<i32> {
@@ -357,5 +283,47 @@ fn audit_command(command: AuditCommand, loaded: &Loaded) -> anyhow::Result<i32> 
             eprintln!("exported {n} audit rows");
             Ok(exit_code::OK)
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_holds_the_core_and_every_features_subcommands() {
+        let cmd = Cli::command_line();
+        cmd.clone().debug_assert();
+        let names: Vec<_> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        for name in [
+            "serve", "config", "zombies", "watchman", "access", "health", "digest",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        let matches = cmd
+            .try_get_matches_from(["opsmate", "--config", "x.toml", "zombies", "--json"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+        let (name, args) = matches.subcommand().unwrap();
+        assert_eq!(name, "zombies");
+        let args: crate::features::hunter::cli::ZombiesArgs =
+            crate::plugin::cli_args(args).unwrap();
+        assert!(args.json);
+    }
+
+    #[test]
+    fn a_core_command_parses_into_its_variant() {
+        let matches = Cli::command_line()
+            .try_get_matches_from(["opsmate", "audit", "tail", "-n", "5"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Audit {
+                command: AuditCommand::Tail { n: 5 }
+            })
+        ));
     }
 }

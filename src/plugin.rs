@@ -16,7 +16,7 @@ use crate::chat::command::CommandSpec;
 use crate::chat::message::ChatMessage;
 use crate::clock::SharedClock;
 use crate::cloud::Aws;
-use crate::config::{Config, Secrets, SectionSpec};
+use crate::config::{Config, Loaded, Secrets, SectionSpec};
 use crate::dispatch::Context;
 use crate::domain::{Actor, ApprovalId};
 use crate::events::{JobKind, JobRun, ReplyTo};
@@ -49,8 +49,24 @@ pub struct Plug {
     /// The action kinds it proposes, with their words in chat. Its builder registers
     /// their handlers.
     pub kinds: &'static [KindSpec],
+    /// Its subcommands of `opsmate` (they work whether the feature is on or not).
+    pub cli: &'static [CliCommand],
     /// The answer to one of its commands while it is off: how to turn it on.
     pub off: fn() -> ChatMessage,
+}
+
+/// A subcommand of `opsmate` that a feature brings.
+pub struct CliCommand {
+    /// Its definition: name, help and arguments (usually a derived
+    /// `clap::Parser`'s `command()`).
+    pub command: fn() -> clap::Command,
+    /// Runs it with its parsed arguments; returns the exit code.
+    pub run: fn(&Loaded, &clap::ArgMatches) -> anyhow::Result<i32>,
+}
+
+/// The typed arguments of a feature's subcommand.
+pub fn cli_args<A: clap::FromArgMatches>(matches: &clap::ArgMatches) -> anyhow::Result<A> {
+    Ok(A::from_arg_matches(matches)?)
 }
 
 /// What a feature is built from.

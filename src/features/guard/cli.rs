@@ -7,7 +7,37 @@ use super::scan::{self, UserReport};
 use crate::app::App;
 use crate::config::Loaded;
 use crate::errors::exit_code;
+use crate::plugin::{CliCommand, cli_args};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;
+
+pub const CLI: &[CliCommand] = &[CliCommand {
+    command: AccessArgs::command,
+    run: |loaded, matches| match cli_args::<AccessArgs>(matches)?.command {
+        AccessCliCommand::Scan { json } => scan(loaded, json),
+    },
+}];
+
+/// Access Guard: who has left and still has AWS access.
+#[derive(Debug, Parser)]
+#[command(name = "access")]
+pub struct AccessArgs {
+    #[command(subcommand)]
+    pub command: AccessCliCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCliCommand {
+    /// Read IAM, Slack and GitHub and print where every IAM user stands (present,
+    /// missing_in_grace, departed, kept, unmapped). Asks nobody and changes no access;
+    /// it does move the grace clocks like the daily scan. Exits 1 if a directory
+    /// could not be read.
+    Scan {
+        /// Print a JSON array, one object per IAM user.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 /// Runs the scan; exits 1 when a directory could not be read.
 pub fn scan(loaded: &Loaded, json: bool) -> anyhow::Result<i32> {

@@ -28,6 +28,7 @@ pub const PLUG: Plug = Plug {
     build,
     commands: COMMANDS,
     kinds: super::kinds::KINDS,
+    cli: super::cli::CLI,
     off: || {
         ChatMessage::text(
             "Zombie Hunter is off",

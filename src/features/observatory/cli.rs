@@ -4,10 +4,11 @@ use super::config::ObservatoryConfig;
 use super::{Observatory, digest, store};
 use crate::app::App;
 use crate::chat::answers::local;
-use crate::cli::HealthCliCommand;
 use crate::config::Loaded;
 use crate::dispatch::Context;
 use crate::errors::exit_code;
+use crate::plugin::{CliCommand, cli_args};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -27,6 +28,46 @@ async fn app(loaded: &Loaded) -> anyhow::Result<(App, Context, Arc<Observatory>)
         .get::<Observatory>()
         .ok_or_else(|| anyhow::anyhow!("Observatory did not start"))?;
     Ok((app, ctx, o))
+}
+
+pub const CLI: &[CliCommand] = &[
+    CliCommand {
+        command: HealthArgs::command,
+        run: |loaded, matches| health(loaded, cli_args::<HealthArgs>(matches)?.command),
+    },
+    CliCommand {
+        command: DigestArgs::command,
+        run: |loaded, matches| digest(loaded, cli_args::<DigestArgs>(matches)?.send),
+    },
+];
+
+/// Observatory: run the health checks, or read their history and SLOs.
+#[derive(Debug, Parser)]
+#[command(name = "health")]
+pub struct HealthArgs {
+    #[command(subcommand)]
+    pub command: HealthCliCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HealthCliCommand {
+    /// Run every check once and print the results; exit 0 only if all are ok.
+    Check,
+    /// The newest stored results, newest first.
+    History {
+        #[arg(default_value_t = 20)]
+        n: usize,
+    },
+    /// Uptime (day, 7 d, 30 d) and p95 latency of every check.
+    Slo,
+}
+
+/// Print the daily digest now (`--send` also posts it to Slack and Telegram).
+#[derive(Debug, Parser)]
+#[command(name = "digest")]
+pub struct DigestArgs {
+    #[arg(long)]
+    pub send: bool,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -22,6 +22,7 @@ pub const PLUG: Plug = Plug {
     build,
     commands: COMMANDS,
     kinds: &[],
+    cli: super::cli::CLI,
     off: || {
         ChatMessage::text(
             "Observatory is off",

@@ -6,10 +6,37 @@ use super::config::WatchmanConfig;
 use super::decide::Verdict;
 use super::run::evening_now;
 use crate::app::App;
-use crate::cli::WatchmanCliCommand;
 use crate::config::Loaded;
 use crate::errors::exit_code;
+use crate::plugin::{CliCommand, cli_args};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;
+
+pub const CLI: &[CliCommand] = &[CliCommand {
+    command: WatchmanArgs::command,
+    run: |loaded, matches| run(loaded, cli_args::<WatchmanArgs>(matches)?.command),
+}];
+
+/// Night Watchman: tonight's decision, or the whole evening flow now.
+#[derive(Debug, Parser)]
+#[command(name = "watchman")]
+pub struct WatchmanArgs {
+    #[command(subcommand)]
+    pub command: WatchmanCliCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WatchmanCliCommand {
+    /// Print the decision and its reasons without acting.
+    Check {
+        /// Print JSON: decision, reasons, instances (id, region, action, why).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check now and, if nobody is working, stop the instances (your run of this
+    /// command is the recorded decision; `dry_run` is respected).
+    Run,
+}
 
 /// Runs a `watchman` subcommand; returns the exit code.
 pub fn run(loaded: &Loaded, command: WatchmanCliCommand) -> anyhow::Result<i32> {

@@ -37,6 +37,7 @@ pub const PLUG: Plug = Plug {
     build,
     commands: COMMANDS,
     kinds: super::kinds::KINDS,
+    cli: super::cli::CLI,
     off: run::off,
 };
 
