@@ -35,7 +35,13 @@ impl ActionHandler for Noop {
         p: &'a Proposal,
         _: &'a ActionRun<'a>,
     ) -> BoxFuture<'a, anyhow::Result<Progress>> {
-        Box::pin(async move { Ok(Progress::Done(json!({"done": p.target}))) })
+        Box::pin(async move {
+            Ok(Progress::Done(opsmate::approvals::Done {
+                report: json!({"done": p.target}),
+                summary: Vec::new(),
+                failed: 0,
+            }))
+        })
     }
 }
 

@@ -11,10 +11,10 @@
 //! [`ActionHandler::resumable`].
 
 use super::Gate;
+use super::outcome::Done;
 use super::proposal::Proposal;
 use super::steps::Steps;
 use crate::domain::ActionKind;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -35,10 +35,10 @@ pub enum Precheck {
 /// Where one call of [`ActionHandler::execute`] left the action.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
-    /// Finished: a JSON report of what really happened. A report whose `failed`
-    /// count is above zero (a set where some parts failed) marks the proposal failed,
-    /// keeping the report.
-    Done(Value),
+    /// Finished: the kind's report of what really happened ([`Done::of`]). A report
+    /// with failed parts (a set where some failed) marks the proposal failed, keeping
+    /// the report.
+    Done(Done),
     /// Found while acting that the target no longer qualifies (the volume was
     /// attached while its final snapshot was taken): nothing was changed; the text
     /// says why.

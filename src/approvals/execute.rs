@@ -8,7 +8,7 @@
 
 use super::proposal::{Proposal, ProposalState};
 use super::sql;
-use super::{ActionHandler, Gate};
+use super::{ActionHandler, Gate, Outcome};
 use crate::audit;
 use crate::clock::to_millis;
 use crate::domain::ApprovalId;
@@ -117,7 +117,7 @@ impl Gate {
         &self,
         id: &ApprovalId,
         state: ProposalState,
-        outcome: Value,
+        outcome: Outcome,
         detail: Option<String>,
     ) -> anyhow::Result<Proposal> {
         let now = self.clock.now();
@@ -130,7 +130,7 @@ impl Gate {
                             "DELETE FROM action_progress WHERE proposal_id = ?1",
                             [id.as_str()],
                         )?;
-                        let mut details = outcome.clone();
+                        let mut details = serde_json::to_value(&outcome)?;
                         if let (Some(obj), Some(d)) = (details.as_object_mut(), detail) {
                             obj.insert("detail".into(), Value::String(d));
                         }

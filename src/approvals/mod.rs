@@ -12,6 +12,7 @@ mod action;
 mod decide;
 mod execute;
 pub mod kinds;
+mod outcome;
 pub mod policy;
 mod proposal;
 mod sql;
@@ -19,6 +20,7 @@ mod steps;
 
 pub use action::{ActionHandler, ActionRegistry, ActionRun, BoxFuture, Precheck, Progress};
 pub use execute::Recovery;
+pub use outcome::{ActionReport, Done, Outcome};
 pub use policy::Refusal;
 pub use proposal::{NewProposal, PostedAt, Proposal, ProposalState};
 pub use steps::Steps;

@@ -1,5 +1,6 @@
 //! What a proposal is and the states it moves through.
 
+use super::outcome::Outcome;
 use crate::domain::{ActionKind, ApprovalId};
 use crate::outbox::Platform;
 use chrono::{DateTime, Utc};
@@ -105,8 +106,20 @@ pub struct Proposal {
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub outcome: Option<Value>,
+    pub outcome: Option<Outcome>,
     pub posted: Option<PostedAt>,
+}
+
+impl Proposal {
+    /// The parameters as its kind's type.
+    pub fn params_as<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<T> {
+        serde_json::from_value(self.params.clone()).map_err(|e| {
+            anyhow::anyhow!(
+                "the parameters of this {} proposal are unreadable: {e}",
+                self.kind
+            )
+        })
+    }
 }
 
 /// What a feature asks the gate to put up for a decision.

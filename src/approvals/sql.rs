@@ -224,7 +224,7 @@ pub fn finish(
     conn: &Connection,
     id: &ApprovalId,
     to: ProposalState,
-    outcome: &Value,
+    outcome: &super::outcome::Outcome,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let n = conn.execute(
@@ -233,7 +233,7 @@ pub fn finish(
         params![
             id.as_str(),
             to.as_str(),
-            outcome.to_string(),
+            serde_json::to_string(outcome)?,
             to_millis(now)
         ],
     )?;

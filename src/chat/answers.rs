@@ -238,30 +238,19 @@ pub fn decided(p: &Proposal, tz: Tz) -> ChatMessage {
 
 fn outcome_text(p: &Proposal) -> Option<String> {
     let outcome = p.outcome.as_ref()?;
-    if let Some(why) = outcome.get("skipped").and_then(|v| v.as_str()) {
+    if let Some(why) = &outcome.skipped {
         return Some(format!("Skipped: {why}"));
     }
     // A report that lists what happened line by line says so in those lines.
-    let lines = outcome
-        .pointer("/report/summary")
-        .and_then(|s| s.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|l| l.as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        });
-    let error = outcome.get("error").and_then(|v| v.as_str());
-    if let Some(err) = error {
+    let summary = outcome.summary_lines();
+    let lines = (!summary.is_empty()).then(|| summary.join("\n"));
+    if let Some(err) = &outcome.error {
         return Some(match lines {
             Some(lines) => format!("Error: {err}\n{lines}"),
             None => format!("Error: {err}"),
         });
     }
-    let dry = outcome
-        .get("dry_run")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
+    let dry = outcome.dry_run;
     // An action's report is for the audit trail; chat shows only its summary lines.
     match (dry, lines) {
         (true, Some(lines)) => Some(format!("Dry run, nothing was changed:\n{lines}")),

@@ -17,13 +17,13 @@
 mod locks;
 
 use crate::approvals::{
-    ActionRun, BoxFuture, Gate, PostedAt, Precheck, Progress, Proposal, ProposalState, Recovery,
-    Steps,
+    ActionRun, BoxFuture, Gate, Outcome, PostedAt, Precheck, Progress, Proposal, ProposalState,
+    Recovery, Steps,
 };
 use crate::domain::ApprovalId;
 use crate::events::ReplyTo;
 use locks::TargetLocks;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -318,7 +318,7 @@ async fn one_pass(inner: &Inner, id: &ApprovalId, first: bool) -> anyhow::Result
             Ok(Pass::Ended(p))
         } else {
             Ok(Pass::Ended(
-                gate.finish_execution(id, ProposalState::Failed, json!({"error": error}), None)
+                gate.finish_execution(id, ProposalState::Failed, Outcome::failed(error), None)
                     .await?,
             ))
         };
@@ -335,20 +335,23 @@ async fn one_pass(inner: &Inner, id: &ApprovalId, first: bool) -> anyhow::Result
     if p.state != ProposalState::Executing {
         return Ok(Pass::Ended(p));
     }
-    let finish = |state, outcome: Value, detail| gate.finish_execution(id, state, outcome, detail);
+    let finish =
+        |state, outcome: Outcome, detail| gate.finish_execution(id, state, outcome, detail);
     if first {
         match handler.recheck(&p).await {
             Ok(Precheck::Qualifies) => {}
             Ok(Precheck::NoLongerQualifies(why)) => {
                 return Ok(Pass::Ended(
-                    finish(ProposalState::Skipped, json!({"skipped": why}), None).await?,
+                    finish(ProposalState::Skipped, Outcome::skipped(why), None).await?,
                 ));
             }
             Err(e) => {
                 return Ok(Pass::Ended(
                     finish(
                         ProposalState::Failed,
-                        json!({"error": format!("could not check the target again before acting: {e}")}),
+                        Outcome::failed(format!(
+                            "could not check the target again before acting: {e}"
+                        )),
                         Some(format!("{e:#}")),
                     )
                     .await?,
@@ -365,24 +368,17 @@ async fn one_pass(inner: &Inner, id: &ApprovalId, first: bool) -> anyhow::Result
     };
     let dry_run = run.dry_run;
     match handler.execute(&p, &run).await {
-        Ok(Progress::Done(report)) => {
-            let failed = report.get("failed").and_then(Value::as_u64).unwrap_or(0);
-            let (state, outcome) = if failed > 0 {
-                (
-                    ProposalState::Failed,
-                    json!({"dry_run": dry_run, "report": report,
-                           "error": format!("{failed} of the actions failed")}),
-                )
+        Ok(Progress::Done(done)) => {
+            let state = if done.failed > 0 {
+                ProposalState::Failed
             } else {
-                (
-                    ProposalState::Succeeded,
-                    json!({"dry_run": dry_run, "report": report}),
-                )
+                ProposalState::Succeeded
             };
+            let outcome = Outcome::done(dry_run, done);
             Ok(Pass::Ended(finish(state, outcome, None).await?))
         }
         Ok(Progress::Skipped(why)) => Ok(Pass::Ended(
-            finish(ProposalState::Skipped, json!({"skipped": why}), None).await?,
+            finish(ProposalState::Skipped, Outcome::skipped(why), None).await?,
         )),
         Ok(Progress::Wait { after, changed }) => {
             gate.note_pass(id, chrono::Duration::from_std(after)?)
@@ -398,7 +394,7 @@ async fn one_pass(inner: &Inner, id: &ApprovalId, first: bool) -> anyhow::Result
         Err(e) => Ok(Pass::Ended(
             finish(
                 ProposalState::Failed,
-                json!({"error": e.to_string()}),
+                Outcome::failed(e.to_string()),
                 Some(format!("{e:#}")),
             )
             .await?,

@@ -199,7 +199,7 @@ async fn a_waiting_action_resumes_after_a_restart_without_redoing_its_first_step
     action.ready.store(true, Ordering::SeqCst);
     let ended = app.ctx.executor.ended(&p.id).await.unwrap();
     assert_eq!(ended.state, ProposalState::Succeeded);
-    assert_eq!(ended.outcome.unwrap()["report"]["after"], "request-1");
+    assert_eq!(ended.outcome.unwrap().report.unwrap()["after"], "request-1");
     assert_eq!(
         action.requests(),
         1,

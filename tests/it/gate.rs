@@ -426,8 +426,8 @@ async fn recheck_skips_a_target_that_no_longer_qualifies() {
         Decided::Approved(p) => {
             assert_eq!(p.state, ProposalState::Skipped);
             assert_eq!(
-                p.outcome.unwrap()["skipped"],
-                "us-east-1/vol-9 is attached again"
+                p.outcome.unwrap().skipped.as_deref(),
+                Some("us-east-1/vol-9 is attached again")
             );
         }
         other => panic!("expected a skipped execution, got {other:?}"),
@@ -449,12 +449,7 @@ async fn a_failed_action_is_reported_as_failed() {
     match f.approve(&p.id, "UALICE").await {
         Decided::Approved(p) => {
             assert_eq!(p.state, ProposalState::Failed);
-            assert!(
-                p.outcome.unwrap()["error"]
-                    .as_str()
-                    .unwrap()
-                    .contains("VolumeInUse")
-            );
+            assert!(p.outcome.unwrap().error.unwrap().contains("VolumeInUse"));
         }
         other => panic!("expected failure, got {other:?}"),
     }
@@ -465,7 +460,7 @@ async fn dry_run_reaches_the_action() {
     let f = fixture_with(approvals(1), true);
     let p = f.propose("us-east-1/vol-11").await;
     match f.approve(&p.id, "UALICE").await {
-        Decided::Approved(p) => assert_eq!(p.outcome.unwrap()["dry_run"], true),
+        Decided::Approved(p) => assert!(p.outcome.unwrap().dry_run),
         other => panic!("unexpected: {other:?}"),
     }
     assert_eq!(*f.action.dry_runs.lock().unwrap(), vec![true]);

@@ -209,11 +209,17 @@ async fn a_failure_after_step_three_resumes_with_what_is_left_and_repeats_nothin
     );
     assert_eq!(audit_rows(&h.slack.app, "guard.step_failed").len(), 1);
     let report = latest(&h, "bob").await.outcome.unwrap();
-    let results: Vec<&str> = report["report"]["steps"]
-        .as_array()
-        .unwrap()
+    let report: opsmate::features::guard::revoke::RevokeReport = report.report_as().unwrap();
+    let results: Vec<String> = report
+        .steps
         .iter()
-        .map(|s| s["result"].as_str().unwrap())
+        .map(|s| {
+            serde_json::to_value(s.result)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(
         results,

@@ -117,13 +117,18 @@ fn volume_proposal() -> Proposal {
 }
 
 /// The volume proposal approved by Alice at 10:15 CET, then in `state`.
+/// An outcome as the database holds it.
+fn outcome_of(v: Value) -> opsmate::approvals::Outcome {
+    serde_json::from_value(v).unwrap()
+}
+
 fn approved_volume(state: ProposalState, outcome: Option<Value>) -> Proposal {
     Proposal {
         state,
         decided_by: Some("slack:UALICE01".into()),
         decided_at: Some(at("2026-11-20T09:15:00Z")),
         finished_at: Some(at("2026-11-20T09:16:30Z")),
-        outcome,
+        outcome: outcome.map(outcome_of),
         ..volume_proposal()
     }
 }
@@ -391,9 +396,9 @@ fn a_zombie_report_after_some_decisions_shows_each_outcome_and_offers_the_rest()
     let deleted = states.get_mut(&approval("v2aaaaaaaa")).unwrap();
     deleted.state = ProposalState::Succeeded;
     deleted.decided_by = Some("slack:UALICE01".into());
-    deleted.outcome = Some(json!({"dry_run": false, "report": {
+    deleted.outcome = Some(outcome_of(json!({"dry_run": false, "report": {
         "target": "eu-central-1/vol-0a1b2c3d4e5f60718", "kind": "volume",
-        "result": "deleted", "final_snapshot": "snap-0f1e2d3c4b5a69788"}}));
+        "result": "deleted", "final_snapshot": "snap-0f1e2d3c4b5a69788"}})));
     let kept = states.get_mut(&approval("v2bbbbbbbb")).unwrap();
     kept.state = ProposalState::Rejected;
     kept.decided_by = Some("slack:UBOB0002".into());
@@ -409,19 +414,19 @@ fn a_zombie_report_after_delete_all_says_what_the_set_did() {
         let p = states.get_mut(id).unwrap();
         p.state = ProposalState::Succeeded;
         p.decided_by = Some("slack:UALICE01".into());
-        p.outcome = Some(json!({"dry_run": false, "report": {
-            "target": f.resource().target(), "kind": f.kind, "result": "deleted"}}));
+        p.outcome = Some(outcome_of(json!({"dry_run": false, "report": {
+            "target": f.resource().target(), "kind": f.kind, "result": "deleted"}})));
     }
     let bulk = states.get_mut(&approval(REPORT_BULK)).unwrap();
     bulk.state = ProposalState::Succeeded;
     bulk.decided_by = Some("slack:UALICE01".into());
-    bulk.outcome = Some(
+    bulk.outcome = Some(outcome_of(
         json!({"dry_run": false, "report": {"failed": 0, "items": report
         .items
         .iter()
         .map(|(_, f)| json!({"target": f.resource().target(), "kind": f.kind, "result": "deleted"}))
         .collect::<Vec<_>>()}}),
-    );
+    ));
     let pages = pages(&report, &states, &|_| true, TZ);
     assert_rendered("hunter_report_all_deleted", &pages[0]);
 }
@@ -557,7 +562,7 @@ fn a_night_watchman_stop_once_done_lists_each_instance() {
         decided_by: Some(DEADLINE_DECIDER.into()),
         decided_at: Some(at("2026-11-19T19:30:00Z")),
         finished_at: Some(at("2026-11-19T19:31:10Z")),
-        outcome: Some(json!({"dry_run": false, "report": {
+        outcome: Some(outcome_of(json!({"dry_run": false, "report": {
             "summary": [
                 "i-0123456789abcdef0 (eu-central-1) stopped",
                 "i-0fedcba9876543210 (eu-central-1) stopped"
@@ -565,7 +570,7 @@ fn a_night_watchman_stop_once_done_lists_each_instance() {
             "instances": [],
             "failed": 0,
             "estimated_savings_usd": 1.96
-        }})),
+        }}))),
         ..stop_proposal(&check)
     };
     assert_rendered("watchman_stop_done", &answers::decided(&p, TZ));

@@ -9,7 +9,8 @@ use super::identity::Identity;
 use super::steps::{self, Recorder};
 use super::{Guard, directories, store};
 use crate::approvals::{
-    ActionHandler, ActionRegistry, ActionRun, BoxFuture, Precheck, Progress, Proposal,
+    ActionHandler, ActionRegistry, ActionReport, ActionRun, BoxFuture, Done, Precheck, Progress,
+    Proposal,
 };
 use crate::audit::Audit;
 use crate::clock::SharedClock;
@@ -17,10 +18,9 @@ use crate::cloud::iam;
 use crate::domain::ActionKind;
 use crate::features::guard::config::RevokeStep;
 use crate::store::Store;
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 /// What a revocation proposal carries: who, why, what they have, and the steps
@@ -45,7 +45,63 @@ pub struct RevokeParams {
 
 impl RevokeParams {
     pub fn of(p: &Proposal) -> anyhow::Result<Self> {
-        serde_json::from_value(p.params.clone()).context("reading the revocation's parameters")
+        p.params_as()
+    }
+}
+
+/// What happened to one step of a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepResult {
+    /// An earlier, interrupted revocation did it.
+    DoneEarlier,
+    WouldRemove,
+    Done,
+    Failed,
+}
+
+/// One step's line of a revocation report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepLine {
+    pub step: String,
+    pub result: StepResult,
+    /// What it removed (access key ids, group names, …).
+    pub removed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl StepLine {
+    fn new(step: &str, result: StepResult, removed: &[String]) -> Self {
+        Self {
+            step: step.to_owned(),
+            result,
+            removed: removed.to_vec(),
+            error: None,
+        }
+    }
+}
+
+/// The report of a revocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevokeReport {
+    pub user: String,
+    pub steps: Vec<StepLine>,
+    /// Steps not tried because an earlier one failed.
+    pub left: Vec<String>,
+    pub failed: usize,
+    /// The lines chat shows (the envelope's summary holds them).
+    #[serde(skip)]
+    pub lines: Vec<String>,
+}
+
+impl ActionReport for RevokeReport {
+    fn summary(&self) -> Vec<String> {
+        self.lines.clone()
+    }
+
+    fn failed(&self) -> usize {
+        self.failed
     }
 }
 
@@ -118,7 +174,7 @@ impl Revoker {
         }
     }
 
-    async fn revoke(&self, p: &Proposal, dry_run: bool) -> anyhow::Result<Value> {
+    async fn revoke(&self, p: &Proposal, dry_run: bool) -> anyhow::Result<RevokeReport> {
         let params = RevokeParams::of(p)?;
         let user = params.user.clone();
         let approval = p.id.to_string();
@@ -140,7 +196,7 @@ impl Revoker {
             }
             if let Some(removed) = done.get(name) {
                 lines.push(format!("✓ {name}: done earlier ({})", listed(removed)));
-                results.push(json!({"step": name, "result": "done_earlier", "removed": removed}));
+                results.push(StepLine::new(name, StepResult::DoneEarlier, removed));
                 continue;
             }
             let rec = Recorder::new(&self.audit, &user, &approval, name, dry_run);
@@ -149,12 +205,12 @@ impl Revoker {
             match outcome {
                 Ok(()) if dry_run => {
                     lines.push(format!("• {name}: would remove {}", listed(&items)));
-                    results.push(json!({"step": name, "result": "would_remove", "removed": items}));
+                    results.push(StepLine::new(name, StepResult::WouldRemove, &items));
                 }
                 Ok(()) => {
                     self.step_done(&user, name, &approval, &items).await?;
                     lines.push(format!("✓ {name}: removed {}", listed(&items)));
-                    results.push(json!({"step": name, "result": "done", "removed": items}));
+                    results.push(StepLine::new(name, StepResult::Done, &items));
                 }
                 Err(e) => {
                     // Chat says what failed in words; the audit row keeps the chain.
@@ -176,9 +232,10 @@ impl Revoker {
                             format!(" (removed before the error: {})", items.join(", "))
                         }
                     ));
-                    results.push(
-                        json!({"step": name, "result": "failed", "removed": items, "error": error}),
-                    );
+                    results.push(StepLine {
+                        error: Some(error),
+                        ..StepLine::new(name, StepResult::Failed, &items)
+                    });
                     failed += 1;
                 }
             }
@@ -231,13 +288,13 @@ impl Revoker {
                 left.join(", ")
             ));
         }
-        Ok(json!({
-            "user": user,
-            "steps": results,
-            "left": left,
-            "failed": failed,
-            "summary": lines,
-        }))
+        Ok(RevokeReport {
+            user,
+            steps: results,
+            left: left.into_iter().map(str::to_owned).collect(),
+            failed,
+            lines,
+        })
     }
 
     /// Records a finished step and its audit row in one transaction.
@@ -287,6 +344,9 @@ impl ActionHandler for Revoker {
         proposal: &'a Proposal,
         run: &'a ActionRun<'a>,
     ) -> BoxFuture<'a, anyhow::Result<Progress>> {
-        Box::pin(async move { self.revoke(proposal, run.dry_run).await.map(Progress::Done) })
+        Box::pin(async move {
+            let report = self.revoke(proposal, run.dry_run).await?;
+            Ok(Progress::Done(Done::of(&report)?))
+        })
     }
 }

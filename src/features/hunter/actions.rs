@@ -20,8 +20,8 @@
 use super::detect::{self, Protection};
 use super::{Hunter, Resource, ZombieKind};
 use crate::approvals::{
-    ActionHandler, ActionRegistry, ActionRun, BoxFuture, Gate, Precheck, Progress, Proposal,
-    ProposalState,
+    ActionHandler, ActionRegistry, ActionReport, ActionRun, BoxFuture, Done, Gate, Outcome,
+    Precheck, Progress, Proposal, ProposalState,
 };
 use crate::audit::Audit;
 use crate::audit::events;
@@ -179,31 +179,46 @@ impl Item {
         }
     }
 
-    /// The report of a proposal about this one resource: the line, with its
-    /// sentence as the report's summary.
-    fn report(&self) -> anyhow::Result<Value> {
-        let mut v = serde_json::to_value(self)?;
-        v["summary"] = json!([self.sentence()]);
-        Ok(v)
-    }
-
     /// The state and outcome of a proposal about this one resource.
-    fn proposal_outcome(&self, dry_run: bool) -> anyhow::Result<(ProposalState, Value)> {
-        let report = self.report()?;
+    fn proposal_outcome(&self, dry_run: bool) -> anyhow::Result<(ProposalState, Outcome)> {
+        let done = Done::of(self)?;
         Ok(match self.result {
             ItemResult::Skipped => (
                 ProposalState::Skipped,
-                json!({"skipped": self.why, "report": report}),
+                Outcome {
+                    report: Some(done.report),
+                    summary: done.summary,
+                    ..Outcome::skipped(self.why.clone().unwrap_or_default())
+                },
             ),
             ItemResult::Failed => (
                 ProposalState::Failed,
-                json!({"error": self.error, "report": report}),
+                Outcome {
+                    report: Some(done.report),
+                    summary: done.summary,
+                    ..Outcome::failed(self.error.clone().unwrap_or_default())
+                },
             ),
-            _ => (
-                ProposalState::Succeeded,
-                json!({"dry_run": dry_run, "report": report}),
-            ),
+            _ => (ProposalState::Succeeded, Outcome::done(dry_run, done)),
         })
+    }
+}
+
+/// A proposal about one resource reports its line.
+impl ActionReport for Item {
+    fn summary(&self) -> Vec<String> {
+        vec![self.sentence()]
+    }
+}
+
+/// A set reports every line, and counts the failed ones.
+impl ActionReport for SetReport {
+    fn summary(&self) -> Vec<String> {
+        self.items.iter().map(Item::sentence).collect()
+    }
+
+    fn failed(&self) -> usize {
+        self.failed
     }
 }
 
@@ -627,17 +642,14 @@ impl Deleter {
             return match item.result {
                 ItemResult::Skipped => Ok(Progress::Skipped(item.why.unwrap_or_default())),
                 ItemResult::Failed => anyhow::bail!(item.error.unwrap_or_default()),
-                _ => Ok(Progress::Done(item.report()?)),
+                _ => Ok(Progress::Done(Done::of(&item)?)),
             };
         }
         let failed = items
             .iter()
             .filter(|i| i.result == ItemResult::Failed)
             .count();
-        let summary: Vec<String> = items.iter().map(Item::sentence).collect();
-        let mut report = serde_json::to_value(SetReport { items, failed })?;
-        report["summary"] = json!(summary);
-        Ok(Progress::Done(report))
+        Ok(Progress::Done(Done::of(&SetReport { items, failed })?))
     }
 }
 

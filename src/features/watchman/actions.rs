@@ -7,14 +7,14 @@ use super::check::{self, InstanceAction};
 use super::decide::{self, Verdict};
 use super::{STOPPED_TAG, Watchman};
 use crate::approvals::{
-    ActionHandler, ActionRegistry, ActionRun, BoxFuture, Precheck, Progress, Proposal,
+    ActionHandler, ActionRegistry, ActionReport, ActionRun, BoxFuture, Done, Precheck, Progress,
+    Proposal,
 };
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::cloud::instances;
 use crate::domain::ActionKind;
 use crate::store::Store;
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -25,6 +25,89 @@ use std::sync::Arc;
 pub struct Target {
     pub id: String,
     pub region: String,
+}
+
+/// The parameters of a stop proposal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopParams {
+    pub instances: Vec<Target>,
+    #[serde(default)]
+    pub estimated_savings_usd: Option<f64>,
+    #[serde(default)]
+    pub hours_stopped: Option<f64>,
+}
+
+/// What happened to one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopResult {
+    Stopped,
+    WouldStop,
+    Skipped,
+    Failed,
+}
+
+/// One instance's line of a stop report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceLine {
+    pub id: String,
+    pub region: String,
+    pub result: StopResult,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// The state EC2 answered the stop with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl InstanceLine {
+    fn new(id: &str, region: &str, result: StopResult) -> Self {
+        Self {
+            id: id.to_owned(),
+            region: region.to_owned(),
+            result,
+            why: None,
+            state: None,
+        }
+    }
+
+    fn because(self, why: impl Into<String>) -> Self {
+        Self {
+            why: Some(why.into()),
+            ..self
+        }
+    }
+}
+
+/// The report of a stop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopReport {
+    pub instances: Vec<InstanceLine>,
+    pub failed: usize,
+    pub estimated_savings_usd: Option<f64>,
+}
+
+impl ActionReport for StopReport {
+    /// A line per instance, e.g. `i-0abc (eu-west-1) stopped`.
+    fn summary(&self) -> Vec<String> {
+        self.instances
+            .iter()
+            .map(|i| {
+                let result = match i.result {
+                    StopResult::Stopped => "stopped",
+                    StopResult::WouldStop => "would stop",
+                    StopResult::Skipped => "skipped",
+                    StopResult::Failed => "failed",
+                };
+                let why = i.why.as_ref().map(|w| format!(": {w}")).unwrap_or_default();
+                format!("{} ({}) {result}{why}", i.id, i.region)
+            })
+            .collect()
+    }
+
+    fn failed(&self) -> usize {
+        self.failed
+    }
 }
 
 /// Registers the stop handler unless one is registered already.
@@ -49,12 +132,7 @@ pub fn register(
 }
 
 pub fn targets_of(p: &Proposal) -> anyhow::Result<Vec<Target>> {
-    let v = p
-        .params
-        .get("instances")
-        .cloned()
-        .context("the proposal names no instances")?;
-    Ok(serde_json::from_value(v)?)
+    Ok(p.params_as::<StopParams>()?.instances)
 }
 
 struct Stopper {
@@ -62,10 +140,6 @@ struct Stopper {
     store: Store,
     audit: Audit,
     clock: SharedClock,
-}
-
-fn line(t: &Target, result: &str, why: Option<String>) -> Value {
-    json!({"id": t.id, "region": t.region, "result": result, "why": why})
 }
 
 impl Stopper {
@@ -76,7 +150,7 @@ impl Stopper {
         region: &str,
         targets: &[&Target],
         dry_run: bool,
-    ) -> anyhow::Result<(Vec<Value>, usize)> {
+    ) -> anyhow::Result<(Vec<InstanceLine>, usize)> {
         let client = self.watchman.aws.ec2(region);
         let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
         let now: BTreeMap<String, instances::InstanceSummary> = match instances::now(&client, &ids)
@@ -89,7 +163,9 @@ impl Stopper {
                 return Ok((
                     targets
                         .iter()
-                        .map(|t| line(t, "failed", Some(why.clone())))
+                        .map(|t| {
+                            InstanceLine::new(&t.id, &t.region, StopResult::Failed).because(&why)
+                        })
                         .collect(),
                     targets.len(),
                 ));
@@ -100,17 +176,13 @@ impl Stopper {
         let spec = &self.watchman.settings.exclude_tag;
         for t in targets {
             match now.get(&t.id) {
-                None => out.push(line(t, "skipped", Some("it no longer exists".into()))),
-                Some(i) if i.state != "running" => out.push(line(
-                    t,
-                    "skipped",
-                    Some(format!("it is {} already", i.state)),
-                )),
-                Some(i) if crate::config::excluded_by(spec, &i.tags).is_some() => out.push(line(
-                    t,
-                    "skipped",
-                    Some(format!("tagged {spec} since the check")),
-                )),
+                None => out.push(skipped(t, "it no longer exists".into())),
+                Some(i) if i.state != "running" => {
+                    out.push(skipped(t, format!("it is {} already", i.state)));
+                }
+                Some(i) if crate::config::excluded_by(spec, &i.tags).is_some() => {
+                    out.push(skipped(t, format!("tagged {spec} since the check")));
+                }
                 Some(_) => to_stop.push(t.id.clone()),
             }
         }
@@ -119,7 +191,7 @@ impl Stopper {
         }
         if dry_run {
             for id in &to_stop {
-                out.push(json!({"id": id, "region": region, "result": "would_stop"}));
+                out.push(InstanceLine::new(id, region, StopResult::WouldStop));
             }
             return Ok((out, 0));
         }
@@ -140,9 +212,10 @@ impl Stopper {
                             json!({"approval": p.id, "state": state}),
                         )
                         .await?;
-                    out.push(
-                        json!({"id": id, "region": region, "result": "stopped", "state": state}),
-                    );
+                    out.push(InstanceLine {
+                        state: Some(state),
+                        ..InstanceLine::new(&id, region, StopResult::Stopped)
+                    });
                 }
                 Ok((out, 0))
             }
@@ -159,7 +232,7 @@ impl Stopper {
                             json!({"approval": p.id, "error": why, "detail": detail}),
                         )
                         .await?;
-                    out.push(json!({"id": id, "region": region, "result": "failed", "why": why}));
+                    out.push(InstanceLine::new(id, region, StopResult::Failed).because(&why));
                 }
                 Ok((out, to_stop.len()))
             }
@@ -167,23 +240,8 @@ impl Stopper {
     }
 }
 
-/// Lines for the chat message, one per instance.
-fn summary(items: &[Value]) -> Vec<String> {
-    items
-        .iter()
-        .map(|i| {
-            let why = i["why"]
-                .as_str()
-                .map(|w| format!(": {w}"))
-                .unwrap_or_default();
-            format!(
-                "{} ({}) {}{why}",
-                i["id"].as_str().unwrap_or("?"),
-                i["region"].as_str().unwrap_or("?"),
-                i["result"].as_str().unwrap_or("?").replace('_', " ")
-            )
-        })
-        .collect()
+fn skipped(t: &Target, why: String) -> InstanceLine {
+    InstanceLine::new(&t.id, &t.region, StopResult::Skipped).because(why)
 }
 
 impl ActionHandler for Stopper {
@@ -234,12 +292,12 @@ impl ActionHandler for Stopper {
                 items.extend(lines);
                 failed += n;
             }
-            Ok(Progress::Done(json!({
-                "summary": summary(&items),
-                "instances": items,
-                "failed": failed,
-                "estimated_savings_usd": p.params.get("estimated_savings_usd"),
-            })))
+            let savings = p.params_as::<StopParams>()?.estimated_savings_usd;
+            Ok(Progress::Done(Done::of(&StopReport {
+                instances: items,
+                failed,
+                estimated_savings_usd: savings,
+            })?))
         })
     }
 }
@@ -255,9 +313,10 @@ pub fn params(check: &check::Check) -> Value {
             region: i.region.clone(),
         })
         .collect();
-    json!({
-        "instances": targets,
-        "estimated_savings_usd": check.estimated_savings_usd,
-        "hours_stopped": check.hours_stopped,
-    })
+    let params = StopParams {
+        instances: targets,
+        estimated_savings_usd: check.estimated_savings_usd,
+        hours_stopped: check.hours_stopped,
+    };
+    serde_json::to_value(params).unwrap_or_default()
 }

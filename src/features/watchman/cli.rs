@@ -125,23 +125,13 @@ async fn run_now(
     match decided {
         Some(p) => {
             writeln!(out, "{}: {}", p.id, p.state)?;
-            if let Some(lines) = p
-                .outcome
-                .as_ref()
-                .and_then(|o| o.pointer("/report/summary"))
-                .and_then(|s| s.as_array())
-            {
-                for l in lines.iter().filter_map(|l| l.as_str()) {
-                    writeln!(out, "  {l}")?;
+            if let Some(outcome) = &p.outcome {
+                for line in outcome.summary_lines() {
+                    writeln!(out, "  {line}")?;
                 }
-            }
-            if let Some(why) = p
-                .outcome
-                .as_ref()
-                .and_then(|o| o.get("skipped").or(o.get("error")))
-                .and_then(|s| s.as_str())
-            {
-                writeln!(out, "  {why}")?;
+                if let Some(why) = outcome.skipped.as_ref().or(outcome.error.as_ref()) {
+                    writeln!(out, "  {why}")?;
+                }
             }
             super::run::refresh_for(ctx, std::slice::from_ref(&p.id)).await?;
             Ok(if p.state == crate::approvals::ProposalState::Failed {

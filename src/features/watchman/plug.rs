@@ -259,8 +259,8 @@ fn numbers(
             })
             .ok();
         savings += params
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
-            .and_then(|p| p["estimated_savings_usd"].as_f64())
+            .and_then(|p| serde_json::from_str::<super::actions::StopParams>(&p).ok())
+            .and_then(|p| p.estimated_savings_usd)
             .unwrap_or(0.0);
     }
     Ok((stopped.len(), savings))

@@ -61,9 +61,9 @@ impl ActionHandler for CountingAction {
             if self.fail.load(Ordering::SeqCst) {
                 anyhow::bail!("AWS said no: VolumeInUse");
             }
-            Ok(Progress::Done(
+            Ok(Progress::Done(done(
                 json!({"deleted": proposal.target, "dry_run": dry_run}),
-            ))
+            )))
         })
     }
 }
@@ -117,13 +117,22 @@ impl ActionHandler for WaitingAction {
                     changed: false,
                 });
             }
-            Ok(Progress::Done(
+            Ok(Progress::Done(done(
                 json!({"deleted": proposal.target, "after": request}),
-            ))
+            )))
         })
     }
 
     fn resumable(&self) -> bool {
         true
+    }
+}
+
+/// A finished test action whose report is `report`.
+fn done(report: serde_json::Value) -> opsmate::approvals::Done {
+    opsmate::approvals::Done {
+        report,
+        summary: Vec::new(),
+        failed: 0,
     }
 }

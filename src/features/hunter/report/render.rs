@@ -7,11 +7,10 @@ use crate::approvals::{Proposal, ProposalState, Verdict};
 use crate::chat::answers::local;
 use crate::chat::message::{Button, ChatMessage, Part};
 use crate::domain::ApprovalId;
-use crate::features::hunter::actions::{Item, ItemResult};
+use crate::features::hunter::actions::{Item, ItemResult, SetReport};
 use crate::features::hunter::{Finding, ZombieKind};
 use chrono::Utc;
 use chrono_tz::Tz;
-use serde_json::Value;
 use std::collections::HashMap;
 
 /// Lines per message: two Slack blocks each keeps a page within Slack's 50 blocks,
@@ -100,27 +99,22 @@ fn result_text(item: &Item, decided_by: Option<&str>) -> String {
     }
 }
 
-/// A text field of a proposal's outcome.
-fn outcome_str<'a>(p: &'a Proposal, key: &str) -> Option<&'a str> {
-    p.outcome.as_ref()?.get(key)?.as_str()
-}
-
 /// The report line of a proposal about one resource, when its outcome has one.
 fn own_item(p: &Proposal) -> Option<Item> {
-    serde_json::from_value(p.outcome.as_ref()?.get("report")?.clone()).ok()
+    p.outcome.as_ref()?.report_as::<Item>()
+}
+
+/// The report of a finished "Delete all".
+fn set_report(bulk: &Proposal) -> Option<SetReport> {
+    bulk.outcome.as_ref()?.report_as::<SetReport>()
 }
 
 /// The line of `target` in a set's report (sets that ran before lines kept their own
 /// outcome).
 fn set_item(bulk: &Proposal, target: &str) -> Option<Item> {
-    let items = bulk
-        .outcome
-        .as_ref()?
-        .pointer("/report/items")?
-        .as_array()?;
-    items
-        .iter()
-        .filter_map(|i| serde_json::from_value::<Item>(i.clone()).ok())
+    set_report(bulk)?
+        .items
+        .into_iter()
         .find(|i| i.target == target)
 }
 
@@ -143,11 +137,17 @@ fn status(p: &Proposal, target: &str, bulk: Option<&Proposal>) -> Option<String>
         ProposalState::Succeeded => Some("✅ Done".into()),
         ProposalState::Skipped => Some(format!(
             "⏭️ Skipped: {}",
-            outcome_str(p, "skipped").unwrap_or("it changed since the scan")
+            p.outcome
+                .as_ref()
+                .and_then(|o| o.skipped.as_deref())
+                .unwrap_or("it changed since the scan")
         )),
         ProposalState::Failed => Some(format!(
             "⚠️ Failed: {}",
-            outcome_str(p, "error").unwrap_or("unknown error")
+            p.outcome
+                .as_ref()
+                .and_then(|o| o.error.as_deref())
+                .unwrap_or("unknown error")
         )),
         ProposalState::Rejected => Some(format!("❌ Kept by {}", by.unwrap_or("someone"))),
         ProposalState::Expired => Some("⌛ Expired: not decided in time".into()),
@@ -167,12 +167,7 @@ fn bulk_status(b: &Proposal) -> String {
             format!("⏳ Delete all{by}: deleting the lines that were still open…")
         }
         ProposalState::Succeeded | ProposalState::Failed => {
-            let items = b
-                .outcome
-                .as_ref()
-                .and_then(|o| o.pointer("/report/items"))
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
+            let items = set_report(b).map_or(0, |r| r.items.len());
             match (b.state, items) {
                 (_, 0) => format!("Delete all{by}: nothing was left to delete."),
                 (ProposalState::Failed, n) => {
@@ -377,6 +372,10 @@ fn confirm_text(f: &Finding) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outcome_of(v: serde_json::Value) -> crate::approvals::Outcome {
+        serde_json::from_value(v).unwrap()
+    }
     use crate::chat::slack::render::{MAX_BLOCKS, SlackRenderer};
     use crate::chat::telegram::html::{self, MAX_MESSAGE};
     use crate::domain::ActionKind;
@@ -518,13 +517,15 @@ mod tests {
         let p = states.get_mut(done).unwrap();
         p.state = ProposalState::Succeeded;
         p.decided_by = Some("slack:UALICE".into());
-        p.outcome = Some(
+        p.outcome = Some(outcome_of(
             json!({"dry_run": false, "report": {"target": "us-east-1/vol-0", "kind": "volume",
                     "result": "deleted", "final_snapshot": "snap-1"}}),
-        );
+        ));
         let p = states.get_mut(skipped).unwrap();
         p.state = ProposalState::Skipped;
-        p.outcome = Some(json!({"skipped": "vol-x was attached to i-1 since the scan"}));
+        p.outcome = Some(outcome_of(
+            json!({"skipped": "vol-x was attached to i-1 since the scan"}),
+        ));
         states.get_mut(rejected).unwrap().state = ProposalState::Expired;
         let text = pages(&r, &states, &|_| true, Tz::UTC)[0].plain();
         assert!(
@@ -567,10 +568,10 @@ mod tests {
         let p = states.get_mut(&own).unwrap();
         p.state = ProposalState::Succeeded;
         p.decided_by = Some("slack:UALICE".into());
-        p.outcome = Some(
+        p.outcome = Some(outcome_of(
             json!({"dry_run": false, "report": {"target": "us-east-1/vol-0",
             "kind": "volume", "result": "deleted", "final_snapshot": "snap-own"}}),
-        );
+        ));
         let bulk = states.get_mut(r.bulk.as_ref().unwrap()).unwrap();
         bulk.state = ProposalState::Succeeded;
         bulk.decided_by = Some("slack:UBOB".into());
@@ -578,9 +579,9 @@ mod tests {
             r.items[0].1.resource().target(),
             r.items[1].1.resource().target(),
         );
-        bulk.outcome = Some(json!({"report": {"failed": 0, "items": [
+        bulk.outcome = Some(outcome_of(json!({"report": {"failed": 0, "items": [
             {"target": t0, "kind": "volume", "result": "already_deleted"},
-            {"target": t1, "kind": "volume", "result": "deleted"}]}}));
+            {"target": t1, "kind": "volume", "result": "deleted"}]}})));
         assert_eq!(states[&open].state, ProposalState::Pending);
         let text = pages(&r, &states, &|_| true, Tz::UTC)[0].plain();
         assert!(
