@@ -30,12 +30,12 @@ macro_rules! string_id {
         pub struct $name(String);
 
         impl $name {
-            pub fn parse(value: &str) -> Result<Self, InvalidId> {
+            pub fn parse(value: &str) -> Result<Self, $crate::domain::InvalidId> {
                 let valid: fn(&str) -> bool = $valid;
                 if valid(value) {
                     Ok(Self(value.to_owned()))
                 } else {
-                    Err(invalid($what, value))
+                    Err($crate::domain::invalid($what, value))
                 }
             }
 
@@ -44,14 +44,14 @@ macro_rules! string_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
         impl TryFrom<String> for $name {
-            type Error = InvalidId;
+            type Error = $crate::domain::InvalidId;
             fn try_from(value: String) -> Result<Self, Self::Error> {
                 Self::parse(&value)
             }
@@ -62,8 +62,28 @@ macro_rules! string_id {
                 id.0
             }
         }
+
+        impl From<&$name> for String {
+            fn from(id: &$name) -> Self {
+                id.0.clone()
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
+
+pub(crate) use string_id;
 
 const APPROVAL_ID_LEN: usize = 10;
 const APPROVAL_ID_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";

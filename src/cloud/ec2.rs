@@ -2,6 +2,7 @@
 //! following every page. A failed page fails the whole listing: a throttled or broken
 //! call must never look like a resource that is gone.
 
+use super::ids::{AddressId, SnapshotId, VolumeId};
 use anyhow::Context;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
@@ -215,8 +216,13 @@ pub async fn addresses(client: &Client) -> anyhow::Result<Vec<AddressSummary>> {
 }
 
 /// One volume as it is now; `None` if it no longer exists.
-pub async fn volume_now(client: &Client, id: &str) -> anyhow::Result<Option<VolumeSummary>> {
-    match client.describe_volumes().volume_ids(id).send().await {
+pub async fn volume_now(client: &Client, id: &VolumeId) -> anyhow::Result<Option<VolumeSummary>> {
+    match client
+        .describe_volumes()
+        .volume_ids(id.as_str())
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.volumes().first().map(volume)),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => anyhow::bail!("DescribeVolumes {id}: {}", describe_error(&e)),
@@ -224,8 +230,16 @@ pub async fn volume_now(client: &Client, id: &str) -> anyhow::Result<Option<Volu
 }
 
 /// One own snapshot as it is now; `None` if it no longer exists.
-pub async fn snapshot_now(client: &Client, id: &str) -> anyhow::Result<Option<SnapshotSummary>> {
-    match client.describe_snapshots().snapshot_ids(id).send().await {
+pub async fn snapshot_now(
+    client: &Client,
+    id: &SnapshotId,
+) -> anyhow::Result<Option<SnapshotSummary>> {
+    match client
+        .describe_snapshots()
+        .snapshot_ids(id.as_str())
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.snapshots().first().map(snapshot)),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => anyhow::bail!("DescribeSnapshots {id}: {}", describe_error(&e)),
@@ -235,8 +249,9 @@ pub async fn snapshot_now(client: &Client, id: &str) -> anyhow::Result<Option<Sn
 /// The own AMI (disabled and deprecated included) that uses a snapshot, if any.
 pub async fn ami_using_snapshot(
     client: &Client,
-    snapshot_id: &str,
+    snapshot_id: &SnapshotId,
 ) -> anyhow::Result<Option<String>> {
+    let snapshot_id = snapshot_id.as_str();
     let out = client
         .describe_images()
         .owners("self")
@@ -259,11 +274,13 @@ pub async fn ami_using_snapshot(
 }
 
 /// One Elastic IP by allocation id (or public IP); `None` if it is released.
-pub async fn address_now(client: &Client, id: &str) -> anyhow::Result<Option<AddressSummary>> {
-    let request = if id.starts_with("eipalloc-") {
-        client.describe_addresses().allocation_ids(id)
-    } else {
-        client.describe_addresses().public_ips(id)
+pub async fn address_now(
+    client: &Client,
+    id: &AddressId,
+) -> anyhow::Result<Option<AddressSummary>> {
+    let request = match id {
+        AddressId::Allocation(a) => client.describe_addresses().allocation_ids(a.as_str()),
+        AddressId::PublicIp(ip) => client.describe_addresses().public_ips(ip.to_string()),
     };
     match request.send().await {
         Ok(out) => Ok(out.addresses().first().map(address)),
@@ -292,26 +309,29 @@ where
     }
 }
 
-pub async fn delete_volume(client: &Client, id: &str) -> anyhow::Result<Deleted> {
+pub async fn delete_volume(client: &Client, id: &VolumeId) -> anyhow::Result<Deleted> {
     deleted(
-        client.delete_volume().volume_id(id).send().await,
+        client.delete_volume().volume_id(id.as_str()).send().await,
         &format!("DeleteVolume {id}"),
     )
 }
 
-pub async fn delete_snapshot(client: &Client, id: &str) -> anyhow::Result<Deleted> {
+pub async fn delete_snapshot(client: &Client, id: &SnapshotId) -> anyhow::Result<Deleted> {
     deleted(
-        client.delete_snapshot().snapshot_id(id).send().await,
+        client
+            .delete_snapshot()
+            .snapshot_id(id.as_str())
+            .send()
+            .await,
         &format!("DeleteSnapshot {id}"),
     )
 }
 
 /// Releases an Elastic IP by allocation id (or, for EC2-Classic, public IP).
-pub async fn release_address(client: &Client, id: &str) -> anyhow::Result<Deleted> {
-    let request = if id.starts_with("eipalloc-") {
-        client.release_address().allocation_id(id)
-    } else {
-        client.release_address().public_ip(id)
+pub async fn release_address(client: &Client, id: &AddressId) -> anyhow::Result<Deleted> {
+    let request = match id {
+        AddressId::Allocation(a) => client.release_address().allocation_id(a.as_str()),
+        AddressId::PublicIp(ip) => client.release_address().public_ip(ip.to_string()),
     };
     deleted(request.send().await, &format!("ReleaseAddress {id}"))
 }
@@ -321,10 +341,10 @@ pub async fn release_address(client: &Client, id: &str) -> anyhow::Result<Delete
 /// the volume is already gone.
 pub async fn request_snapshot(
     client: &Client,
-    volume_id: &str,
+    volume_id: &VolumeId,
     description: &str,
     tags: &Tags,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<SnapshotId>> {
     let spec = TagSpecification::builder()
         .resource_type(ResourceType::Snapshot)
         .set_tags(Some(
@@ -335,7 +355,7 @@ pub async fn request_snapshot(
         .build();
     let created = match client
         .create_snapshot()
-        .volume_id(volume_id)
+        .volume_id(volume_id.as_str())
         .description(description)
         .tag_specifications(spec)
         .send()
@@ -345,12 +365,10 @@ pub async fn request_snapshot(
         Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => anyhow::bail!("CreateSnapshot of {volume_id}: {}", describe_error(&e)),
     };
-    Ok(Some(
-        created
-            .snapshot_id()
-            .context("CreateSnapshot returned no snapshot id")?
-            .to_owned(),
-    ))
+    let id = created
+        .snapshot_id()
+        .context("CreateSnapshot returned no snapshot id")?;
+    Ok(Some(SnapshotId::parse(id)?))
 }
 
 /// The own snapshot carrying every one of `tags` (e.g. the final snapshot an
@@ -360,7 +378,7 @@ pub async fn request_snapshot(
 pub async fn tagged_snapshot(
     client: &Client,
     tags: &[(&str, &str)],
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<SnapshotId>> {
     let mut request = client.describe_snapshots().owner_ids("self");
     for (k, v) in tags {
         request = request.filters(filter(&format!("tag:{k}"), v));
@@ -381,7 +399,9 @@ pub async fn tagged_snapshot(
                     .any(|t| t.key() == Some(*k) && t.value() == Some(*v))
             })
         })
-        .and_then(|s| s.snapshot_id().map(str::to_owned)))
+        .and_then(|s| s.snapshot_id())
+        .map(SnapshotId::parse)
+        .transpose()?)
 }
 
 /// Where a snapshot is: `pending`, `completed`, `error` (AWS's words), with the
@@ -396,8 +416,8 @@ pub struct SnapshotProgress {
 /// is absent from the answer.
 pub async fn snapshot_states(
     client: &Client,
-    ids: &[String],
-) -> anyhow::Result<std::collections::HashMap<String, SnapshotProgress>> {
+    ids: &[SnapshotId],
+) -> anyhow::Result<std::collections::HashMap<SnapshotId, SnapshotProgress>> {
     let mut out = std::collections::HashMap::new();
     if ids.is_empty() {
         return Ok(out);
@@ -411,14 +431,14 @@ pub async fn snapshot_states(
     };
     match client
         .describe_snapshots()
-        .set_snapshot_ids(Some(ids.to_vec()))
+        .set_snapshot_ids(Some(ids.iter().map(|id| id.to_string()).collect()))
         .send()
         .await
     {
         Ok(answer) => {
             for s in answer.snapshots() {
-                if let Some(id) = s.snapshot_id() {
-                    out.insert(id.to_owned(), progress(s));
+                if let Some(id) = s.snapshot_id().and_then(|id| SnapshotId::parse(id).ok()) {
+                    out.insert(id, progress(s));
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! `NoSuchEntity` as already done, so every step can run again safely.
 
 use super::describe_error;
+use super::ids::IamUserName;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{EntityType, StatusType};
@@ -24,7 +25,7 @@ pub const DENY_ALL_DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Si
 /// An IAM user with what `GetAccountAuthorizationDetails` says about them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IamUser {
-    pub name: String,
+    pub name: IamUserName,
     pub arn: String,
     pub created: Option<DateTime<Utc>>,
     pub tags: BTreeMap<String, String>,
@@ -76,9 +77,12 @@ pub async fn users(client: &Client) -> anyhow::Result<Vec<IamUser>> {
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| failed("GetAccountAuthorizationDetails", e))?;
         for u in page.user_detail_list() {
-            let Some(name) = u.user_name() else { continue };
+            // IAM's names always fit its rule; one that did not could not be acted on.
+            let Some(name) = u.user_name().and_then(|n| IamUserName::parse(n).ok()) else {
+                continue;
+            };
             out.push(IamUser {
-                name: name.to_owned(),
+                name,
                 arn: u.arn().unwrap_or_default().to_owned(),
                 created: time(u.create_date()),
                 tags: u
@@ -104,8 +108,8 @@ pub async fn users(client: &Client) -> anyhow::Result<Vec<IamUser>> {
 }
 
 /// Whether the user still exists.
-pub async fn user_exists(client: &Client, user: &str) -> anyhow::Result<bool> {
-    match client.get_user().user_name(user).send().await {
+pub async fn user_exists(client: &Client, user: &IamUserName) -> anyhow::Result<bool> {
+    match client.get_user().user_name(user.as_str()).send().await {
         Ok(_) => Ok(true),
         Err(e) if is_no_such_entity(&e) => Ok(false),
         Err(e) => Err(failed("GetUser", e)),
@@ -113,10 +117,10 @@ pub async fn user_exists(client: &Client, user: &str) -> anyhow::Result<bool> {
 }
 
 /// The user's access keys, each with its last use.
-pub async fn access_keys(client: &Client, user: &str) -> anyhow::Result<Vec<AccessKey>> {
+pub async fn access_keys(client: &Client, user: &IamUserName) -> anyhow::Result<Vec<AccessKey>> {
     let mut pages = client
         .list_access_keys()
-        .user_name(user)
+        .user_name(user.as_str())
         .max_items(MAX_ITEMS)
         .into_paginator()
         .send();
@@ -149,11 +153,11 @@ pub async fn access_keys(client: &Client, user: &str) -> anyhow::Result<Vec<Acce
 }
 
 /// The ids of the user's access keys (without the last-use lookups).
-pub async fn access_key_ids(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
+pub async fn access_key_ids(client: &Client, user: &IamUserName) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
         client
             .list_access_keys()
-            .user_name(user)
+            .user_name(user.as_str())
             .max_items(MAX_ITEMS),
         "ListAccessKeys",
         |page| page
@@ -164,8 +168,13 @@ pub async fn access_key_ids(client: &Client, user: &str) -> anyhow::Result<Vec<S
 }
 
 /// Whether the user has a console password.
-pub async fn has_login_profile(client: &Client, user: &str) -> anyhow::Result<bool> {
-    match client.get_login_profile().user_name(user).send().await {
+pub async fn has_login_profile(client: &Client, user: &IamUserName) -> anyhow::Result<bool> {
+    match client
+        .get_login_profile()
+        .user_name(user.as_str())
+        .send()
+        .await
+    {
         Ok(_) => Ok(true),
         Err(e) if is_no_such_entity(&e) => Ok(false),
         Err(e) => Err(failed("GetLoginProfile", e)),
@@ -173,11 +182,11 @@ pub async fn has_login_profile(client: &Client, user: &str) -> anyhow::Result<bo
 }
 
 /// Serial numbers of the user's MFA devices (ARNs for virtual ones).
-pub async fn mfa_devices(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
+pub async fn mfa_devices(client: &Client, user: &IamUserName) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
         client
             .list_mfa_devices()
-            .user_name(user)
+            .user_name(user.as_str())
             .max_items(MAX_ITEMS),
         "ListMFADevices",
         |page| page
@@ -194,11 +203,11 @@ pub fn is_virtual_mfa(serial: &str) -> bool {
 }
 
 /// Groups the user is in.
-pub async fn groups_of(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
+pub async fn groups_of(client: &Client, user: &IamUserName) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
         client
             .list_groups_for_user()
-            .user_name(user)
+            .user_name(user.as_str())
             .max_items(MAX_ITEMS),
         "ListGroupsForUser",
         |page| page.groups().iter().map(|g| g.group_name().to_owned())
@@ -208,12 +217,12 @@ pub async fn groups_of(client: &Client, user: &str) -> anyhow::Result<Vec<String
 /// Attached managed policies as `(name, arn)`.
 pub async fn attached_policies(
     client: &Client,
-    user: &str,
+    user: &IamUserName,
 ) -> anyhow::Result<Vec<(String, String)>> {
     Ok(every_page!(
         client
             .list_attached_user_policies()
-            .user_name(user)
+            .user_name(user.as_str())
             .max_items(MAX_ITEMS),
         "ListAttachedUserPolicies",
         |page| page
@@ -224,11 +233,11 @@ pub async fn attached_policies(
 }
 
 /// Names of the user's inline policies.
-pub async fn inline_policies(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
+pub async fn inline_policies(client: &Client, user: &IamUserName) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
         client
             .list_user_policies()
-            .user_name(user)
+            .user_name(user.as_str())
             .max_items(MAX_ITEMS),
         "ListUserPolicies",
         |page| page.policy_names().iter().cloned()
@@ -236,11 +245,11 @@ pub async fn inline_policies(client: &Client, user: &str) -> anyhow::Result<Vec<
 }
 
 /// Ids of the user's SSH public keys.
-pub async fn ssh_keys(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
+pub async fn ssh_keys(client: &Client, user: &IamUserName) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
         client
             .list_ssh_public_keys()
-            .user_name(user)
+            .user_name(user.as_str())
             .max_items(MAX_ITEMS),
         "ListSSHPublicKeys",
         |page| page
@@ -251,11 +260,14 @@ pub async fn ssh_keys(client: &Client, user: &str) -> anyhow::Result<Vec<String>
 }
 
 /// Ids of the user's signing certificates.
-pub async fn signing_certificates(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
+pub async fn signing_certificates(
+    client: &Client,
+    user: &IamUserName,
+) -> anyhow::Result<Vec<String>> {
     Ok(every_page!(
         client
             .list_signing_certificates()
-            .user_name(user)
+            .user_name(user.as_str())
             .max_items(MAX_ITEMS),
         "ListSigningCertificates",
         |page| page
@@ -267,10 +279,13 @@ pub async fn signing_certificates(client: &Client, user: &str) -> anyhow::Result
 
 /// Ids of the user's service-specific credentials (CodeCommit, Keyspaces …). The
 /// operation is not paged.
-pub async fn service_credentials(client: &Client, user: &str) -> anyhow::Result<Vec<String>> {
+pub async fn service_credentials(
+    client: &Client,
+    user: &IamUserName,
+) -> anyhow::Result<Vec<String>> {
     let out = client
         .list_service_specific_credentials()
-        .user_name(user)
+        .user_name(user.as_str())
         .send()
         .await
         .map_err(|e| failed("ListServiceSpecificCredentials", e))?;
@@ -294,10 +309,14 @@ where
     }
 }
 
-pub async fn deactivate_access_key(client: &Client, user: &str, id: &str) -> anyhow::Result<bool> {
+pub async fn deactivate_access_key(
+    client: &Client,
+    user: &IamUserName,
+    id: &str,
+) -> anyhow::Result<bool> {
     let r = client
         .update_access_key()
-        .user_name(user)
+        .user_name(user.as_str())
         .access_key_id(id)
         .status(StatusType::Inactive)
         .send()
@@ -305,55 +324,75 @@ pub async fn deactivate_access_key(client: &Client, user: &str, id: &str) -> any
     removed("UpdateAccessKey", r)
 }
 
-pub async fn delete_access_key(client: &Client, user: &str, id: &str) -> anyhow::Result<bool> {
+pub async fn delete_access_key(
+    client: &Client,
+    user: &IamUserName,
+    id: &str,
+) -> anyhow::Result<bool> {
     let r = client
         .delete_access_key()
-        .user_name(user)
+        .user_name(user.as_str())
         .access_key_id(id)
         .send()
         .await;
     removed("DeleteAccessKey", r)
 }
 
-pub async fn delete_login_profile(client: &Client, user: &str) -> anyhow::Result<bool> {
-    let r = client.delete_login_profile().user_name(user).send().await;
+pub async fn delete_login_profile(client: &Client, user: &IamUserName) -> anyhow::Result<bool> {
+    let r = client
+        .delete_login_profile()
+        .user_name(user.as_str())
+        .send()
+        .await;
     removed("DeleteLoginProfile", r)
 }
 
-pub async fn remove_from_group(client: &Client, user: &str, group: &str) -> anyhow::Result<bool> {
+pub async fn remove_from_group(
+    client: &Client,
+    user: &IamUserName,
+    group: &str,
+) -> anyhow::Result<bool> {
     let r = client
         .remove_user_from_group()
-        .user_name(user)
+        .user_name(user.as_str())
         .group_name(group)
         .send()
         .await;
     removed("RemoveUserFromGroup", r)
 }
 
-pub async fn detach_policy(client: &Client, user: &str, arn: &str) -> anyhow::Result<bool> {
+pub async fn detach_policy(client: &Client, user: &IamUserName, arn: &str) -> anyhow::Result<bool> {
     let r = client
         .detach_user_policy()
-        .user_name(user)
+        .user_name(user.as_str())
         .policy_arn(arn)
         .send()
         .await;
     removed("DetachUserPolicy", r)
 }
 
-pub async fn delete_inline_policy(client: &Client, user: &str, name: &str) -> anyhow::Result<bool> {
+pub async fn delete_inline_policy(
+    client: &Client,
+    user: &IamUserName,
+    name: &str,
+) -> anyhow::Result<bool> {
     let r = client
         .delete_user_policy()
-        .user_name(user)
+        .user_name(user.as_str())
         .policy_name(name)
         .send()
         .await;
     removed("DeleteUserPolicy", r)
 }
 
-pub async fn deactivate_mfa(client: &Client, user: &str, serial: &str) -> anyhow::Result<bool> {
+pub async fn deactivate_mfa(
+    client: &Client,
+    user: &IamUserName,
+    serial: &str,
+) -> anyhow::Result<bool> {
     let r = client
         .deactivate_mfa_device()
-        .user_name(user)
+        .user_name(user.as_str())
         .serial_number(serial)
         .send()
         .await;
@@ -369,10 +408,10 @@ pub async fn delete_virtual_mfa(client: &Client, serial: &str) -> anyhow::Result
     removed("DeleteVirtualMFADevice", r)
 }
 
-pub async fn delete_ssh_key(client: &Client, user: &str, id: &str) -> anyhow::Result<bool> {
+pub async fn delete_ssh_key(client: &Client, user: &IamUserName, id: &str) -> anyhow::Result<bool> {
     let r = client
         .delete_ssh_public_key()
-        .user_name(user)
+        .user_name(user.as_str())
         .ssh_public_key_id(id)
         .send()
         .await;
@@ -381,12 +420,12 @@ pub async fn delete_ssh_key(client: &Client, user: &str, id: &str) -> anyhow::Re
 
 pub async fn delete_signing_certificate(
     client: &Client,
-    user: &str,
+    user: &IamUserName,
     id: &str,
 ) -> anyhow::Result<bool> {
     let r = client
         .delete_signing_certificate()
-        .user_name(user)
+        .user_name(user.as_str())
         .certificate_id(id)
         .send()
         .await;
@@ -395,12 +434,12 @@ pub async fn delete_signing_certificate(
 
 pub async fn delete_service_credential(
     client: &Client,
-    user: &str,
+    user: &IamUserName,
     id: &str,
 ) -> anyhow::Result<bool> {
     let r = client
         .delete_service_specific_credential()
-        .user_name(user)
+        .user_name(user.as_str())
         .service_specific_credential_id(id)
         .send()
         .await;
@@ -408,10 +447,10 @@ pub async fn delete_service_credential(
 }
 
 /// Puts [`DENY_ALL_POLICY`] on the user (replacing an older copy, so it is idempotent).
-pub async fn put_deny_all(client: &Client, user: &str) -> anyhow::Result<()> {
+pub async fn put_deny_all(client: &Client, user: &IamUserName) -> anyhow::Result<()> {
     client
         .put_user_policy()
-        .user_name(user)
+        .user_name(user.as_str())
         .policy_name(DENY_ALL_POLICY)
         .policy_document(DENY_ALL_DOCUMENT)
         .send()
@@ -420,8 +459,8 @@ pub async fn put_deny_all(client: &Client, user: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn delete_user(client: &Client, user: &str) -> anyhow::Result<bool> {
-    let r = client.delete_user().user_name(user).send().await;
+pub async fn delete_user(client: &Client, user: &IamUserName) -> anyhow::Result<bool> {
+    let r = client.delete_user().user_name(user.as_str()).send().await;
     removed("DeleteUser", r)
 }
 

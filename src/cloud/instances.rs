@@ -2,6 +2,7 @@
 //! every page), stopping and starting, and the tag that marks what OpsMate stopped.
 
 use super::ec2::{MAX_PAGE, Tags, describe_error};
+use super::ids::InstanceId;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, Tag};
 use std::collections::BTreeMap;
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 /// The facts about an instance Night Watchman reasons about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceSummary {
-    pub id: String,
+    pub id: InstanceId,
     pub instance_type: String,
     /// `running`, `stopped`, …
     pub state: String,
@@ -40,8 +41,13 @@ fn summaries(
     out.reservations()
         .iter()
         .flat_map(|r| r.instances())
-        .map(|i| InstanceSummary {
-            id: i.instance_id().unwrap_or_default().to_owned(),
+        .filter_map(|i| {
+            // EC2 always names its instances; one it did not could not be acted on.
+            let id = InstanceId::parse(i.instance_id().unwrap_or_default()).ok()?;
+            Some((id, i))
+        })
+        .map(|(id, i)| InstanceSummary {
+            id,
             instance_type: i
                 .instance_type()
                 .map(|t| t.as_str().to_owned())
@@ -108,19 +114,24 @@ pub async fn with_tag_key(
 }
 
 /// The listed instances as they are now (missing ones are left out).
-pub async fn now(client: &Client, ids: &[String]) -> anyhow::Result<Vec<InstanceSummary>> {
+pub async fn now(client: &Client, ids: &[InstanceId]) -> anyhow::Result<Vec<InstanceSummary>> {
     let mut out = Vec::new();
     // DescribeInstances fails the whole call for one unknown id; ask one by one then.
     match client
         .describe_instances()
-        .set_instance_ids(Some(ids.to_vec()))
+        .set_instance_ids(Some(strings(ids)))
         .send()
         .await
     {
         Ok(page) => out.extend(summaries(&page)),
         Err(e) if super::ec2::is_not_found(&e) => {
             for id in ids {
-                match client.describe_instances().instance_ids(id).send().await {
+                match client
+                    .describe_instances()
+                    .instance_ids(id.as_str())
+                    .send()
+                    .await
+                {
                     Ok(page) => out.extend(summaries(&page)),
                     Err(e) if super::ec2::is_not_found(&e) => {}
                     Err(e) => anyhow::bail!("DescribeInstances {id}: {}", describe_error(&e)),
@@ -130,6 +141,10 @@ pub async fn now(client: &Client, ids: &[String]) -> anyhow::Result<Vec<Instance
         Err(e) => anyhow::bail!("DescribeInstances: {}", describe_error(&e)),
     }
     Ok(out)
+}
+
+fn strings(ids: &[InstanceId]) -> Vec<String> {
+    ids.iter().map(|id| id.to_string()).collect()
 }
 
 /// Each instance id with the state EC2 says it is moving to.
@@ -148,10 +163,10 @@ fn changes(list: &[aws_sdk_ec2::types::InstanceStateChange]) -> Vec<(String, Str
 }
 
 /// Stops instances; returns each id with the state EC2 reports it moving to.
-pub async fn stop(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+pub async fn stop(client: &Client, ids: &[InstanceId]) -> anyhow::Result<Vec<(String, String)>> {
     let out = client
         .stop_instances()
-        .set_instance_ids(Some(ids.to_vec()))
+        .set_instance_ids(Some(strings(ids)))
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("StopInstances: {}", describe_error(&e)))?;
@@ -159,10 +174,10 @@ pub async fn stop(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(String
 }
 
 /// Starts instances; returns each id with the state EC2 reports it moving to.
-pub async fn start(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+pub async fn start(client: &Client, ids: &[InstanceId]) -> anyhow::Result<Vec<(String, String)>> {
     let out = client
         .start_instances()
-        .set_instance_ids(Some(ids.to_vec()))
+        .set_instance_ids(Some(strings(ids)))
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("StartInstances: {}", describe_error(&e)))?;
@@ -170,10 +185,15 @@ pub async fn start(client: &Client, ids: &[String]) -> anyhow::Result<Vec<(Strin
 }
 
 /// Sets one tag on instances.
-pub async fn tag(client: &Client, ids: &[String], key: &str, value: &str) -> anyhow::Result<()> {
+pub async fn tag(
+    client: &Client,
+    ids: &[InstanceId],
+    key: &str,
+    value: &str,
+) -> anyhow::Result<()> {
     client
         .create_tags()
-        .set_resources(Some(ids.to_vec()))
+        .set_resources(Some(strings(ids)))
         .tags(Tag::builder().key(key).value(value).build())
         .send()
         .await
@@ -182,10 +202,10 @@ pub async fn tag(client: &Client, ids: &[String], key: &str, value: &str) -> any
 }
 
 /// Removes one tag from instances.
-pub async fn untag(client: &Client, ids: &[String], key: &str) -> anyhow::Result<()> {
+pub async fn untag(client: &Client, ids: &[InstanceId], key: &str) -> anyhow::Result<()> {
     client
         .delete_tags()
-        .set_resources(Some(ids.to_vec()))
+        .set_resources(Some(strings(ids)))
         .tags(Tag::builder().key(key).build())
         .send()
         .await

@@ -25,6 +25,7 @@ macro_rules! every_page {
 
 pub mod ec2;
 pub mod iam;
+pub mod ids;
 pub mod instances;
 
 use crate::config::AwsConfig;

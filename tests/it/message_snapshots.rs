@@ -452,7 +452,7 @@ async fn watchman() -> Watchman {
 fn evening_check(signals: Vec<Signal>) -> Check {
     let instances = vec![
         InstanceLine {
-            id: "i-0123456789abcdef0".into(),
+            id: opsmate::cloud::ids::InstanceId::parse("i-0123456789abcdef0").unwrap(),
             region: "eu-central-1".into(),
             instance_type: "t3.medium".into(),
             name: Some("staging-api".into()),
@@ -461,7 +461,7 @@ fn evening_check(signals: Vec<Signal>) -> Check {
             hourly_usd: Some(0.048),
         },
         InstanceLine {
-            id: "i-0fedcba9876543210".into(),
+            id: opsmate::cloud::ids::InstanceId::parse("i-0fedcba9876543210").unwrap(),
             region: "eu-central-1".into(),
             instance_type: "m5.large".into(),
             name: Some("staging-worker".into()),
@@ -470,7 +470,7 @@ fn evening_check(signals: Vec<Signal>) -> Check {
             hourly_usd: Some(0.115),
         },
         InstanceLine {
-            id: "i-0aaaabbbbccccdddd".into(),
+            id: opsmate::cloud::ids::InstanceId::parse("i-0aaaabbbbccccdddd").unwrap(),
             region: "eu-central-1".into(),
             instance_type: "t3.small".into(),
             name: None,
@@ -580,7 +580,7 @@ fn a_night_watchman_stop_once_done_lists_each_instance() {
 
 fn revoke_params() -> RevokeParams {
     RevokeParams {
-        user: "carol".into(),
+        user: opsmate::cloud::ids::IamUserName::parse("carol").unwrap(),
         email: Some("carol@example.com".into()),
         github_login: Some("carol-dev".into()),
         missing_from: vec!["slack (deactivated)".into(), "github".into()],

@@ -2,6 +2,7 @@
 //! scan), access keys with their last use, console password and MFA (read now).
 
 use crate::cloud::iam::{self, IamUser};
+use crate::cloud::ids::IamUserName;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -50,14 +51,17 @@ pub async fn gather(client: &aws_sdk_iam::Client, user: &IamUser) -> anyhow::Res
 
 /// The same, listing groups and policies too (for a resumed revocation, when no scan
 /// just read them).
-pub async fn gather_now(client: &aws_sdk_iam::Client, user: &str) -> anyhow::Result<Details> {
+pub async fn gather_now(
+    client: &aws_sdk_iam::Client,
+    user: &IamUserName,
+) -> anyhow::Result<Details> {
     let (groups, attached, inline) = tokio::try_join!(
         iam::groups_of(client, user),
         iam::attached_policies(client, user),
         iam::inline_policies(client, user),
     )?;
     let listed = IamUser {
-        name: user.to_owned(),
+        name: user.clone(),
         arn: String::new(),
         created: None,
         tags: Default::default(),

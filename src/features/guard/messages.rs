@@ -23,7 +23,7 @@ fn or_none(items: &[String]) -> String {
 /// The user, email and absence of a request.
 fn who(params: &RevokeParams, tz: Tz) -> Part {
     Part::Fields(vec![
-        ("IAM user".into(), params.user.clone()),
+        ("IAM user".into(), params.user.to_string()),
         (
             "Email".into(),
             params.email.clone().unwrap_or_else(|| "unknown".into()),

@@ -15,6 +15,7 @@ use crate::approvals::{
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::cloud::iam;
+use crate::cloud::ids::IamUserName;
 use crate::domain::ActionKind;
 use crate::features::guard::config::RevokeStep;
 use crate::store::Store;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 /// approved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevokeParams {
-    pub user: String,
+    pub user: IamUserName,
     pub email: Option<String>,
     pub github_login: Option<String>,
     pub missing_from: Vec<String>,
@@ -85,7 +86,7 @@ impl StepLine {
 /// The report of a revocation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevokeReport {
-    pub user: String,
+    pub user: IamUserName,
     pub steps: Vec<StepLine>,
     /// Steps not tried because an earlier one failed.
     pub left: Vec<String>,
@@ -145,7 +146,10 @@ impl Revoker {
             )));
         }
         let user = params.user.clone();
-        if let Some(person) = self.store.call(move |c| store::get(c, &user)).await?
+        if let Some(person) = self
+            .store
+            .call(move |c| store::get(c, user.as_str()))
+            .await?
             && let (Some(until), Some(by)) = (person.kept_until, &person.kept_by)
             && until > now
         {
@@ -163,7 +167,7 @@ impl Revoker {
             Finding::Gone { .. } => Ok(Precheck::Qualifies),
             Finding::Present => Ok(Precheck::NoLongerQualifies(format!(
                 "{} is back in the directories",
-                params.email.as_deref().unwrap_or(&params.user)
+                params.email.as_deref().unwrap_or(params.user.as_str())
             ))),
             Finding::Unmapped(why) => Ok(Precheck::NoLongerQualifies(why)),
             Finding::Unverified(why) => anyhow::bail!(
@@ -182,7 +186,7 @@ impl Revoker {
         let lookup = user.clone();
         let done = self
             .store
-            .call(move |c| store::done_steps(c, &lookup))
+            .call(move |c| store::done_steps(c, lookup.as_str()))
             .await?;
         let mut lines = Vec::new();
         let mut results = Vec::new();
@@ -208,7 +212,8 @@ impl Revoker {
                     results.push(StepLine::new(name, StepResult::WouldRemove, &items));
                 }
                 Ok(()) => {
-                    self.step_done(&user, name, &approval, &items).await?;
+                    self.step_done(user.as_str(), name, &approval, &items)
+                        .await?;
                     lines.push(format!("✓ {name}: removed {}", listed(&items)));
                     results.push(StepLine::new(name, StepResult::Done, &items));
                 }
@@ -271,7 +276,7 @@ impl Revoker {
             let now = self.clock.now();
             let who = user.clone();
             self.store
-                .call(move |c| store::set_revoked(c, &who, now))
+                .call(move |c| store::set_revoked(c, who.as_str(), now))
                 .await?;
             self.audit
                 .record(

@@ -13,6 +13,7 @@ use crate::approvals::{
 use crate::chat::answers;
 use crate::chat::destinations::{Destinations, rewrite_tagged};
 use crate::chat::message::ChatMessage;
+use crate::cloud::ids::IamUserName;
 use crate::dispatch::Context;
 use crate::domain::{ActionKind, Actor, ApprovalId};
 use crate::features::guard::config::RevokeStep;
@@ -89,7 +90,7 @@ async fn ask(ctx: &Context, g: &Guard, u: &UserReport) -> anyhow::Result<Option<
         .filter(|r| matches!(r.state, ProposalState::Failed | ProposalState::Interrupted))
         .map(|r| format!("approval {}, {}", r.approval, r.state));
     let params = RevokeParams {
-        user: u.user.clone(),
+        user: IamUserName::parse(&u.user)?,
         email: u.email.clone(),
         github_login: u.github_login.clone(),
         missing_from: u.missing_from.clone(),
@@ -122,7 +123,7 @@ async fn propose(
         .gate
         .propose(NewProposal {
             kind: ActionKind::REVOKE_ACCESS,
-            target: Guard::target(&params.user),
+            target: Guard::target(params.user.as_str()),
             params: serde_json::to_value(&params)?,
             reason,
             proposed_by: PROPOSER.into(),
@@ -181,7 +182,7 @@ pub async fn refresh_for(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()
             record_keep(
                 ctx,
                 &g,
-                &params.user,
+                params.user.as_str(),
                 p.decided_by.as_deref().unwrap_or("unknown"),
                 None,
                 Some(&p.id),
@@ -189,7 +190,7 @@ pub async fn refresh_for(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()
             )
             .await?;
         }
-        let kept = kept(ctx, &params.user).await?;
+        let kept = kept(ctx, params.user.as_str()).await?;
         let msg = messages::decided(&p, ctx.config.timezone, kept.as_ref());
         rewrite_tagged(ctx, &format!("{TAG_PREFIX}{id}"), |_| Some(msg.clone())).await?;
         if matches!(p.state, ProposalState::Failed | ProposalState::Interrupted)
@@ -219,7 +220,7 @@ async fn resume(
     };
     let params = RevokeParams {
         details,
-        done_before: done_before(ctx, &params.user).await?,
+        done_before: done_before(ctx, params.user.as_str()).await?,
         resumes: Some(format!("approval {}, {}", p.id, p.state)),
         ..params
     };
@@ -284,7 +285,13 @@ pub async fn keep(
         return Ok(off());
     };
     let g = &*g;
-    if !crate::cloud::iam::user_exists(&g.aws.iam(), user).await? {
+    let Ok(name) = IamUserName::parse(user) else {
+        return Ok(ChatMessage::text(
+            "Not done",
+            format!("`{user}` is not an IAM user name."),
+        ));
+    };
+    if !crate::cloud::iam::user_exists(&g.aws.iam(), &name).await? {
         return Ok(ChatMessage::text(
             "Not done",
             format!("There is no IAM user `{user}`."),

@@ -94,14 +94,14 @@ fn report(
     g: &Guard,
     latest: Option<&Proposal>,
 ) -> UserReport {
-    let id = identify(&iam.name, &iam.tags, &g.settings);
+    let id = identify(iam.name.as_str(), &iam.tags, &g.settings);
     let note = match finding {
         Finding::Unmapped(why) => Some(why.clone()),
         Finding::Unverified(why) => Some(format!("not verified: {}", why.join("; "))),
         _ => None,
     };
     UserReport {
-        user: iam.name.clone(),
+        user: iam.name.to_string(),
         email: id.email,
         github_login: id.login,
         status,
@@ -138,17 +138,22 @@ pub async fn scan(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
     let mut changes = Vec::new();
     let mut people = Vec::with_capacity(snapshot.users.len());
     for iam in &snapshot.users {
-        let id = identify(&iam.name, &iam.tags, &g.settings);
+        let id = identify(iam.name.as_str(), &iam.tags, &g.settings);
         let finding = detect::assess(&id, &snapshot.dirs, g.settings.rule);
-        let (person, status, change) =
-            detect::advance(stored.get(&iam.name), &iam.name, &finding, now, g.grace());
+        let (person, status, change) = detect::advance(
+            stored.get(iam.name.as_str()),
+            iam.name.as_str(),
+            &finding,
+            now,
+            g.grace(),
+        );
         let r = report(
             iam,
             &person,
             status,
             &finding,
             g,
-            latest.get(&Guard::target(&iam.name)),
+            latest.get(&Guard::target(iam.name.as_str())),
         );
         if change != Change::None {
             changes.push((
@@ -174,7 +179,7 @@ pub async fn scan(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
     .into_iter()
     .flatten()
     .collect();
-    let names: Vec<String> = snapshot.users.iter().map(|u| u.name.clone()).collect();
+    let names: Vec<String> = snapshot.users.iter().map(|u| u.name.to_string()).collect();
     // One row per scan: the digest reports unmapped users from it.
     let count = |s: Status| users.iter().filter(|u| u.status == s).count();
     let summary = json!({
@@ -211,7 +216,7 @@ pub async fn scan(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
                     let event = match change {
                         Change::StartedMissing => crate::audit::events::GUARD_MISSING,
                         Change::Returned => {
-                            store::clear_steps(tx, user)?;
+                            store::clear_steps(tx, user.as_str())?;
                             crate::audit::events::GUARD_RETURNED
                         }
                         Change::None => continue,
@@ -221,7 +226,7 @@ pub async fn scan(ctx: &Context, g: &Guard) -> anyhow::Result<Scan> {
                         now,
                         super::PROPOSER,
                         event,
-                        user,
+                        user.as_str(),
                         &json!({"email": email, "missing_from": missing_from}),
                     )?;
                 }

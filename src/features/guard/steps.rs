@@ -4,6 +4,7 @@
 
 use crate::audit::Audit;
 use crate::cloud::iam::{self, DENY_ALL_POLICY};
+use crate::cloud::ids::IamUserName;
 use crate::features::guard::config::RevokeStep;
 use aws_sdk_iam::Client;
 use serde_json::json;
@@ -12,7 +13,7 @@ use std::sync::Mutex;
 /// Audits and collects what one step removes (or, in a dry run, would remove).
 pub struct Recorder<'a> {
     pub audit: &'a Audit,
-    pub user: &'a str,
+    pub user: &'a IamUserName,
     pub approval: &'a str,
     /// The step's name in the audit log (`access_keys` …, `delete_user`).
     pub step: &'static str,
@@ -23,7 +24,7 @@ pub struct Recorder<'a> {
 impl<'a> Recorder<'a> {
     pub fn new(
         audit: &'a Audit,
-        user: &'a str,
+        user: &'a IamUserName,
         approval: &'a str,
         step: &'static str,
         dry_run: bool,

@@ -18,7 +18,7 @@
 //! it. A line already decided on its own is left alone.
 
 use super::detect::{self, Protection};
-use super::{Hunter, Resource, ZombieKind};
+use super::{Finding, Hunter, Resource, ZombieKind};
 use crate::approvals::{
     ActionHandler, ActionRegistry, ActionReport, ActionRun, BoxFuture, Done, Gate, Outcome,
     Precheck, Progress, Proposal, ProposalState,
@@ -27,6 +27,7 @@ use crate::audit::Audit;
 use crate::audit::events;
 use crate::clock::SharedClock;
 use crate::cloud::ec2::{self, Deleted};
+use crate::cloud::ids::SnapshotId;
 use crate::domain::{ActionKind, ApprovalId};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -69,22 +70,33 @@ pub fn register(
     }
 }
 
+/// The parameters of a proposal to delete one idle resource (a report line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineParams {
+    pub resource: Resource,
+    /// The finding as reported, with its cost.
+    pub finding: Finding,
+    /// The report it is a line of.
+    pub report: String,
+}
+
+/// The parameters of a "Delete all" over a report's lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetParams {
+    pub resources: Vec<Resource>,
+    /// The kinds in the set: whoever decides it must pass each one's policy (see
+    /// [`crate::approvals::kinds::policy_kinds`]).
+    pub kinds: Vec<ActionKind>,
+    pub report: String,
+    pub monthly_cost_usd: f64,
+}
+
 /// Reads the resources a proposal covers from its params.
 pub fn resources_of(p: &Proposal) -> anyhow::Result<Vec<Resource>> {
-    let key = if p.kind == ActionKind::DELETE_ZOMBIES {
-        "resources"
-    } else {
-        "resource"
-    };
-    let value = p
-        .params
-        .get(key)
-        .cloned()
-        .with_context(|| format!("proposal {} has no params.{key}", p.id))?;
     if p.kind == ActionKind::DELETE_ZOMBIES {
-        Ok(serde_json::from_value(value)?)
+        Ok(p.params_as::<SetParams>()?.resources)
     } else {
-        Ok(vec![serde_json::from_value(value)?])
+        Ok(vec![p.params_as::<LineParams>()?.resource])
     }
 }
 
@@ -108,7 +120,7 @@ pub struct Item {
     pub result: ItemResult,
     /// The final snapshot taken before the volume was deleted (or kept with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub final_snapshot: Option<String>,
+    pub final_snapshot: Option<SnapshotId>,
     /// Why it was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
@@ -143,7 +155,7 @@ impl Item {
         }
     }
 
-    fn with_snapshot(mut self, snapshot: Option<String>) -> Self {
+    fn with_snapshot(mut self, snapshot: Option<SnapshotId>) -> Self {
         self.final_snapshot = snapshot;
         self
     }
@@ -235,7 +247,7 @@ pub struct SetReport {
 enum ResourceStep {
     /// The final snapshot is requested; the volume is deleted once it completes.
     Snapshotting {
-        snapshot: String,
+        snapshot: SnapshotId,
         requested_at: DateTime<Utc>,
     },
     /// Finished.
@@ -277,7 +289,7 @@ impl Deleter {
         let client = self.client(r)?;
         let changed = |why: String| Ok(Precheck::NoLongerQualifies(why));
         match r.kind {
-            ZombieKind::Volume => match ec2::volume_now(&client, &r.id).await? {
+            ZombieKind::Volume => match ec2::volume_now(&client, &r.volume_id()?).await? {
                 None => Ok(Precheck::Qualifies),
                 Some(v) if v.state != "available" => changed(match v.attached_to.first() {
                     Some(i) => format!("{} was attached to {i} since the scan", r.id),
@@ -288,19 +300,19 @@ impl Deleter {
                     None => Ok(Precheck::Qualifies),
                 },
             },
-            ZombieKind::Snapshot => match ec2::snapshot_now(&client, &r.id).await? {
+            ZombieKind::Snapshot => match ec2::snapshot_now(&client, &r.snapshot_id()?).await? {
                 None => Ok(Precheck::Qualifies),
                 Some(s) => {
                     if let Some(p) = self.protected(&s.tags) {
                         return changed(format!("{}: {}", r.id, p.describe()));
                     }
-                    match ec2::ami_using_snapshot(&client, &r.id).await? {
+                    match ec2::ami_using_snapshot(&client, &r.snapshot_id()?).await? {
                         Some(ami) => changed(format!("{} is used by {ami}", r.id)),
                         None => Ok(Precheck::Qualifies),
                     }
                 }
             },
-            ZombieKind::ElasticIp => match ec2::address_now(&client, &r.id).await? {
+            ZombieKind::ElasticIp => match ec2::address_now(&client, &r.address_id()?).await? {
                 None => Ok(Precheck::Qualifies),
                 Some(a) if !a.is_idle() => changed(format!(
                     "{} ({}) is associated with {} now",
@@ -405,7 +417,7 @@ impl Deleter {
         let snapshot = match asked_before {
             Some(id) => id,
             None => {
-                let Some(volume) = ec2::volume_now(&client, &r.id).await? else {
+                let Some(volume) = ec2::volume_now(&client, &r.volume_id()?).await? else {
                     return Ok(done(Item::new(r, ItemResult::AlreadyDeleted)));
                 };
                 // AWS reserves the aws: prefix; those tags cannot be copied.
@@ -420,7 +432,7 @@ impl Deleter {
                     "Final snapshot of {} before OpsMate deleted it (approval {})",
                     r.id, p.id
                 );
-                match ec2::request_snapshot(&client, &r.id, &description, &tags).await? {
+                match ec2::request_snapshot(&client, &r.volume_id()?, &description, &tags).await? {
                     Some(id) => id,
                     None => return Ok(done(Item::new(r, ItemResult::AlreadyDeleted))),
                 }
@@ -440,12 +452,16 @@ impl Deleter {
     }
 
     /// Deletes a resource that passed its re-check.
-    async fn delete(&self, r: &Resource, snapshot: Option<String>) -> anyhow::Result<ResourceStep> {
+    async fn delete(
+        &self,
+        r: &Resource,
+        snapshot: Option<SnapshotId>,
+    ) -> anyhow::Result<ResourceStep> {
         let client = self.client(r)?;
         let deleted = match r.kind {
-            ZombieKind::Volume => ec2::delete_volume(&client, &r.id).await?,
-            ZombieKind::Snapshot => ec2::delete_snapshot(&client, &r.id).await?,
-            ZombieKind::ElasticIp => ec2::release_address(&client, &r.id).await?,
+            ZombieKind::Volume => ec2::delete_volume(&client, &r.volume_id()?).await?,
+            ZombieKind::Snapshot => ec2::delete_snapshot(&client, &r.snapshot_id()?).await?,
+            ZombieKind::ElasticIp => ec2::release_address(&client, &r.address_id()?).await?,
         };
         let result = match deleted {
             Deleted::Now => ItemResult::Deleted,
@@ -460,7 +476,7 @@ impl Deleter {
         &self,
         p: &Proposal,
         r: &Resource,
-        snapshot: String,
+        snapshot: SnapshotId,
     ) -> anyhow::Result<ResourceStep> {
         self.audit_step(
             p,
@@ -486,9 +502,9 @@ impl Deleter {
     async fn check_snapshots(
         &self,
         p: &Proposal,
-        waiting: Vec<(&Resource, String, DateTime<Utc>)>,
+        waiting: Vec<(&Resource, SnapshotId, DateTime<Utc>)>,
     ) -> anyhow::Result<Vec<(Resource, ResourceStep)>> {
-        let mut by_client: std::collections::BTreeMap<(Option<String>, String), Vec<String>> =
+        let mut by_client: std::collections::BTreeMap<(Option<String>, String), Vec<SnapshotId>> =
             Default::default();
         for (r, snapshot, _) in &waiting {
             by_client
@@ -658,10 +674,7 @@ async fn report_lines(
     p: &Proposal,
     store: &crate::store::Store,
 ) -> anyhow::Result<Vec<(ApprovalId, String)>> {
-    let Some(report) = p.params.get("report").and_then(Value::as_str) else {
-        return Ok(Vec::new());
-    };
-    let report = report.to_owned();
+    let report = p.params_as::<SetParams>()?.report;
     let stored = store
         .call(move |c| super::report::store::get(c, &report))
         .await?;

@@ -28,6 +28,7 @@ pub mod table;
 pub use plug::PLUG;
 
 use crate::cloud::Aws;
+use crate::cloud::ids::{AddressId, SnapshotId, VolumeId};
 use crate::config::Config;
 use crate::features::hunter::config::HunterConfig;
 use crate::features::hunter::config::role_account;
@@ -115,6 +116,21 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// Its id as a volume id (refused if it is not one).
+    pub fn volume_id(&self) -> anyhow::Result<VolumeId> {
+        Ok(VolumeId::parse(&self.id)?)
+    }
+
+    /// Its id as a snapshot id (refused if it is not one).
+    pub fn snapshot_id(&self) -> anyhow::Result<SnapshotId> {
+        Ok(SnapshotId::parse(&self.id)?)
+    }
+
+    /// Its id as an Elastic IP's (refused if it is neither an allocation id nor an IP).
+    pub fn address_id(&self) -> anyhow::Result<AddressId> {
+        Ok(AddressId::parse(&self.id)?)
+    }
+
     /// The proposal target: `region/id`, or `account/region/id` for another account.
     pub fn target(&self) -> String {
         format!(

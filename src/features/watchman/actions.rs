@@ -12,6 +12,7 @@ use crate::approvals::{
 };
 use crate::audit::Audit;
 use crate::clock::SharedClock;
+use crate::cloud::ids::InstanceId;
 use crate::cloud::instances;
 use crate::domain::ActionKind;
 use crate::store::Store;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 /// An instance named in a stop proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
-    pub id: String,
+    pub id: InstanceId,
     pub region: String,
 }
 
@@ -152,9 +153,11 @@ impl Stopper {
         dry_run: bool,
     ) -> anyhow::Result<(Vec<InstanceLine>, usize)> {
         let client = self.watchman.aws.ec2(region);
-        let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
-        let now: BTreeMap<String, instances::InstanceSummary> = match instances::now(&client, &ids)
-            .await
+        let ids: Vec<InstanceId> = targets.iter().map(|t| t.id.clone()).collect();
+        let now: BTreeMap<InstanceId, instances::InstanceSummary> = match instances::now(
+            &client, &ids,
+        )
+        .await
         {
             Ok(found) => found.into_iter().map(|i| (i.id.clone(), i)).collect(),
             Err(e) => {
@@ -164,7 +167,8 @@ impl Stopper {
                     targets
                         .iter()
                         .map(|t| {
-                            InstanceLine::new(&t.id, &t.region, StopResult::Failed).because(&why)
+                            InstanceLine::new(t.id.as_str(), &t.region, StopResult::Failed)
+                                .because(&why)
                         })
                         .collect(),
                     targets.len(),
@@ -191,7 +195,11 @@ impl Stopper {
         }
         if dry_run {
             for id in &to_stop {
-                out.push(InstanceLine::new(id, region, StopResult::WouldStop));
+                out.push(InstanceLine::new(
+                    id.as_str(),
+                    region,
+                    StopResult::WouldStop,
+                ));
             }
             return Ok((out, 0));
         }
@@ -232,7 +240,9 @@ impl Stopper {
                             json!({"approval": p.id, "error": why, "detail": detail}),
                         )
                         .await?;
-                    out.push(InstanceLine::new(id, region, StopResult::Failed).because(&why));
+                    out.push(
+                        InstanceLine::new(id.as_str(), region, StopResult::Failed).because(&why),
+                    );
                 }
                 Ok((out, to_stop.len()))
             }
@@ -241,7 +251,7 @@ impl Stopper {
 }
 
 fn skipped(t: &Target, why: String) -> InstanceLine {
-    InstanceLine::new(&t.id, &t.region, StopResult::Skipped).because(why)
+    InstanceLine::new(t.id.as_str(), &t.region, StopResult::Skipped).because(why)
 }
 
 impl ActionHandler for Stopper {

@@ -22,7 +22,7 @@ pub enum InstanceAction {
 /// One matching instance and what tonight's check does with it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InstanceLine {
-    pub id: String,
+    pub id: crate::cloud::ids::InstanceId,
     pub region: String,
     pub instance_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]

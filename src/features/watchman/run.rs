@@ -203,7 +203,7 @@ pub async fn start_stopped(ctx: &Context, w: &Watchman) -> anyhow::Result<Vec<St
                 continue;
             }
         };
-        let ids: Vec<String> = stopped.iter().map(|i| i.id.clone()).collect();
+        let ids: Vec<_> = stopped.iter().map(|i| i.id.clone()).collect();
         if ids.is_empty() {
             continue;
         }
@@ -238,7 +238,11 @@ pub async fn start_stopped(ctx: &Context, w: &Watchman) -> anyhow::Result<Vec<St
                         json!({"instances": ids, "error": format!("{e:#}")}),
                     )
                     .await?;
-                lines.push(format!("{region}: could not start {}: {e}", ids.join(", ")));
+                let names: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+                lines.push(format!(
+                    "{region}: could not start {}: {e}",
+                    names.join(", ")
+                ));
             }
         }
     }

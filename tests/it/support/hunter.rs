@@ -330,7 +330,7 @@ pub async fn address(ec2: &Client) -> String {
 }
 
 pub async fn volume_exists(ec2: &Client, id: &str) -> bool {
-    opsmate::cloud::ec2::volume_now(ec2, id)
+    opsmate::cloud::ec2::volume_now(ec2, &opsmate::cloud::ids::VolumeId::parse(id).unwrap())
         .await
         .unwrap()
         .is_some()

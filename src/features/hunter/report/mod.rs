@@ -11,6 +11,7 @@ pub mod store;
 
 pub use render::{ITEMS_PER_PAGE, pages};
 
+use super::actions::{LineParams, SetParams};
 use super::hunt::HuntResult;
 use super::{Finding, PROPOSER, ZombieKind};
 use crate::approvals::{NewProposal, Proposal};
@@ -19,7 +20,6 @@ use crate::chat::message::ChatMessage;
 use crate::dispatch::Context;
 use crate::domain::{ActionKind, ApprovalId};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use store::StoredReport;
 
@@ -125,7 +125,11 @@ pub async fn propose(ctx: &Context, result: &HuntResult) -> anyhow::Result<Store
             .propose(NewProposal {
                 kind: f.kind.action(),
                 target: f.resource().target(),
-                params: json!({"resource": f.resource(), "finding": f, "report": report_id}),
+                params: serde_json::to_value(LineParams {
+                    resource: f.resource(),
+                    finding: (*f).clone(),
+                    report: report_id.clone(),
+                })?,
                 reason: reason(f),
                 proposed_by: PROPOSER.into(),
             })
@@ -142,12 +146,12 @@ pub async fn propose(ctx: &Context, result: &HuntResult) -> anyhow::Result<Store
             .propose(NewProposal {
                 kind: ActionKind::DELETE_ZOMBIES,
                 target: format!("report:{report_id}"),
-                params: json!({
-                    "resources": listed.iter().map(|f| f.resource()).collect::<Vec<_>>(),
-                    "kinds": kinds,
-                    "report": report_id,
-                    "monthly_cost_usd": usd,
-                }),
+                params: serde_json::to_value(SetParams {
+                    resources: listed.iter().map(|f| f.resource()).collect(),
+                    kinds,
+                    report: report_id.clone(),
+                    monthly_cost_usd: usd,
+                })?,
                 reason: format!(
                     "Delete all {} listed idle resources, ${usd:.2}/month",
                     listed.len()
