@@ -166,7 +166,7 @@ string_id!(
 pub struct TelegramUserId(pub i64);
 
 /// Who did something: a person on a chat platform, or OpsMate itself.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Actor {
     Slack {
         user: SlackUserId,

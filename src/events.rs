@@ -5,6 +5,8 @@ use crate::approvals::{PostedAt, Verdict};
 use crate::chat::command::{Command, CommandError};
 use crate::domain::{Actor, ApprovalId, SlackUserId};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use tokio::sync::mpsc;
 
 /// Capacity of the queue. A full queue makes producers wait (or, for slash commands,
@@ -68,7 +70,7 @@ pub struct JobRun {
 }
 
 /// A decision on a proposal, already verified by the door it came through.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DecisionRequest {
     pub approval: ApprovalId,
     pub decider: Actor,
@@ -80,7 +82,7 @@ pub struct DecisionRequest {
 }
 
 /// A command, parsed at the door (or the reason it could not be parsed).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommandRequest {
     pub from: Actor,
     pub parsed: Result<Command, CommandError>,
@@ -88,7 +90,7 @@ pub struct CommandRequest {
 }
 
 /// Where an answer goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReplyTo {
     /// Slack's per-interaction `response_url` (answers are private to the person),
     /// with the channel it came from.
@@ -101,13 +103,13 @@ pub enum ReplyTo {
 }
 
 /// A change in the chat workspace's member directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DirectoryChange {
     SlackMember(SlackMember),
 }
 
 /// A Slack member as `team_join` or `user_change` reported them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlackMember {
     pub user_id: SlackUserId,
     pub team_id: Option<String>,
@@ -118,7 +120,7 @@ pub struct SlackMember {
     pub deleted: bool,
     pub is_bot: bool,
     /// `team_join` or `user_change`.
-    pub event: &'static str,
+    pub event: Cow<'static, str>,
 }
 
 /// Producer side of the queue. Cheap to clone.

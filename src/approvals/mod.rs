@@ -37,7 +37,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// What a person decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Verdict {
     Approve,
     Reject,

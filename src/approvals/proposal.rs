@@ -82,7 +82,7 @@ impl FromStr for ProposalState {
 }
 
 /// Where the proposal's message was posted, so a decision can update it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PostedAt {
     pub platform: Platform,
     pub channel: String,

@@ -13,7 +13,7 @@ pub const AUDIT_MAX_ROWS: usize = 50;
 /// What a person asked for. The core answers `Help`, `Approvals` and `Audit`; any
 /// other word belongs to a feature, which parses its own arguments
 /// ([`CommandBook`] knows which words exist).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     Help,
     Approvals,
@@ -209,7 +209,7 @@ impl CommandBook {
 }
 
 /// Why a command line was not understood. The text is shown to the person.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{message}")]
 pub struct CommandError {
     pub message: String,

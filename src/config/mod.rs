@@ -41,6 +41,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub approvals: ApprovalsConfig,
     pub outbox: OutboxConfig,
+    pub shutdown: ShutdownConfig,
     pub slack: SlackConfig,
     pub telegram: TelegramConfig,
     pub github: GithubConfig,
@@ -62,6 +63,7 @@ impl Default for Config {
             scheduler: SchedulerConfig::default(),
             approvals: ApprovalsConfig::default(),
             outbox: OutboxConfig::default(),
+            shutdown: ShutdownConfig::default(),
             slack: SlackConfig::default(),
             telegram: TelegramConfig::default(),
             github: GithubConfig::default(),
@@ -338,6 +340,24 @@ impl Default for OutboxConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// How long a stop lets queued and running events finish (0 to 300 s). Commands
+    /// and clicks still waiting when it ends are kept in the database and handled
+    /// after the next start. Keep it below the platform's kill timeout.
+    #[serde(with = "humantime_serde")]
+    pub drain: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain: Duration::from_secs(20),
+        }
+    }
+}
+
 /// How Slack reaches OpsMate.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -514,6 +534,9 @@ impl Config {
                 "approvals.workers".into(),
                 "must be between 1 and 64".into(),
             ));
+        }
+        if self.shutdown.drain > Duration::from_secs(300) {
+            return Err(("shutdown.drain".into(), "must be at most 300s".into()));
         }
         if !(1..=20).contains(&self.aws.max_attempts) {
             return Err(("aws.max_attempts".into(), "must be between 1 and 20".into()));

@@ -24,6 +24,7 @@ mod observatory_digest;
 mod observatory_probes;
 mod outbox;
 mod scheduler;
+mod shutdown;
 mod slack_buttons;
 mod slack_commands;
 mod slack_events;

@@ -44,6 +44,7 @@ fn migrations_apply_to_an_empty_database() {
             "hunter_reports",
             "job_runs",
             "outbox",
+            "parked_events",
             "proposals",
             "slack_events_seen",
             "slack_members",

@@ -24,7 +24,7 @@ pub fn from_slack(user: &SlackUser, event: &'static str) -> Option<SlackMember> 
             .map(|e| e.to_string()),
         deleted: user.deleted.unwrap_or(false),
         is_bot: user.flags.is_bot.unwrap_or(false),
-        event,
+        event: event.into(),
     })
 }
 
@@ -95,7 +95,7 @@ pub fn all(conn: &Connection) -> anyhow::Result<Vec<SlackMember>> {
             email: r.get(4)?,
             deleted: r.get(5)?,
             is_bot: r.get(6)?,
-            event: "stored",
+            event: "stored".into(),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -25,6 +25,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// AWS rejects a MaxResults above this for the paged EC2 actions.
 const MAX_RESULTS_CAP: usize = 1000;
@@ -211,6 +212,10 @@ struct ProxyState {
     service_credentials: Vec<ServiceCredential>,
     /// Region → its own upstream, like AWS's independent regional endpoints.
     routes: HashMap<String, String>,
+    /// Actions whose requests wait (unanswered) until released.
+    held: HashSet<String>,
+    /// Action → requests received.
+    arrived: HashMap<String, usize>,
     calls: Vec<ProxyCall>,
 }
 
@@ -220,6 +225,7 @@ pub struct AwsProxy {
     /// Base URL to use as the SDK's `endpoint_url`, e.g. `http://127.0.0.1:41234`.
     pub endpoint: String,
     state: Arc<Mutex<ProxyState>>,
+    released: Arc<Notify>,
 }
 
 impl AwsProxy {
@@ -227,7 +233,9 @@ impl AwsProxy {
     /// The server lives as long as the current Tokio runtime.
     pub async fn start(upstream: &str) -> Self {
         let state = Arc::new(Mutex::new(ProxyState::default()));
+        let released = Arc::new(Notify::new());
         let shared = Shared {
+            released: released.clone(),
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: reqwest::Client::builder()
                 // Loopback traffic must never go through a proxy from the environment.
@@ -251,7 +259,25 @@ impl AwsProxy {
         Self {
             endpoint: format!("http://{addr}"),
             state,
+            released,
         }
+    }
+
+    /// Makes every request for `action` wait, unanswered, until [`Self::release`]:
+    /// a call that hangs, as a slow AWS endpoint's does.
+    pub fn hold(&self, action: &str) {
+        lock(&self.state).held.insert(action.to_owned());
+    }
+
+    /// Lets the held requests for `action` (and later ones) through.
+    pub fn release(&self, action: &str) {
+        lock(&self.state).held.remove(action);
+        self.released.notify_waiters();
+    }
+
+    /// How many requests for `action` reached the proxy so far (held ones included).
+    pub fn arrived(&self, action: &str) -> usize {
+        lock(&self.state).arrived.get(action).copied().unwrap_or(0)
     }
 
     /// Makes the region look unreachable: every request signed for it gets a 503
@@ -372,6 +398,7 @@ struct Shared {
     upstream: String,
     client: reqwest::Client,
     state: Arc<Mutex<ProxyState>>,
+    released: Arc<Notify>,
 }
 
 /// A request as received, kept whole so it can be forwarded unchanged.
@@ -412,6 +439,7 @@ async fn handle(
         headers,
         body,
     };
+    shared.wait_while_held(&action).await;
     let response = if let Some(fault) = shared.injected_fault(api, &action, &region) {
         fault
     } else if let Some(local) = shared.answer_locally(api, &action, params.as_deref()) {
@@ -431,6 +459,23 @@ async fn handle(
 }
 
 impl Shared {
+    /// Counts the request, then waits while its action is held.
+    async fn wait_while_held(&self, action: &str) {
+        *lock(&self.state)
+            .arrived
+            .entry(action.to_owned())
+            .or_default() += 1;
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if !lock(&self.state).held.contains(action) {
+                return;
+            }
+            released.await;
+        }
+    }
+
     /// The error a configured fault calls for, if any. A failed region wins over an
     /// action fault, which wins over throttling; the throttle count is only used up by
     /// requests it actually throttles.

@@ -139,7 +139,18 @@ impl HunterHarness {
 
     /// The process dies (see [`super::TestApp::crash`]) and a new one starts on the
     /// same database, moto and fakes.
+    /// Stops the app as `serve` does on SIGTERM (with its drain), lets `between` look
+    /// at the stopped app's configuration (its database), then starts a new one on
+    /// the same database.
+    pub async fn stop_and_restart(self, between: impl FnOnce(&Config)) -> Self {
+        self.restart(true, between).await
+    }
+
     pub async fn crash_and_restart(self) -> Self {
+        self.restart(false, |_| {}).await
+    }
+
+    async fn restart(self, graceful: bool, between: impl FnOnce(&Config)) -> Self {
         let Self {
             slack,
             telegram,
@@ -154,7 +165,12 @@ impl HunterHarness {
             config,
             ..
         } = slack;
-        app.crash().await;
+        if graceful {
+            app.stop().await;
+        } else {
+            app.crash().await;
+        }
+        between(&config);
         let slack = SlackHarness::start_on_clock(dir, fake, config, secrets(), &clock).await;
         Self {
             slack,

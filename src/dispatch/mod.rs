@@ -4,6 +4,8 @@
 //! action; the executor runs those. Dispatch is an exhaustive `match`, so a new event
 //! or job kind that nobody handles does not compile.
 
+pub mod parked;
+
 use crate::approvals::Gate;
 use crate::audit::Audit;
 use crate::chat::command::CommandBook;
@@ -20,11 +22,11 @@ use crate::outbox::Outbox;
 use crate::plugin::Features;
 use crate::scheduler::sql as job_sql;
 use crate::store::Store;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -70,9 +72,6 @@ pub async fn dispatch(ctx: &Context, event: Event) -> anyhow::Result<()> {
 
 /// Events handled at once, at most. More wait for a place (in arrival order).
 const MAX_CONCURRENT_EVENTS: usize = 64;
-
-/// How long shutdown lets queued and running events finish.
-pub const DRAIN_LIMIT: Duration = Duration::from_secs(20);
 
 /// Counts of the dispatcher's work, for `/metrics`, shutdown and the test harness.
 #[derive(Clone, Default)]
@@ -144,8 +143,12 @@ pub fn order_key(event: &Event, commands: &CommandBook) -> Option<String> {
 #[derive(Clone)]
 struct Lanes {
     ctx: Context,
-    lanes: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>>,
+    lanes: Arc<Mutex<HashMap<String, VecDeque<Event>>>>,
     places: Arc<Semaphore>,
+    /// Fired when the drain time is over: events not started yet are kept instead.
+    parking: CancellationToken,
+    /// Events whose handler is running.
+    running: Arc<AtomicUsize>,
 }
 
 impl Lanes {
@@ -159,66 +162,125 @@ impl Lanes {
         };
         let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
         // A lane's task only leaves under this lock, after finding its queue empty,
-        // so a send to a lane in the map always reaches a running task.
-        if let Some(lane) = lanes.get(&key)
-            && lane.send(event.clone()).is_ok()
-        {
+        // so an event pushed to a lane in the map always reaches a running task.
+        if let Some(lane) = lanes.get_mut(&key) {
+            lane.push_back(event);
             return;
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(event);
-        lanes.insert(key.clone(), tx);
+        lanes.insert(key.clone(), VecDeque::from([event]));
         drop(lanes);
         let this = self.clone();
-        tokio::spawn(async move { this.drain_lane(key, rx).await });
+        tokio::spawn(async move { this.drain_lane(key).await });
     }
 
-    async fn drain_lane(self, key: String, mut rx: mpsc::UnboundedReceiver<Event>) {
+    async fn drain_lane(self, key: String) {
         loop {
-            let next = match rx.try_recv() {
-                Ok(event) => Some(event),
-                Err(_) => {
-                    let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
-                    match rx.try_recv() {
-                        Ok(event) => Some(event),
-                        Err(_) => {
-                            lanes.remove(&key);
-                            None
-                        }
+            let next = {
+                let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+                match lanes.get_mut(&key).and_then(VecDeque::pop_front) {
+                    Some(event) => event,
+                    None => {
+                        lanes.remove(&key);
+                        return;
                     }
                 }
             };
-            match next {
-                Some(event) => self.handle(event).await,
-                None => return,
-            }
+            self.handle(next).await;
         }
     }
 
     async fn handle(&self, event: Event) {
         let stats = &self.ctx.dispatch.0;
-        if let Ok(_place) = self.places.acquire().await {
-            let span = tracing::info_span!("event", kind = event.name());
-            if let Err(e) = dispatch(&self.ctx, event).instrument(span).await {
-                stats.errors.fetch_add(1, Ordering::SeqCst);
-                tracing::error!(error = %format!("{e:#}"), "event handler failed");
+        let place = tokio::select! {
+            biased;
+            _ = self.parking.cancelled() => None,
+            place = self.places.acquire() => place.ok(),
+        };
+        match place {
+            Some(_place) if !self.parking.is_cancelled() => {
+                self.running.fetch_add(1, Ordering::SeqCst);
+                let span = tracing::info_span!("event", kind = event.name());
+                if let Err(e) = dispatch(&self.ctx, event).instrument(span).await {
+                    stats.errors.fetch_add(1, Ordering::SeqCst);
+                    tracing::error!(error = %format!("{e:#}"), "event handler failed");
+                }
+                self.running.fetch_sub(1, Ordering::SeqCst);
             }
+            _ => self.park(event).await,
         }
         stats.in_flight.fetch_sub(1, Ordering::SeqCst);
         stats.changed.notify_waiters();
     }
+
+    /// Keeps an event that was not started for the next start.
+    async fn park(&self, event: Event) {
+        let name = event.name();
+        let now = self.ctx.clock.now();
+        match self
+            .ctx
+            .store
+            .call(move |c| parked::park(c, now, event))
+            .await
+        {
+            Ok(true) => tracing::info!(kind = name, "kept an event for the next start"),
+            Ok(false) => tracing::warn!(kind = name, "a job run was not started before the stop"),
+            Err(e) => {
+                tracing::error!(kind = name, error = %format!("{e:#}"), "could not keep an event for the next start")
+            }
+        }
+    }
+
+    /// Ends the drain: every event not started yet is kept in the database.
+    async fn park_the_rest(&self) {
+        self.parking.cancel();
+        let waiting: Vec<Event> = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            lanes.values_mut().flat_map(|lane| lane.drain(..)).collect()
+        };
+        let stats = &self.ctx.dispatch.0;
+        for event in waiting {
+            self.park(event).await;
+            stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+        stats.changed.notify_waiters();
+        // Events that were waiting for a place park themselves; give them a moment.
+        let parked = async {
+            while stats.in_flight.load(Ordering::SeqCst) > self.running.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), parked).await;
+    }
 }
 
 /// Consumes the queue until shutdown, handling events concurrently in their order
-/// lanes. At shutdown the queue is closed and every event already in it, or in a
-/// lane, is still handled, for at most [`DRAIN_LIMIT`]: nothing acknowledged to
-/// Slack or Telegram is dropped while the drain lasts.
+/// lanes. Events kept at the last stop are handled first. At shutdown the queue is
+/// closed and every event already in it, or in a lane, is still handled for at most
+/// `shutdown.drain`; the ones not started by then are kept in the database for the
+/// next start, so nothing acknowledged to Slack or Telegram is dropped.
 pub async fn run(ctx: Context, mut rx: EventReceiver, shutdown: CancellationToken) {
     let lanes = Lanes {
         ctx: ctx.clone(),
         lanes: Arc::default(),
         places: Arc::new(Semaphore::new(MAX_CONCURRENT_EVENTS)),
+        parking: CancellationToken::new(),
+        running: Arc::default(),
     };
+    match ctx.store.call(parked::take_all).await {
+        Ok(kept) if !kept.is_empty() => {
+            tracing::info!(
+                events = kept.len(),
+                "handling the events kept at the last stop"
+            );
+            for event in kept {
+                lanes.route(event);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "reading the events kept at the last stop failed")
+        }
+    }
     loop {
         tokio::select! {
             biased;
@@ -233,14 +295,16 @@ pub async fn run(ctx: Context, mut rx: EventReceiver, shutdown: CancellationToke
     while let Ok(event) = rx.0.try_recv() {
         lanes.route(event);
     }
+    let drain = ctx.config.shutdown.drain;
     let left = ctx
         .dispatch
-        .idle_by(tokio::time::Instant::now() + DRAIN_LIMIT)
+        .idle_by(tokio::time::Instant::now() + drain)
         .await;
     if left > 0 {
+        lanes.park_the_rest().await;
         tracing::warn!(
-            left,
-            "events were still being handled when the drain limit passed"
+            running = lanes.running.load(Ordering::SeqCst),
+            "the drain time passed; events not started are kept for the next start, running ones are cut off"
         );
     }
     tracing::info!("dispatcher stopped");
