@@ -170,7 +170,8 @@ pub fn nobody_can_approve(kind: ActionKind) -> String {
             )
         }
         None => format!(
-            "Nobody is configured to approve {kind} proposals, so nobody can approve this one. Add approvers under [approvals.{kind}]."
+            "Nobody is configured to approve “{}” proposals, so nobody can approve this one. Add approvers under [approvals.{kind}].",
+            kinds::label(kind)
         ),
     }
 }
@@ -265,7 +266,10 @@ pub fn refusal(error: &DecisionError, tz: Tz) -> ChatMessage {
     let text = match error {
         DecisionError::NotFound(id) => format!("There is no proposal {id}."),
         DecisionError::Refused { kind, refusal } => match refusal {
-            Refusal::NotAnApprover => format!("You are not allowed to approve {kind} proposals."),
+            Refusal::NotAnApprover => format!(
+                "You are not allowed to approve “{}” proposals.",
+                kind_label(*kind)
+            ),
             Refusal::NoApproversConfigured => nobody_can_approve(*kind),
             Refusal::OwnProposal => {
                 "You made this proposal, so someone else has to decide it.".into()

@@ -55,7 +55,7 @@ async fn approving_in_slack_deletes_the_volume_after_a_final_snapshot() {
         "{text}"
     );
     assert!(text.contains("1 idle resource(s), $8.00/month"), "{text}");
-    let delete = slack_button(&report, &vol, "Delete ($8.00/mo)");
+    let delete = slack_button(&report, &vol, &format!("Delete {vol} ($8.00/mo)"));
     let ts = report_ts(&h).await;
 
     assert_eq!(
@@ -106,7 +106,7 @@ async fn a_volume_attached_after_the_scan_is_skipped_not_deleted() {
     let instance_id = instance(&ec2).await;
     attach(&ec2, &vol, &instance_id).await;
 
-    let delete = slack_button(&report, &vol, "Delete (");
+    let delete = slack_button(&report, &vol, &format!("Delete {vol} ("));
     h.slack
         .click_button("UALICE", &delete, &report_ts(&h).await, "c1")
         .await;
@@ -140,7 +140,7 @@ async fn a_strangers_click_is_refused_and_a_double_click_deletes_once() {
     let ec2 = h.ec2(REGION).await;
     let vol = volume(&ec2, 10, VolumeType::Gp3, &[]).await;
     let report = h.scheduled_report().await;
-    let delete = slack_button(&report, &vol, "Delete (");
+    let delete = slack_button(&report, &vol, &format!("Delete {vol} ("));
     let ts = report_ts(&h).await;
 
     h.slack
@@ -255,7 +255,12 @@ async fn approving_in_telegram_deletes_and_rewrites_both_copies() {
     let button = keyboard
         .iter()
         .flat_map(|row| row.as_array().unwrap())
-        .find(|b| b["text"].as_str().unwrap().starts_with("Delete ("))
+        .find(|b| {
+            b["text"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("Delete {vol} ("))
+        })
         .expect("a Delete button");
 
     assert_eq!(
@@ -300,7 +305,7 @@ async fn dry_run_deletes_nothing_and_says_what_it_would_do() {
     let ec2 = h.ec2(REGION).await;
     let vol = volume(&ec2, 10, VolumeType::Gp3, &[]).await;
     let report = h.scheduled_report().await;
-    let delete = slack_button(&report, &vol, "Delete (");
+    let delete = slack_button(&report, &vol, &format!("Delete {vol} ("));
     h.slack
         .click_button("UALICE", &delete, &report_ts(&h).await, "c1")
         .await;
@@ -319,7 +324,7 @@ async fn an_aws_error_is_reported_as_a_failure_never_as_a_deletion() {
     let vol = volume(&ec2, 10, VolumeType::Gp3, &[]).await;
     let report = h.scheduled_report().await;
     h.proxy.fail_region(REGION);
-    let delete = slack_button(&report, &vol, "Delete (");
+    let delete = slack_button(&report, &vol, &format!("Delete {vol} ("));
     h.slack
         .click_button("UALICE", &delete, &report_ts(&h).await, "c1")
         .await;

@@ -185,7 +185,7 @@ async fn delete_all_covers_only_open_lines_and_never_rewrites_a_decided_one() {
     let ts = report_ts(&h).await;
 
     // One line deleted on its own; one skipped on its own (attached since the scan).
-    let delete = slack_button(&report, &first, "Delete (");
+    let delete = slack_button(&report, &first, &format!("Delete {first} ("));
     h.slack.click_button("UALICE", &delete, &ts, "one").await;
     let text = wait_for_report(&h, "Deleted, approved by <@UALICE>").await;
     let own = text
@@ -196,7 +196,7 @@ async fn delete_all_covers_only_open_lines_and_never_rewrites_a_decided_one() {
     assert!(text.contains("Delete all 2"), "{text}");
     let instance_id = instance(&ec2).await;
     attach(&ec2, &second, &instance_id).await;
-    let skip = slack_button(&report, &second, "Delete (");
+    let skip = slack_button(&report, &second, &format!("Delete {second} ("));
     h.slack.click_button("UBOB", &skip, &ts, "two").await;
     let text = wait_for_report(&h, "Skipped").await;
     assert!(text.contains("Delete all 1"), "only the open line: {text}");

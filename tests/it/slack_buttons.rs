@@ -86,7 +86,7 @@ async fn an_unauthorized_click_is_refused_privately_and_audited() {
     let answer = h.wait_calls("response_url:mallory", 1).await;
     let text = all_text(&answer[0].body);
     assert!(
-        text.contains("You are not allowed to approve delete_volume proposals"),
+        text.contains("You are not allowed to approve “Delete EBS volume” proposals"),
         "{text}"
     );
     assert_eq!(state(&h, &p).await, ProposalState::Pending);

@@ -129,7 +129,7 @@ pub fn request(
         title,
         parts,
         footer: Some(format!(
-            "Keep access records who kept and does not ask again for {keep_days} days; `/opsmate access keep {} <reason>` also records why. Approval {}",
+            "Keep access records who kept and does not ask again for {keep_days} days; `access keep {} <reason>` (`/opsmate access keep` in Slack, `/access keep` in Telegram) also records why. Approval {}",
             params.user, p.id
         )),
     }

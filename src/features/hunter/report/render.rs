@@ -326,7 +326,8 @@ pub fn pages(
                         parts.push(Part::Text(text));
                         parts.push(delete_button(
                             approval,
-                            format!("Delete ({}/mo)", money(f.monthly_cost_usd)),
+                            // Named, so a keyboard of several (Telegram's) says which.
+                            format!("Delete {} ({}/mo)", f.id, money(f.monthly_cost_usd)),
                             confirm_text(f),
                         ));
                     }
