@@ -468,6 +468,14 @@ impl App {
         for p in &found.queued {
             tracing::info!(approval = %p.id, kind = %p.kind, target = %p.target,
                 "an approved action had not started when OpsMate last stopped; it runs now");
+            self.announce_recovery(
+                format!("⏳ Resuming: {} {}", answers::kind_label(p.kind), p.target),
+                format!(
+                    "This action was approved (approval {}) but had not started when OpsMate stopped. Its target is checked again now, and it runs only if it still qualifies.",
+                    p.id
+                ),
+            )
+            .await?;
         }
         for p in &found.resumed {
             tracing::info!(approval = %p.id, kind = %p.kind, target = %p.target,
@@ -486,7 +494,7 @@ impl App {
     /// Tells the alert channel and alert chat (whichever are configured) about an
     /// action cut off by a stop.
     async fn surface_interrupted(&self, p: &Proposal) -> anyhow::Result<()> {
-        let msg = ChatMessage::text(
+        self.announce_recovery(
             format!(
                 "⚠️ Interrupted: {} {}",
                 answers::kind_label(p.kind),
@@ -496,7 +504,13 @@ impl App {
                 "OpsMate stopped while this action was running (approval {}). It is marked interrupted and will not be re-run; please check the target by hand.",
                 p.id
             ),
-        );
+        )
+        .await
+    }
+
+    /// Posts what start-up recovery found to the alert channel and alert chat.
+    async fn announce_recovery(&self, title: String, text: String) -> anyhow::Result<()> {
+        let msg = ChatMessage::text(title, text);
         let (config, secrets) = (&self.ctx.config, &self.ctx.secrets);
         if let (Some(channel), Some(_)) = (&config.slack.alert_channel, &secrets.slack_bot_token) {
             send::post(&self.ctx.outbox, channel, &msg, None).await?;

@@ -20,6 +20,9 @@ pub const ACTION_FAILED: &str = "action.failed";
 pub const ACTION_SKIPPED: &str = "action.skipped";
 pub const ACTION_INTERRUPTED: &str = "action.interrupted";
 pub const ACTION_RESUMED: &str = "action.resumed";
+/// An approval found not started at start-up, handed to the executor (which
+/// re-checks its target before acting).
+pub const ACTION_REQUEUED: &str = "action.requeued";
 
 // Zombie Hunter.
 pub const HUNTER_SCANNED: &str = "hunter.scanned";

@@ -329,6 +329,14 @@ pub struct OutboxConfig {
     /// First retry delay; doubles on each failure up to `max_backoff`.
     #[serde(with = "humantime_serde")]
     pub initial_backoff: Duration,
+    /// Longest one delivery waits for the platform's answer (1 s to 120 s); then it
+    /// is retried later, and only its own channel's queue waited.
+    #[serde(with = "humantime_serde")]
+    pub delivery_timeout: Duration,
+    /// How long delivered messages are kept (at least 1h); the daily pruning
+    /// deletes older ones. Failed ones are kept.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -336,6 +344,8 @@ impl Default for OutboxConfig {
         Self {
             max_backoff: Duration::from_secs(300),
             initial_backoff: Duration::from_secs(1),
+            delivery_timeout: Duration::from_secs(15),
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -534,6 +544,17 @@ impl Config {
                 "approvals.workers".into(),
                 "must be between 1 and 64".into(),
             ));
+        }
+        if !(Duration::from_millis(100)..=Duration::from_secs(120))
+            .contains(&self.outbox.delivery_timeout)
+        {
+            return Err((
+                "outbox.delivery_timeout".into(),
+                "must be between 100ms and 120s".into(),
+            ));
+        }
+        if self.outbox.retention < Duration::from_secs(3600) {
+            return Err(("outbox.retention".into(), "must be at least 1h".into()));
         }
         if self.shutdown.drain > Duration::from_secs(300) {
             return Err(("shutdown.drain".into(), "must be at most 300s".into()));

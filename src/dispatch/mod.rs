@@ -360,6 +360,9 @@ async fn expire_approvals(ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Delivered outbox rows deleted per transaction.
+const OUTBOX_PRUNE_BATCH: usize = 5_000;
+
 async fn prune_job_runs(ctx: &Context) -> anyhow::Result<()> {
     let now = ctx.clock.now();
     let runs_before = now - chrono::Duration::days(35);
@@ -374,10 +377,26 @@ async fn prune_job_runs(ctx: &Context) -> anyhow::Result<()> {
         .store
         .call(move |c| crate::chat::telegram::seen::prune(c, seen_before))
         .await?;
+    let delivered_before = now
+        - chrono::Duration::from_std(ctx.config.outbox.retention)
+            .unwrap_or(chrono::Duration::days(7));
+    let mut delivered = 0;
+    // In batches, so the sender and the handlers are not kept waiting on the lock.
+    loop {
+        let pruned = ctx
+            .outbox
+            .prune_delivered(delivered_before, OUTBOX_PRUNE_BATCH)
+            .await?;
+        delivered += pruned;
+        if pruned < OUTBOX_PRUNE_BATCH {
+            break;
+        }
+    }
     tracing::debug!(
         job_runs = n,
         slack_event_ids = m,
         telegram_update_ids = t,
+        delivered_messages = delivered,
         "old bookkeeping pruned"
     );
     Ok(())

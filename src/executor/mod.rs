@@ -151,30 +151,41 @@ impl Executor {
     pub async fn recover(&self) -> anyhow::Result<Recovery> {
         let found = self.inner.gate.recover().await?;
         for p in &found.queued {
+            self.audit_recovery(
+                &p.id,
+                crate::audit::events::ACTION_REQUEUED,
+                "approved before the stop and not started: its target is checked again, then it runs",
+            )
+            .await?;
             self.spawn(p.id.clone(), Hint::default(), false);
         }
         for p in &found.resumed {
-            self.inner
-                .gate
-                .store()
-                .call({
-                    let id = p.id.clone();
-                    let now = self.inner.gate.now();
-                    move |c| {
-                        crate::audit::append(
-                            c,
-                            now,
-                            "system",
-                            crate::audit::events::ACTION_RESUMED,
-                            id.as_str(),
-                            &json!({"note": "resumed from its stored steps after a restart"}),
-                        )
-                    }
-                })
-                .await?;
+            self.audit_recovery(
+                &p.id,
+                crate::audit::events::ACTION_RESUMED,
+                "resumed from its stored steps after a restart",
+            )
+            .await?;
             self.spawn(p.id.clone(), Hint::default(), true);
         }
         Ok(found)
+    }
+
+    async fn audit_recovery(
+        &self,
+        id: &ApprovalId,
+        event: &'static str,
+        note: &'static str,
+    ) -> anyhow::Result<()> {
+        let (id, now) = (id.clone(), self.inner.gate.now());
+        self.inner
+            .gate
+            .store()
+            .call(move |c| {
+                crate::audit::append(c, now, "system", event, id.as_str(), &json!({"note": note}))
+            })
+            .await
+            .map(drop)
     }
 
     /// Runs one approved proposal to its end and returns it. For one-off commands

@@ -169,6 +169,18 @@ impl Outbox {
             .await
     }
 
+    /// Deletes up to `batch` messages delivered before `before` (see
+    /// `outbox.retention`); returns how many.
+    pub async fn prune_delivered(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        batch: usize,
+    ) -> anyhow::Result<usize> {
+        self.store
+            .call(move |c| sql::prune_delivered(c, before, batch))
+            .await
+    }
+
     /// Messages not yet delivered, and the age in seconds of the oldest.
     pub async fn depth(&self) -> anyhow::Result<(i64, i64)> {
         let now = self.clock.now();

@@ -1,13 +1,14 @@
 //! The sender task: delivers due outbox rows, one destination queue head at a time.
 
 use super::sql;
-use super::{DeliveryError, Outbox, OutboxMessage, Transports};
+use super::{DeliveryError, Destination, Outbox, OutboxMessage, Transports};
 use crate::audit;
 use crate::config::OutboxConfig;
 use crate::metrics::{Metrics, StateLabels};
 use crate::store;
 use chrono::Utc;
 use serde_json::json;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +20,8 @@ const BATCH: usize = 64;
 /// keeps order within each queue while one slow destination does not hold up the
 /// others' answers.
 const CONCURRENT_DELIVERIES: usize = 16;
+/// How long a stop waits for deliveries in flight.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Delay before attempt `attempt + 1`, after `attempt` failures: exponential, capped.
 pub fn backoff(config: &OutboxConfig, failures: u32) -> Duration {
@@ -53,19 +56,24 @@ impl Sender {
         }
     }
 
-    /// Runs until `shutdown` fires. An attempt already in flight is finished and
-    /// recorded before the task returns.
+    /// Runs until `shutdown` fires. Every due queue head whose destination has no
+    /// delivery in flight is started at once (up to [`CONCURRENT_DELIVERIES`]), and
+    /// each finished delivery frees its destination: a destination that answers
+    /// slowly, or not at all until `outbox.delivery_timeout`, holds back only its own
+    /// queue. Attempts still in flight at shutdown get [`STOP_GRACE`] to finish; one
+    /// cut off then stays queued and is sent after the restart.
     pub async fn run(self, shutdown: CancellationToken) {
         let wake = self.outbox.wake_handle();
         let platforms = self.transports.enabled();
         if platforms.is_empty() {
             tracing::info!("outbox sender idle: no chat platform is enabled; messages stay queued");
         }
+        let mut flight = InFlight::default();
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
-            if let Err(e) = self.deliver_due(&shutdown).await {
+            if let Err(e) = self.start_due(&platforms, &mut flight).await {
                 tracing::warn!(error = %format!("{e:#}"), "outbox pass failed; will retry");
             }
             let sleep_for = match self.next_due(&platforms).await {
@@ -77,9 +85,24 @@ impl Sender {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                Some(done) = flight.attempts.join_next_with_id(), if !flight.attempts.is_empty() => {
+                    flight.finished(done);
+                }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(sleep_for) => {}
             }
+        }
+        let grace = tokio::time::timeout(STOP_GRACE, async {
+            while let Some(done) = flight.attempts.join_next_with_id().await {
+                flight.finished(done);
+            }
+        });
+        if grace.await.is_err() {
+            tracing::warn!(
+                left = flight.attempts.len(),
+                "deliveries still waiting for an answer at the stop stay queued"
+            );
+            flight.attempts.abort_all();
         }
         tracing::info!("outbox sender stopped");
     }
@@ -95,52 +118,31 @@ impl Sender {
             .await
     }
 
-    /// One pass over every due queue head. Returns how many were delivered.
-    pub async fn deliver_due(&self, shutdown: &CancellationToken) -> anyhow::Result<usize> {
-        let platforms = self.transports.enabled();
-        if platforms.is_empty() {
-            return Ok(0);
+    /// Starts a delivery for every due queue head whose destination is free.
+    async fn start_due(
+        &self,
+        platforms: &[&'static str],
+        flight: &mut InFlight,
+    ) -> anyhow::Result<()> {
+        if platforms.is_empty() || flight.attempts.len() >= CONCURRENT_DELIVERIES {
+            return Ok(());
         }
-        let mut delivered = 0;
-        loop {
-            let now = self.outbox.clock().now();
-            let p = platforms.clone();
-            let due = self
-                .outbox
-                .store()
-                .call(move |c| sql::due_heads(c, &p, now, BATCH))
-                .await?;
-            if due.is_empty() {
-                return Ok(delivered);
+        let now = self.outbox.clock().now();
+        let p = platforms.to_vec();
+        let due = self
+            .outbox
+            .store()
+            .call(move |c| sql::due_heads(c, &p, now, BATCH))
+            .await?;
+        for msg in due {
+            if flight.attempts.len() >= CONCURRENT_DELIVERIES {
+                break;
             }
-            let mut progressed = false;
-            let mut attempts = tokio::task::JoinSet::new();
-            let mut failure = None;
-            for msg in due {
-                if shutdown.is_cancelled() {
-                    break;
-                }
-                let this = self.clone();
-                attempts.spawn(async move { this.attempt(msg).await });
-                while attempts.len() >= CONCURRENT_DELIVERIES {
-                    note(
-                        attempts.join_next().await,
-                        &mut delivered,
-                        &mut progressed,
-                        &mut failure,
-                    );
-                }
-            }
-            while let Some(done) = attempts.join_next().await {
-                note(Some(done), &mut delivered, &mut progressed, &mut failure);
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            if !progressed || shutdown.is_cancelled() {
-                return Ok(delivered);
-            }
+            let this = self.clone();
+            let destination = msg.destination.clone();
+            flight.start(destination, async move { this.attempt(msg).await });
         }
+        Ok(())
     }
 
     /// Delivers one row and records the result. Returns true if it was sent.
@@ -148,7 +150,19 @@ impl Sender {
         let Some(transport) = self.transports.for_platform(msg.destination.platform) else {
             return Ok(false);
         };
-        let result = transport.deliver(&msg).await;
+        // A platform that accepts the request and never answers is a transient
+        // failure like any other: retried later, holding only this queue meanwhile.
+        let limit = self.config.delivery_timeout;
+        let result = match tokio::time::timeout(limit, transport.deliver(&msg)).await {
+            Ok(result) => result,
+            Err(_) => Err(DeliveryError::Retry {
+                after: None,
+                reason: format!(
+                    "no answer from {} within {limit:?}",
+                    msg.destination.platform.as_str()
+                ),
+            }),
+        };
         let now = self.outbox.clock().now();
         let id = msg.id;
         let label = |s: &str| StateLabels {
@@ -215,24 +229,45 @@ impl Sender {
     }
 }
 
-/// Counts one finished attempt; the first error is kept for the pass to return.
-fn note(
-    done: Option<Result<anyhow::Result<bool>, tokio::task::JoinError>>,
-    delivered: &mut usize,
-    progressed: &mut bool,
-    failure: &mut Option<anyhow::Error>,
-) {
-    match done {
-        Some(Ok(Ok(true))) => {
-            *delivered += 1;
-            *progressed = true;
+/// The deliveries under way, and the destination each holds.
+#[derive(Default)]
+struct InFlight {
+    attempts: tokio::task::JoinSet<anyhow::Result<bool>>,
+    holding: HashMap<tokio::task::Id, Destination>,
+}
+
+impl InFlight {
+    /// Starts a delivery to `destination` unless one is under way there.
+    fn start(
+        &mut self,
+        destination: Destination,
+        attempt: impl std::future::Future<Output = anyhow::Result<bool>> + Send + 'static,
+    ) -> bool {
+        if self.holding.values().any(|d| *d == destination) {
+            return false;
         }
-        Some(Ok(Ok(false))) | None => {}
-        Some(Ok(Err(e))) => {
-            failure.get_or_insert(e);
-        }
-        Some(Err(e)) => {
-            failure.get_or_insert(anyhow::anyhow!("delivery task failed: {e}"));
+        let id = self.attempts.spawn(attempt).id();
+        self.holding.insert(id, destination);
+        true
+    }
+
+    /// Frees a finished delivery's destination; an error recording it is logged (the
+    /// row stays queued and is tried again).
+    fn finished(
+        &mut self,
+        done: Result<(tokio::task::Id, anyhow::Result<bool>), tokio::task::JoinError>,
+    ) {
+        match done {
+            Ok((id, result)) => {
+                self.holding.remove(&id);
+                if let Err(e) = result {
+                    tracing::warn!(error = %format!("{e:#}"), "recording a delivery failed; will retry");
+                }
+            }
+            Err(e) => {
+                self.holding.remove(&e.id());
+                tracing::error!(error = %e, "a delivery task failed; its message stays queued");
+            }
         }
     }
 }
@@ -246,6 +281,7 @@ mod tests {
         let c = OutboxConfig {
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(10),
+            ..OutboxConfig::default()
         };
         assert_eq!(backoff(&c, 1), Duration::from_secs(1));
         assert_eq!(backoff(&c, 2), Duration::from_secs(2));

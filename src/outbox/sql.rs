@@ -122,6 +122,20 @@ pub fn due_heads(
     Ok(out)
 }
 
+/// Deletes up to `batch` messages delivered before `before`; returns how many. Queued
+/// and failed ones are kept (a failed one is the evidence of what never arrived).
+pub fn prune_delivered(
+    conn: &Connection,
+    before: DateTime<Utc>,
+    batch: usize,
+) -> anyhow::Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM outbox WHERE id IN (
+             SELECT id FROM outbox WHERE state = 'sent' AND sent_at < ?1 ORDER BY id LIMIT ?2)",
+        params![to_millis(before), batch as i64],
+    )?)
+}
+
 /// When the next queued message becomes due, for the sender's sleep.
 pub fn next_due(conn: &Connection, platforms: &[&str]) -> anyhow::Result<Option<DateTime<Utc>>> {
     let mut stmt = conn.prepare_cached(

@@ -263,3 +263,56 @@ async fn commands_queued_at_shutdown_are_still_answered() {
         .collect();
     assert!(unanswered.is_empty(), "not answered: {unanswered:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposal_left_approved_by_a_crash_is_announced_and_rechecked_not_run_blindly() {
+    let fake = crate::support::fake_slack::FakeSlack::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_with_approvers(dir.path());
+    config.slack.api_url = fake.api_url();
+    config.slack.alert_channel = Some("C0ALERTS".into());
+    let secrets = Secrets {
+        slack_bot_token: Some(opsmate::config::Secret::new("xoxb-test-token")),
+        ..Secrets::default()
+    };
+    let action = CountingAction::new();
+    let options = || options_with(action.clone(), &[ActionKind::DELETE_VOLUME]);
+    let app = TestApp::start(config.clone(), secrets.clone(), options()).await;
+    let p = app
+        .ctx
+        .gate
+        .propose(proposal(ActionKind::DELETE_VOLUME, "us-east-1/vol-between"))
+        .await
+        .unwrap()
+        .proposal()
+        .clone();
+    app.crash().await;
+    // A crash between the decision's transaction and the executor's: the row says
+    // approved and nothing else happened.
+    let db = rusqlite::Connection::open(&config.storage.path).unwrap();
+    db.execute(
+        "UPDATE proposals SET state = 'approved', decided_by = 'slack:UALICE', decided_at = 0 WHERE id = ?1",
+        [p.id.as_str()],
+    )
+    .unwrap();
+    drop(db);
+    // Meanwhile the volume got attached: it no longer qualifies.
+    action.gone.store(true, Ordering::SeqCst);
+
+    let app = TestApp::start(config, secrets, options()).await;
+    let ended = app.ctx.executor.ended(&p.id).await.unwrap();
+    assert_eq!(ended.state, ProposalState::Skipped, "{ended:?}");
+    assert_eq!(action.executions(), 0, "never run blindly");
+    assert_eq!(action.rechecks.load(Ordering::SeqCst), 1);
+    let requeued = crate::support::audit_rows(&app, "action.requeued");
+    assert_eq!(requeued.len(), 1);
+    assert_eq!(requeued[0].subject, p.id.as_str());
+    let ok = eventually(Duration::from_secs(10), || async {
+        fake.calls_to("chat.postMessage").iter().any(|c| {
+            all_text(&c.body).contains("Resuming") && all_text(&c.body).contains(p.id.as_str())
+        })
+    })
+    .await;
+    assert!(ok, "the recovery was not announced: {:?}", fake.calls());
+    app.finish().await;
+}

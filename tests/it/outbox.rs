@@ -185,3 +185,132 @@ async fn with_slack_off_messages_wait_in_the_queue() {
     // Plain stop: messages wait for Slack on purpose.
     app.stop().await;
 }
+
+/// An answer through a Slack `response_url`, queued as the chat code queues one.
+async fn respond(app: &TestApp, fake: &FakeSlack, name: &str) -> i64 {
+    app.ctx
+        .outbox
+        .enqueue(
+            Destination {
+                platform: Platform::Slack,
+                channel: format!("response:{name}"),
+            },
+            Operation::Respond,
+            json!({"text": format!("answer {name}"), "response_url": fake.response_url(name)}),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_that_never_answers_holds_back_only_its_own_queue() {
+    let fake = FakeSlack::start(vec![]).await;
+    fake.hang("stuck");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.slack.api_url = fake.api_url();
+    config.outbox.delivery_timeout = Duration::from_millis(500);
+    config.outbox.initial_backoff = Duration::from_millis(200);
+    let app = TestApp::start(config, slack_secrets(), AppOptions::default()).await;
+
+    let stuck = respond(&app, &fake, "stuck").await;
+    let reached = eventually(Duration::from_secs(5), || async {
+        !fake.calls_to("response_url:stuck").is_empty()
+    })
+    .await;
+    assert!(reached, "the stuck answer never went out");
+    // Queued while the stuck one hangs: other answers and a channel post.
+    let other = respond(&app, &fake, "other").await;
+    let post = app
+        .ctx
+        .outbox
+        .enqueue(alerts(), Operation::Post, json!({"text": "db-1 is back"}))
+        .await
+        .unwrap();
+    assert!(wait_sent(&app, other, Duration::from_secs(5)).await);
+    assert!(wait_sent(&app, post, Duration::from_secs(5)).await);
+
+    // The stuck delivery timed out, counted as a retry, and is tried again.
+    let retried = eventually(Duration::from_secs(10), || async {
+        app.ctx.outbox.get(stuck).await.unwrap().is_some_and(|m| {
+            m.attempts >= 1
+                && m.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("no answer"))
+        })
+    })
+    .await;
+    assert!(retried, "{:?}", app.ctx.outbox.get(stuck).await.unwrap());
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("state=\"retry\"") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    fake.unhang("stuck");
+    assert!(wait_sent(&app, stuck, Duration::from_secs(10)).await);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_messages_past_the_retention_are_pruned_and_the_rest_kept() {
+    use chrono::TimeZone;
+    let fake = FakeSlack::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.slack.api_url = fake.api_url();
+    let app = TestApp::start(config, slack_secrets(), AppOptions::default()).await;
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        let id = app
+            .ctx
+            .outbox
+            .enqueue(
+                alerts(),
+                Operation::Post,
+                json!({"text": format!("old {i}")}),
+            )
+            .await
+            .unwrap();
+        assert!(wait_sent(&app, id, Duration::from_secs(10)).await);
+        sent.push(id);
+    }
+    // Two were delivered long ago, one just now.
+    let long_ago = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    app.ctx
+        .store
+        .with_conn(|c| {
+            c.execute(
+                "UPDATE outbox SET sent_at = ?1 WHERE id IN (?2, ?3)",
+                rusqlite::params![long_ago.timestamp_millis(), sent[0], sent[1]],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let before = app.ctx.clock.now() - chrono::Duration::days(7);
+    assert_eq!(
+        app.ctx.outbox.prune_delivered(before, 1).await.unwrap(),
+        1,
+        "batched"
+    );
+    assert_eq!(
+        app.ctx.outbox.prune_delivered(before, 100).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        app.ctx.outbox.prune_delivered(before, 100).await.unwrap(),
+        0
+    );
+    assert!(app.ctx.outbox.get(sent[0]).await.unwrap().is_none());
+    assert!(
+        app.ctx.outbox.get(sent[2]).await.unwrap().is_some(),
+        "recent one kept"
+    );
+    app.finish().await;
+}

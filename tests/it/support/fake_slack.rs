@@ -41,6 +41,8 @@ struct Inner {
     groups: HashMap<String, Vec<String>>,
     /// The member directory `users.list` pages through.
     members: Vec<Value>,
+    /// `response_url` names that accept the request and never answer.
+    hung: std::collections::HashSet<String>,
 }
 
 /// The ts the fake gives the `n`-th message posted to it (from 1), in the order the
@@ -111,6 +113,17 @@ impl FakeSlack {
                 m["deleted"] = json!(deleted);
             }
         }
+    }
+
+    /// Makes the `response_url` `name` accept every request and never answer, as a
+    /// stuck server does (each one is still recorded, as not succeeded).
+    pub fn hang(&self, name: &str) {
+        self.inner.lock().unwrap().hung.insert(name.to_owned());
+    }
+
+    /// Lets the `response_url` `name` answer again.
+    pub fn unhang(&self, name: &str) {
+        self.inner.lock().unwrap().hung.remove(name);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -238,6 +251,23 @@ async fn response_url(
     body: Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let hung = {
+        let mut inner = inner.lock().unwrap();
+        let hung = inner.hung.contains(&name);
+        if hung {
+            inner.calls.push(Call {
+                method: format!("response_url:{name}"),
+                authorization: None,
+                body: body.clone(),
+                at: Instant::now(),
+                succeeded: false,
+            });
+        }
+        hung
+    };
+    if hung {
+        return std::future::pending().await;
+    }
     let mut inner = inner.lock().unwrap();
     let reply = inner.script.pop_front();
     inner.calls.push(Call {
