@@ -146,7 +146,10 @@ impl App {
         let mut slack_groups = None;
         let slack_client = if secrets.slack_bot_token.is_some() || secrets.slack_app_token.is_some()
         {
-            Some(web_api::client(&config.slack.api_url)?)
+            Some(web_api::client(
+                &config.slack.api_url,
+                config.outbox.delivery_timeout,
+            )?)
         } else {
             None
         };
@@ -158,7 +161,8 @@ impl App {
             transports.telegram = Some(Arc::new(TelegramTransport::new(bot.clone())));
         }
         if let (Some(client), Some(token)) = (&slack_client, &secrets.slack_bot_token) {
-            let webhooks = web_api::webhook_client(&config.slack.api_url)?;
+            let webhooks =
+                web_api::webhook_client(&config.slack.api_url, config.outbox.delivery_timeout)?;
             transports.slack = Some(Arc::new(SlackWebApi::new(client.clone(), webhooks, token)));
             slack_groups = Some(Arc::new(SlackGroups::new(client.clone(), token)));
         }

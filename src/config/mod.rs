@@ -329,8 +329,8 @@ pub struct OutboxConfig {
     /// First retry delay; doubles on each failure up to `max_backoff`.
     #[serde(with = "humantime_serde")]
     pub initial_backoff: Duration,
-    /// Longest one delivery waits for the platform's answer (1 s to 120 s); then it
-    /// is retried later, and only its own channel's queue waited.
+    /// Longest a Slack call waits for an answer once sent (100 ms to 120 s); then it
+    /// fails and is retried later, and only its own channel's queue waited.
     #[serde(with = "humantime_serde")]
     pub delivery_timeout: Duration,
     /// How long delivered messages are kept (at least 1h); the daily pruning

@@ -59,7 +59,7 @@ impl Sender {
     /// Runs until `shutdown` fires. Every due queue head whose destination has no
     /// delivery in flight is started at once (up to [`CONCURRENT_DELIVERIES`]), and
     /// each finished delivery frees its destination: a destination that answers
-    /// slowly, or not at all until `outbox.delivery_timeout`, holds back only its own
+    /// slowly, or not at all until its transport's timeout, holds back only its own
     /// queue. Attempts still in flight at shutdown get [`STOP_GRACE`] to finish; one
     /// cut off then stays queued and is sent after the restart.
     pub async fn run(self, shutdown: CancellationToken) {
@@ -150,19 +150,11 @@ impl Sender {
         let Some(transport) = self.transports.for_platform(msg.destination.platform) else {
             return Ok(false);
         };
-        // A platform that accepts the request and never answers is a transient
-        // failure like any other: retried later, holding only this queue meanwhile.
-        let limit = self.config.delivery_timeout;
-        let result = match tokio::time::timeout(limit, transport.deliver(&msg)).await {
-            Ok(result) => result,
-            Err(_) => Err(DeliveryError::Retry {
-                after: None,
-                reason: format!(
-                    "no answer from {} within {limit:?}",
-                    msg.destination.platform.as_str()
-                ),
-            }),
-        };
+        // Every transport bounds its own calls (Slack's connector by
+        // `outbox.delivery_timeout`, teloxide's client by its 5 s connect and 17 s
+        // total): a platform that never answers fails the attempt, which is retried
+        // like any other transient failure, holding only this queue meanwhile.
+        let result = transport.deliver(&msg).await;
         let now = self.outbox.clock().now();
         let id = msg.id;
         let label = |s: &str| StateLabels {

@@ -236,7 +236,7 @@ async fn a_destination_that_never_answers_holds_back_only_its_own_queue() {
             m.attempts >= 1
                 && m.last_error
                     .as_deref()
-                    .is_some_and(|e| e.contains("no answer"))
+                    .is_some_and(|e| e.contains("no answer from Slack"))
         })
     })
     .await;

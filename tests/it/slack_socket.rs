@@ -27,7 +27,8 @@ fn harness() -> Harness {
     let store = Store::open(&dir.path().join("s.db"), Duration::from_secs(5)).unwrap();
     let (queue, rx) = events::queue();
     let clock: SharedClock = Arc::new(SystemClock);
-    let client = web_api::client("http://127.0.0.1:9/api").unwrap();
+    let client =
+        web_api::client("http://127.0.0.1:9/api", std::time::Duration::from_secs(5)).unwrap();
     let environment =
         SlackClientEventsListenerEnvironment::new(client.clone()).with_user_state(Intake {
             queue: queue.clone(),

@@ -35,12 +35,15 @@ pub struct Listing {
     pub calls: u32,
 }
 
+/// Longest wait for one page of the member directory.
+const DIRECTORY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl SlackDirectory {
     /// Its own client without the crate's proactive throttle: a listing is a burst of
     /// a few dozen calls once a day, and Slack's 429s are honoured instead.
     pub fn new(api_url: &str, token: &Secret) -> anyhow::Result<Self> {
         Ok(Self {
-            client: web_api::webhook_client(api_url)?,
+            client: web_api::webhook_client(api_url, DIRECTORY_TIMEOUT)?,
             token: SlackApiToken::new(SlackApiTokenValue::new(token.expose().to_owned())),
         })
     }

@@ -10,11 +10,13 @@
 use crate::approvals::BoxFuture;
 use crate::config::Secret;
 use crate::outbox::{Delivered, DeliveryError, Operation, OutboxMessage, Transport};
+use hyper_timeout::TimeoutConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Slack errors after which the same request can succeed later.
 const TRANSIENT_ERRORS: &[&str] = &[
@@ -29,32 +31,36 @@ const TRANSIENT_ERRORS: &[&str] = &[
 
 /// Longest wait for a TCP connection to Slack (the whole request is bounded by the
 /// outbox's delivery timeout).
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The HTTP connector: TLS with the system's roots, plain HTTP allowed for local
 /// Slack fakes and proxies.
-pub type SlackConnector = SlackClientHyperConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
+pub type SlackConnector =
+    SlackClientHyperConnector<TimeoutConnector<hyper_rustls::HttpsConnector<HttpConnector>>>;
 pub type Slack = SlackClient<SlackConnector>;
 
 /// Builds slack-morphism's client against `api_url`, throttled to Slack's per-method
 /// tiers. It never retries by itself: a 429 comes back to the outbox, which owns retries.
-pub fn client(api_url: &str) -> anyhow::Result<Arc<Slack>> {
+/// A request that gets no answer within `answer_timeout` fails as a network error.
+pub fn client(api_url: &str, answer_timeout: Duration) -> anyhow::Result<Arc<Slack>> {
     build(
         api_url,
         Some(SlackApiRateControlConfig::new().with_max_retries(0)),
+        answer_timeout,
     )
 }
 
 /// A client without the crate's throttle, for `response_url` answers: the crate keys
 /// its webhook limit (one a second) globally, while each `response_url` belongs to one
 /// interaction, so one person's answer would wait behind everyone else's.
-pub fn webhook_client(api_url: &str) -> anyhow::Result<Arc<Slack>> {
-    build(api_url, None)
+pub fn webhook_client(api_url: &str, answer_timeout: Duration) -> anyhow::Result<Arc<Slack>> {
+    build(api_url, None, answer_timeout)
 }
 
 fn build(
     api_url: &str,
     rate_control: Option<SlackApiRateControlConfig>,
+    answer_timeout: Duration,
 ) -> anyhow::Result<Arc<Slack>> {
     // Small requests on kept-alive connections: without TCP_NODELAY, Nagle's
     // algorithm holds each request's last segment until the previous one is
@@ -68,6 +74,15 @@ fn build(
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
+    // The bound is on the connection, not around the call: waiting in the crate's
+    // throttle for a turn is not a stuck Slack. A read that waits longer than
+    // `answer_timeout` fails; a write restarts the wait, so an idle pooled
+    // connection picked for a new request is not cut off by its idle time.
+    let mut https = TimeoutConnector::new(https);
+    https.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    https.set_read_timeout(Some(answer_timeout));
+    https.set_write_timeout(Some(answer_timeout));
+    https.set_reset_reader_on_write(true);
     let mut connector = SlackClientHyperConnector::with_connector(https)
         .with_slack_api_url(api_url.trim_end_matches('/'));
     if let Some(rc) = rate_control {
@@ -178,12 +193,37 @@ fn classify(e: SlackClientError) -> DeliveryError {
         SlackClientError::ProtocolError(e) => {
             DeliveryError::Permanent(format!("unreadable answer from Slack: {e}"))
         }
-        // Connection refused, reset, timeouts, unreadable answers: the network.
+        // A connection or answer that took longer than the connector allows.
+        other if timed_out(&other) => DeliveryError::Retry {
+            after: None,
+            reason: "no answer from Slack in time (outbox.delivery_timeout)".into(),
+        },
+        // Connection refused, reset, unreadable answers: the network.
         other => DeliveryError::Retry {
             after: None,
             reason: other.to_string(),
         },
     }
+}
+
+/// True when the error's cause is a timeout of the connection (the connector's own).
+fn timed_out(e: &SlackClientError) -> bool {
+    let SlackClientError::HttpProtocolError(e) = e else {
+        return false;
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = e
+        .cause
+        .as_deref()
+        .map(|c| c as &(dyn std::error::Error + 'static));
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 impl Transport for SlackWebApi {
