@@ -76,17 +76,27 @@ impl Sender {
             if let Err(e) = self.start_due(&platforms, &mut flight).await {
                 tracing::warn!(error = %format!("{e:#}"), "outbox pass failed; will retry");
             }
-            let sleep_for = match self.next_due(&platforms).await {
-                Ok(Some(at)) => (at - self.outbox.clock().now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO)
-                    .clamp(Duration::from_millis(5), IDLE_POLL),
-                _ => IDLE_POLL,
+            // While deliveries are under way, the next one to finish wakes the loop;
+            // only an idle sender needs to know when the next retry falls due.
+            let sleep_for = if flight.attempts.is_empty() {
+                match self.next_due(&platforms).await {
+                    Ok(Some(at)) => (at - self.outbox.clock().now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO)
+                        .clamp(Duration::from_millis(5), IDLE_POLL),
+                    _ => IDLE_POLL,
+                }
+            } else {
+                Duration::from_millis(250)
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(done) = flight.attempts.join_next_with_id(), if !flight.attempts.is_empty() => {
                     flight.finished(done);
+                    // Others that finished meanwhile free their queues in the same turn.
+                    while let Some(done) = flight.attempts.try_join_next_with_id() {
+                        flight.finished(done);
+                    }
                 }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(sleep_for) => {}
