@@ -651,6 +651,13 @@ pub(crate) fn check_exclude_tag(key: &str, spec: &str) -> Result<(), (String, St
     Ok(())
 }
 
+/// A five-field cron expression that parses (its time zone does not change that).
+pub(crate) fn check_cron(key: &str, expr: &str) -> Result<(), (String, String)> {
+    CronSchedule::parse(expr, Tz::UTC)
+        .map(drop)
+        .map_err(|e| (key.to_owned(), e.to_string()))
+}
+
 fn check_url(key: &str, url: &str) -> Result<(), (String, String)> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),

@@ -147,8 +147,7 @@ impl crate::config::Section for GuardConfig {
     const NAME: &'static str = "guard";
 
     fn validate(&self) -> Result<(), (String, String)> {
-        crate::scheduler::CronSchedule::parse(&self.schedule, chrono_tz::Tz::UTC)
-            .map_err(|e| ("guard.schedule".to_owned(), e.to_string()))?;
+        crate::config::check_cron("guard.schedule", &self.schedule)?;
         GuardConfig::validate(self)
     }
 }

@@ -75,8 +75,7 @@ impl crate::config::Section for HunterConfig {
     const NAME: &'static str = "hunter";
 
     fn validate(&self) -> Result<(), (String, String)> {
-        crate::scheduler::CronSchedule::parse(&self.schedule, chrono_tz::Tz::UTC)
-            .map_err(|e| ("hunter.schedule".to_owned(), e.to_string()))?;
+        crate::config::check_cron("hunter.schedule", &self.schedule)?;
         HunterConfig::validate(self)
     }
 }

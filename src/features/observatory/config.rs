@@ -366,8 +366,7 @@ impl crate::config::Section for ObservatoryConfig {
     const NAME: &'static str = "observatory";
 
     fn validate(&self) -> Result<(), (String, String)> {
-        crate::scheduler::CronSchedule::parse(&self.digest_schedule, chrono_tz::Tz::UTC)
-            .map_err(|e| ("observatory.digest_schedule".to_owned(), e.to_string()))?;
+        crate::config::check_cron("observatory.digest_schedule", &self.digest_schedule)?;
         ObservatoryConfig::validate(self)
     }
 }

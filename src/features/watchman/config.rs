@@ -83,11 +83,9 @@ impl crate::config::Section for WatchmanConfig {
     const NAME: &'static str = "watchman";
 
     fn validate(&self) -> Result<(), (String, String)> {
-        crate::scheduler::CronSchedule::parse(&self.shutdown_schedule, chrono_tz::Tz::UTC)
-            .map_err(|e| ("watchman.shutdown_schedule".to_owned(), e.to_string()))?;
+        crate::config::check_cron("watchman.shutdown_schedule", &self.shutdown_schedule)?;
         if self.starts_in_the_morning() {
-            crate::scheduler::CronSchedule::parse(&self.start_schedule, chrono_tz::Tz::UTC)
-                .map_err(|e| ("watchman.start_schedule".to_owned(), e.to_string()))?;
+            crate::config::check_cron("watchman.start_schedule", &self.start_schedule)?;
         }
         WatchmanConfig::validate(self)
     }
