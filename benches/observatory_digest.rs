@@ -77,7 +77,7 @@ async fn async_run() -> anyhow::Result<()> {
     let mut slo_ms = Vec::new();
     for _ in 0..RUNS {
         let t = Instant::now();
-        let msg = digest::build(&ctx, &o, now).await?;
+        let msg = digest::build(&ctx, &o, now).await?.message;
         digest_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         anyhow::ensure!(
             msg.plain().contains("service-9: uptime"),

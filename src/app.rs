@@ -10,9 +10,9 @@ use crate::chat::message::ChatMessage;
 use crate::chat::slack::door::{self, SlackDoor};
 use crate::chat::slack::groups::SlackGroups;
 use crate::chat::slack::intake::Intake;
-use crate::chat::slack::rejections::RejectionLog;
 use crate::chat::slack::send;
 use crate::chat::slack::socket::SocketMode;
+use crate::chat::slack::throttled_log::ThrottledLog;
 use crate::chat::slack::verify::SlackVerifier;
 use crate::chat::slack::web_api::{self, Slack, SlackWebApi};
 use crate::chat::telegram::door::TelegramDoor;
@@ -26,6 +26,7 @@ use crate::dispatch::{self, Context, DispatchStats};
 use crate::events::{self, EventQueue, EventReceiver};
 use crate::executor::Executor;
 use crate::features;
+use crate::http::rejections::Rejections;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::outbox::sender::Sender;
@@ -92,6 +93,8 @@ pub struct App {
     telegram: Option<(TelegramBot, TelegramIntake)>,
     /// Whether Observatory's timers run while serving.
     feature_timers: bool,
+    /// The doors' rejected requests, audited per window.
+    rejections: Rejections,
 }
 
 impl App {
@@ -185,13 +188,19 @@ impl App {
             store: store.clone(),
             clock: clock.clone(),
         };
+        let rejections = Rejections::new(
+            audit.clone(),
+            metrics.clone(),
+            clock.clone(),
+            config.http.rejection_window,
+        );
         let slack_door = match (config.slack.mode, &secrets.slack_signing_secret) {
             (SlackMode::Http, Some(secret)) => Some(Arc::new(SlackDoor {
                 verifier: SlackVerifier::new(secret.clone()),
                 intake: intake.clone(),
-                audit: audit.clone(),
                 clock: clock.clone(),
-                rejections: RejectionLog::default(),
+                rejections: rejections.clone(),
+                busy_log: ThrottledLog::default(),
             })),
             _ => None,
         };
@@ -214,7 +223,7 @@ impl App {
             (Some(_), TelegramMode::Webhook, Some(secret)) => Some(Arc::new(TelegramDoor {
                 secret: secret.clone(),
                 intake: telegram_intake.clone(),
-                audit: audit.clone(),
+                rejections: rejections.clone(),
             })),
             _ => None,
         };
@@ -246,6 +255,7 @@ impl App {
             telegram_door,
             telegram,
             feature_timers: options.feature_timers,
+            rejections,
         };
         let hook_ctx = app.ctx.clone();
         app.ctx.executor.on_change(Arc::new(move |p, hint| {
@@ -309,6 +319,7 @@ impl App {
                 outbox: self.ctx.outbox.clone(),
             },
             doors,
+            self.ctx.config.http.request_timeout,
         )
     }
 
@@ -332,6 +343,7 @@ impl App {
             telegram_door,
             telegram,
             feature_timers,
+            rejections,
         } = self;
         let socket = slack_socket.map(|(client, token)| {
             let intake = Intake {
@@ -372,6 +384,9 @@ impl App {
         let sender_stop = CancellationToken::new();
         let sender_task = tokio::spawn(sender.run(sender_stop.clone()));
         let mut tasks = vec![tokio::spawn(scheduler.run(queue, shutdown.clone()))];
+        // Stopped once the server has answered its last request, so no count is lost.
+        let rejections_stop = CancellationToken::new();
+        tasks.push(tokio::spawn(rejections.run(rejections_stop.clone())));
         if feature_timers {
             for f in ctx.features.iter() {
                 tasks.extend(f.clone().spawn(&ctx, &shutdown));
@@ -379,14 +394,22 @@ impl App {
         }
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening; /healthz, /readyz and /metrics are up");
-        let http_shutdown = shutdown.clone();
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-        .await
-        .context("HTTP server")?;
+        let limits = http::serve::Limits::new(&ctx.config.http);
+        tracing::info!(
+            max_connections = limits.max_connections,
+            descriptors = ?limits.descriptors,
+            header_read_timeout = ?limits.header_read_timeout,
+            "accepting at most {} connections at once",
+            limits.max_connections
+        );
+        if limits.max_connections < ctx.config.http.max_connections {
+            tracing::warn!(
+                configured = ctx.config.http.max_connections,
+                "http.max_connections lowered to {} to fit the descriptor limit; raise it with `ulimit -n`",
+                limits.max_connections
+            );
+        }
+        http::serve::serve(listener, router, limits, shutdown.clone()).await;
         if let Some(socket) = socket {
             let _ = socket.await;
         }
@@ -395,6 +418,7 @@ impl App {
         }
         // The server returns once shutdown fired and open requests finished.
         shutdown.cancel();
+        rejections_stop.cancel();
         let wait_all = async {
             for t in tasks {
                 let _ = t.await;

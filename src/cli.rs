@@ -73,8 +73,14 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the hash chain; exit 1 and name the first broken row if there is one.
-    Verify,
+    /// Walk the hash chain and check it reaches every head posted in a digest (and
+    /// each --head); exit 1 and name the first broken row if there is one.
+    Verify {
+        /// A head copied from a daily digest or /readyz, as ID:HASH; repeatable.
+        /// Checked against the chain whatever the database says was posted.
+        #[arg(long = "head", value_name = "ID:HASH")]
+        heads: Vec<audit::Head>,
+    },
     /// Print the most recent rows.
     Tail {
         #[arg(short = 'n', default_value_t = 20)]
@@ -250,9 +256,16 @@ fn config_check(loaded: &Loaded) -> anyhow::Result<i32> {
 fn audit_command(command: AuditCommand, loaded: &Loaded) -> anyhow::Result<i32> {
     let store = open_store(loaded)?;
     match command {
-        AuditCommand::Verify => store.with_conn(|c| match audit::verify(c)? {
-            Verification::Intact { rows } => {
-                println!("audit log intact: {rows} rows verified");
+        AuditCommand::Verify { heads } => store.with_conn(|c| match audit::verify(c, &heads)? {
+            Verification::Intact {
+                rows,
+                head,
+                heads_checked,
+            } => {
+                let head = head.map_or_else(|| "none".to_owned(), |h| h.to_string());
+                println!(
+                    "audit log intact: {rows} rows verified; head {head}; {heads_checked} posted or given head(s) found in the chain"
+                );
                 Ok(exit_code::OK)
             }
             Verification::Broken { seq, reason } => {

@@ -18,6 +18,13 @@ pub struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectionLabels {
+    /// The door's audit event, e.g. `slack.request_rejected`.
+    pub door: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
 }
@@ -53,6 +60,7 @@ fn job_duration_histogram() -> Histogram {
 pub struct Metrics {
     registry: Arc<Registry>,
     pub http_requests: Family<RouteLabels, Counter>,
+    pub http_rejected_requests: Family<RejectionLabels, Counter>,
     pub approvals: Family<StateLabels, Gauge>,
     pub actions: Family<ActionLabels, Counter>,
     pub outbox_depth: Gauge,
@@ -79,6 +87,12 @@ impl Metrics {
             "opsmate_http_requests",
             "HTTP requests by matched route and status",
             http_requests.clone(),
+        );
+        let http_rejected_requests = Family::<RejectionLabels, Counter>::default();
+        r.register(
+            "opsmate_http_rejected_requests",
+            "Requests refused by a chat door (bad signature or secret, malformed, too large), by door and reason",
+            http_rejected_requests.clone(),
         );
         let approvals = Family::<StateLabels, Gauge>::default();
         r.register("opsmate_approvals", "Proposals by state", approvals.clone());
@@ -136,6 +150,7 @@ impl Metrics {
         let metrics = Self {
             registry: Arc::new(r),
             http_requests,
+            http_rejected_requests,
             approvals,
             actions,
             outbox_depth,

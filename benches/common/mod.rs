@@ -141,6 +141,26 @@ pub fn launch_opsmate(
     env: &[(&str, String)],
     log: Option<&std::path::Path>,
 ) -> anyhow::Result<(std::process::Child, u16)> {
+    launch_binary(&opsmate_binary(), None, dir, env, log)
+}
+
+/// The binary the benchmarks run: `$OPSMATE_BIN` (e.g. an earlier build, for a
+/// before-and-after figure), else this build's release binary.
+pub fn opsmate_binary() -> std::path::PathBuf {
+    std::env::var_os("OPSMATE_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_opsmate").into())
+}
+
+/// [`launch_opsmate`] of `binary`, with the descriptor limit (soft and hard) set to
+/// `nofile` first when given, as `ulimit -n` does.
+pub fn launch_binary(
+    binary: &std::path::Path,
+    nofile: Option<u64>,
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    log: Option<&std::path::Path>,
+) -> anyhow::Result<(std::process::Child, u16)> {
     use anyhow::Context as _;
     let port = free_port();
     let stderr = match log {
@@ -152,8 +172,23 @@ pub fn launch_opsmate(
             .into(),
         None => std::process::Stdio::null(),
     };
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opsmate"))
-        .arg("serve")
+    let mut cmd = match nofile {
+        Some(n) => {
+            let mut sh = std::process::Command::new("sh");
+            sh.arg("-c")
+                .arg(format!("ulimit -n {n} && exec \"$0\" serve"))
+                .arg(binary);
+            sh
+        }
+        None => {
+            let mut direct = std::process::Command::new(binary);
+            direct.arg("serve");
+            direct
+        }
+    };
+    let mut child = cmd
+        // Not a config key: the binary would refuse it as unknown.
+        .env_remove("OPSMATE_BIN")
         .env("OPSMATE_STORAGE__PATH", dir.join("opsmate.db"))
         .env("OPSMATE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "error")

@@ -62,6 +62,8 @@ pub const DIRECTORY_REACTIVATED: &str = "directory.reactivated";
 
 // The process and delivery.
 pub const OPSMATE_STARTED: &str = "opsmate.started";
+/// The chain's head went out (in a digest); details say where.
+pub const AUDIT_HEAD_POSTED: &str = "audit.head_posted";
 pub const OPSMATE_STOPPED: &str = "opsmate.stopped";
 pub const OUTBOX_FAILED: &str = "outbox.failed";
 

@@ -5,13 +5,16 @@
 mod chain;
 pub mod events;
 pub mod export;
+pub mod heads;
 
 pub use chain::{GENESIS_HASH, row_hash};
+pub use heads::Head;
 
 use crate::clock::SharedClock;
 use crate::store::{self, Store};
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
@@ -155,7 +158,11 @@ fn query(
 }
 
 fn from_row(row: &rusqlite::Row<'_>) -> anyhow::Result<AuditRecord> {
-    let details: String = row.get(5)?;
+    // Shown even when malformed (e.g. a blob); verify names such a row.
+    let details = match row.get_ref(5)? {
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+        other => format!("{other:?}"),
+    };
     Ok(AuditRecord {
         seq: row.get(0)?,
         at: row.get(1)?,
@@ -172,12 +179,43 @@ fn from_row(row: &rusqlite::Row<'_>) -> anyhow::Result<AuditRecord> {
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
-    Intact { rows: u64 },
+    /// Every row links to the one before, and every known head is in the chain.
+    Intact {
+        rows: u64,
+        head: Option<Head>,
+        heads_checked: usize,
+    },
+    /// The first row that is wrong, and why.
     Broken { seq: i64, reason: String },
 }
 
-/// Walks the chain from the first row and names the first row that does not match.
-pub fn verify(conn: &Connection) -> anyhow::Result<Verification> {
+/// A head the chain must reach, and where it is known from (for the message).
+struct Expected {
+    head: Head,
+    from: String,
+}
+
+/// Walks the chain from the first row and names the first row that does not match:
+/// a row altered, missing or malformed, or a row whose hash is not the one in a
+/// head that was posted (kept in `audit_heads`) or given (`given`, e.g. copied
+/// from a digest). A head past the chain's end means its tail was cut off.
+pub fn verify(conn: &Connection, given: &[Head]) -> anyhow::Result<Verification> {
+    let mut expected: Vec<Expected> = heads::posted(conn)
+        .context("reading the posted heads")?
+        .into_iter()
+        .map(|p| Expected {
+            head: p.head,
+            from: format!("posted {} ({})", p.posted_at, p.via),
+        })
+        .collect();
+    expected.extend(given.iter().map(|h| Expected {
+        head: h.clone(),
+        from: "given on the command line".into(),
+    }));
+    let mut by_seq: std::collections::BTreeMap<i64, Vec<&Expected>> = Default::default();
+    for e in &expected {
+        by_seq.entry(e.head.seq).or_default().push(e);
+    }
     let mut stmt = conn.prepare(
         "SELECT seq, at, actor, event, subject, details, prev_hash, hash
          FROM audit_log ORDER BY seq",
@@ -188,16 +226,35 @@ pub fn verify(conn: &Connection) -> anyhow::Result<Verification> {
     let mut count = 0u64;
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
-        let fields: [String; 7] = [
-            row.get(1)?,
-            row.get(2)?,
-            row.get(3)?,
-            row.get(4)?,
-            row.get(5)?,
-            row.get(6)?,
-            row.get(7)?,
-        ];
-        let [at, actor, event, subject, details, prev_hash, hash] = fields;
+        let mut fields: Vec<String> = Vec::with_capacity(7);
+        for (i, name) in [
+            "at",
+            "actor",
+            "event",
+            "subject",
+            "details",
+            "prev_hash",
+            "hash",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            match row.get_ref(i + 1)? {
+                ValueRef::Text(t) => fields.push(String::from_utf8_lossy(t).into_owned()),
+                other => {
+                    return Ok(Verification::Broken {
+                        seq,
+                        reason: format!(
+                            "its {name} is {}, not text (row malformed)",
+                            other.data_type().to_string().to_lowercase()
+                        ),
+                    });
+                }
+            }
+        }
+        let [at, actor, event, subject, details, prev_hash, hash]: [String; 7] = fields
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("seven fields"))?;
         if seq != expected_seq {
             return Ok(Verification::Broken {
                 seq,
@@ -217,11 +274,52 @@ pub fn verify(conn: &Connection) -> anyhow::Result<Verification> {
                 reason: "hash does not match the row's contents (row altered)".into(),
             });
         }
+        for e in by_seq.get(&seq).into_iter().flatten() {
+            if e.head.hash != hash {
+                return Ok(Verification::Broken {
+                    seq,
+                    reason: format!(
+                        "its hash is not the one in head {} {}: the chain was rewritten at or before row {seq}",
+                        e.head, e.from
+                    ),
+                });
+            }
+        }
         expected_prev = hash;
         expected_seq += 1;
         count += 1;
     }
-    Ok(Verification::Intact { rows: count })
+    let last = expected_seq - 1;
+    if let Some(e) = by_seq
+        .range(last + 1..)
+        .next_back()
+        .and_then(|(_, es)| es.first())
+    {
+        let ends = if last == 0 {
+            "the audit log is empty".to_owned()
+        } else {
+            format!("the chain ends at row {last}")
+        };
+        return Ok(Verification::Broken {
+            seq: last + 1,
+            reason: format!(
+                "{ends}, but head {} {} names row {}: rows {} to {} are missing (the log was cut short or replaced)",
+                e.head,
+                e.from,
+                e.head.seq,
+                last + 1,
+                e.head.seq
+            ),
+        });
+    }
+    Ok(Verification::Intact {
+        rows: count,
+        head: (last > 0).then_some(Head {
+            seq: last,
+            hash: expected_prev,
+        }),
+        heads_checked: expected.len(),
+    })
 }
 
 #[cfg(test)]
@@ -250,7 +348,10 @@ mod tests {
             )
             .unwrap();
         }
-        assert_eq!(verify(&c).unwrap(), Verification::Intact { rows: 5 });
+        assert!(matches!(
+            verify(&c, &[]).unwrap(),
+            Verification::Intact { rows: 5, .. }
+        ));
         let rows = tail(&c, 2).unwrap();
         assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 5]);
         assert_eq!(rows[1].prev_hash, tail(&c, 5).unwrap()[3].hash);
@@ -293,7 +394,7 @@ mod tests {
              UPDATE audit_log SET details = '{\"n\":9}' WHERE seq = 3;",
         )
         .unwrap();
-        match verify(&c).unwrap() {
+        match verify(&c, &[]).unwrap() {
             Verification::Broken { seq, .. } => assert_eq!(seq, 3),
             other => panic!("expected a broken chain, got {other:?}"),
         }
@@ -308,8 +409,138 @@ mod tests {
         c.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 2;")
             .unwrap();
         assert!(matches!(
-            verify(&c).unwrap(),
+            verify(&c, &[]).unwrap(),
             Verification::Broken { seq: 3, .. }
         ));
+    }
+
+    fn chain_of(n: usize) -> Connection {
+        let c = conn();
+        for i in 0..n {
+            append(
+                &c,
+                Utc::now(),
+                "system",
+                "e",
+                &format!("s{i}"),
+                &json!({"i": i}),
+            )
+            .unwrap();
+        }
+        c
+    }
+
+    fn post_head(c: &Connection) -> Head {
+        let head = heads::current(c).unwrap().unwrap();
+        heads::record_posted(c, &head, Utc::now(), "digest to slack:C0OPS").unwrap();
+        head
+    }
+
+    fn broken(v: Verification) -> (i64, String) {
+        match v {
+            Verification::Broken { seq, reason } => (seq, reason),
+            other => panic!("expected a broken chain, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_chain_that_reaches_its_posted_heads_is_intact() {
+        let c = chain_of(10);
+        let first = post_head(&c);
+        append(&c, Utc::now(), "system", "e", "more", &json!({})).unwrap();
+        let second = post_head(&c);
+        match verify(&c, std::slice::from_ref(&first)).unwrap() {
+            Verification::Intact {
+                rows,
+                head,
+                heads_checked,
+            } => {
+                assert_eq!(rows, 11);
+                assert_eq!(head, Some(second));
+                assert_eq!(heads_checked, 3);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_trimmed_tail_is_named_against_the_posted_head() {
+        let c = chain_of(600);
+        let head = post_head(&c);
+        c.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > 500;")
+            .unwrap();
+        let (seq, reason) = broken(verify(&c, &[]).unwrap());
+        assert_eq!(seq, 501);
+        assert!(reason.contains("the chain ends at row 500"), "{reason}");
+        assert!(reason.contains(&head.to_string()), "{reason}");
+        assert!(reason.contains("rows 501 to 600 are missing"), "{reason}");
+        assert!(reason.contains("digest to slack:C0OPS"), "{reason}");
+    }
+
+    #[test]
+    fn an_emptied_or_recreated_log_is_named() {
+        let c = chain_of(50);
+        post_head(&c);
+        c.execute_batch("DROP TABLE audit_log; CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, event TEXT, subject TEXT, details TEXT, prev_hash TEXT, hash TEXT);")
+            .unwrap();
+        let (seq, reason) = broken(verify(&c, &[]).unwrap());
+        assert_eq!(seq, 1);
+        assert!(reason.starts_with("the audit log is empty"), "{reason}");
+        assert!(reason.contains("rows 1 to 50 are missing"), "{reason}");
+    }
+
+    #[test]
+    fn a_rewritten_chain_is_named_against_a_head_given_by_hand() {
+        let c = chain_of(600);
+        let head = heads::current(&c).unwrap().unwrap();
+        // Row 500 edited and every later hash recomputed: the chain checks out on
+        // its own, and no head was stored.
+        c.execute_batch("DROP TRIGGER audit_log_no_update;")
+            .unwrap();
+        c.execute(
+            "UPDATE audit_log SET details = '{\"i\":\"forged\"}' WHERE seq = 500",
+            [],
+        )
+        .unwrap();
+        let mut prev: String = c
+            .query_row("SELECT hash FROM audit_log WHERE seq = 499", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        for r in tail(&c, 101).unwrap() {
+            let details = serde_json::to_string(&r.details).unwrap();
+            let hash = row_hash(
+                r.seq, &r.at, &r.actor, &r.event, &r.subject, &details, &prev,
+            );
+            c.execute(
+                "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
+                params![prev, hash, r.seq],
+            )
+            .unwrap();
+            prev = hash;
+        }
+        assert!(matches!(
+            verify(&c, &[]).unwrap(),
+            Verification::Intact { .. }
+        ));
+        let (seq, reason) = broken(verify(&c, std::slice::from_ref(&head)).unwrap());
+        assert_eq!(seq, 600);
+        assert!(
+            reason.contains("rewritten at or before row 600"),
+            "{reason}"
+        );
+        assert!(reason.contains("given on the command line"), "{reason}");
+    }
+
+    #[test]
+    fn a_blob_in_a_row_is_reported_by_its_id() {
+        let c = chain_of(5);
+        c.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = X'7B7D' WHERE seq = 3;")
+            .unwrap();
+        let (seq, reason) = broken(verify(&c, &[]).unwrap());
+        assert_eq!(seq, 3);
+        assert!(reason.contains("details is blob, not text"), "{reason}");
+        // Still shown by tail and export.
+        assert_eq!(tail(&c, 5).unwrap()[2].details, json!({}));
     }
 }

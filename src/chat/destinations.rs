@@ -40,6 +40,17 @@ impl Destinations {
         }
     }
 
+    /// Where the messages go, e.g. `slack:C0OPS, telegram:-1001`.
+    pub fn describe(&self) -> String {
+        let mut to: Vec<String> = self
+            .slack_channel
+            .iter()
+            .map(|c| format!("slack:{c}"))
+            .collect();
+        to.extend(self.telegram_chat.iter().map(|c| format!("telegram:{c}")));
+        to.join(", ")
+    }
+
     pub fn is_empty(&self) -> bool {
         self.slack_channel.is_none() && self.telegram_chat.is_none()
     }

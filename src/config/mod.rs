@@ -97,12 +97,39 @@ impl Default for StorageConfig {
 pub struct HttpConfig {
     /// Address the HTTP server binds. Loopback by default; the Docker image uses `0.0.0.0:8080`.
     pub listen: SocketAddr,
+    /// Longest a client may take to send a request's headers, counted from when the
+    /// server starts waiting for them (so it also ends an idle kept-alive connection).
+    /// 1 s to 120 s.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection that sends nothing for this long is closed, whatever it is in
+    /// the middle of (a stalled body, say). 1 s to 600 s.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Longest a request may take from its headers to its answer, its body included;
+    /// then it is answered 408. 1 s to 600 s.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Connections open at once, at most; lowered at start-up to what the process's
+    /// descriptor limit leaves. At the cap, a new connection closes the one that has
+    /// waited longest without sending a request.
+    pub max_connections: usize,
+    /// Rejected requests (forged, stale, malformed, oversized) from one source for
+    /// one reason are audited once when the first arrives and once, with their
+    /// count, when this window closes. 1 s to 1 h.
+    #[serde(with = "humantime_serde")]
+    pub rejection_window: Duration,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            rejection_window: Duration::from_secs(60),
         }
     }
 }
@@ -555,6 +582,46 @@ impl Config {
         }
         if self.outbox.retention < Duration::from_secs(3600) {
             return Err(("outbox.retention".into(), "must be at least 1h".into()));
+        }
+        let secs = Duration::from_secs;
+        for (key, value, range) in [
+            (
+                "http.header_read_timeout",
+                self.http.header_read_timeout,
+                secs(1)..=secs(120),
+            ),
+            (
+                "http.idle_timeout",
+                self.http.idle_timeout,
+                secs(1)..=secs(600),
+            ),
+            (
+                "http.request_timeout",
+                self.http.request_timeout,
+                secs(1)..=secs(600),
+            ),
+            (
+                "http.rejection_window",
+                self.http.rejection_window,
+                secs(1)..=secs(3600),
+            ),
+        ] {
+            if !range.contains(&value) {
+                return Err((
+                    key.into(),
+                    format!(
+                        "must be between {} and {}",
+                        humantime::format_duration(*range.start()),
+                        humantime::format_duration(*range.end())
+                    ),
+                ));
+            }
+        }
+        if !(1..=100_000).contains(&self.http.max_connections) {
+            return Err((
+                "http.max_connections".into(),
+                "must be between 1 and 100000".into(),
+            ));
         }
         if self.shutdown.drain > Duration::from_secs(300) {
             return Err(("shutdown.drain".into(), "must be at most 300s".into()));

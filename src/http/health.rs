@@ -1,6 +1,7 @@
 //! Liveness and readiness.
 
 use super::HttpState;
+use crate::audit::heads;
 use crate::store::migrations;
 use axum::Json;
 use axum::extract::State;
@@ -13,22 +14,34 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: the database answers and every embedded migration is applied.
+/// Readiness: the database answers and every embedded migration is applied. The
+/// body carries the audit chain's head (`ID:HASH`), so whatever scrapes it keeps a
+/// copy outside the database for `opsmate audit verify --head`.
 pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<Value>) {
     let latest = migrations::latest_version();
     let checked = state
         .store
-        .call(|c| {
+        .call(move |c| {
             c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
-            migrations::current_version(c)
+            let version = migrations::current_version(c)?;
+            let head = if version == latest {
+                heads::current(c)?
+            } else {
+                None
+            };
+            Ok((version, head))
         })
         .await;
     match checked {
-        Ok(v) if v == latest => (
+        Ok((v, head)) if v == latest => (
             StatusCode::OK,
-            Json(json!({"status": "ready", "schema_version": v})),
+            Json(json!({
+                "status": "ready",
+                "schema_version": v,
+                "audit_head": head.map(|h| h.to_string()),
+            })),
         ),
-        Ok(v) => (
+        Ok((v, _)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "migrations pending", "schema_version": v, "expected": latest})),
         ),

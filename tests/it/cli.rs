@@ -119,7 +119,7 @@ fn migrate_reports_the_schema_version() {
     assert!(text(&again.stdout).contains(&format!("schema version {latest} -> {latest}")));
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -127,7 +127,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_ready(port: u16, limit: Duration) -> bool {
+pub(crate) fn wait_ready(port: u16, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {

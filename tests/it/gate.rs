@@ -191,7 +191,7 @@ async fn hundred_concurrent_approvals_execute_once() {
         events.iter().filter(|e| e.1 == "approval.refused").count(),
         99
     );
-    let verified = f.store.with_conn(|c| audit::verify(c)).unwrap();
+    let verified = f.store.with_conn(|c| audit::verify(c, &[])).unwrap();
     assert!(
         matches!(verified, audit::Verification::Intact { .. }),
         "{verified:?}"

@@ -15,6 +15,15 @@ async fn healthz_and_readyz_answer() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "ready");
+    // The audit chain's head: the start-up row.
+    let head = app
+        .ctx
+        .store
+        .with_conn(|c| opsmate::audit::heads::current(c))
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.seq, 1);
+    assert_eq!(body["audit_head"], head.to_string());
     assert_eq!(
         body["schema_version"],
         opsmate::store::migrations::latest_version()

@@ -63,7 +63,7 @@ async fn the_digest_reports_time_weighted_uptime_gaps_p95_and_incidents() {
     assert_eq!(api.incidents[0].start, start + Duration::hours(20));
     assert_eq!(api.incidents[0].duration(end), Duration::hours(2));
 
-    let msg = digest::build(h.ctx(), &o, end).await.unwrap();
+    let msg = digest::build(h.ctx(), &o, end).await.unwrap().message;
     let text = msg.plain();
     assert!(text.contains("api: uptime 91.31% (day)"), "{text}");
     assert!(text.contains("p95 900 ms against 2000 ms ✓"), "{text}");
@@ -106,7 +106,10 @@ async fn the_day_before_a_spring_forward_digest_has_23_hours() {
     .await;
     // 2026-03-29 09:00 in Berlin (CEST) is 07:00 UTC.
     let at: DateTime<Utc> = "2026-03-29T07:00:00Z".parse().unwrap();
-    let msg = digest::build(h.ctx(), &h.observatory(), at).await.unwrap();
+    let msg = digest::build(h.ctx(), &h.observatory(), at)
+        .await
+        .unwrap()
+        .message;
     assert!(msg.plain().contains("(23 h)"), "{}", msg.plain());
     assert!(msg.title.contains("2026-03-29"), "{}", msg.title);
     h.stop().await;
@@ -269,6 +272,7 @@ async fn the_digest_reports_access_guard_work_and_waiting_approvals() {
     let text = digest::build(h.ctx(), &o, h.now() + Duration::minutes(1))
         .await
         .unwrap()
+        .message
         .plain();
     assert!(text.contains("Revoked the AWS access of ann."), "{text}");
     assert!(
@@ -279,4 +283,75 @@ async fn the_digest_reports_access_guard_work_and_waiting_approvals() {
     assert!(text.contains("Revoke AWS access iam-user:bo"), "{text}");
     assert!(!text.contains("Night Watchman"), "{text}");
     h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_carries_the_audit_head_and_verify_names_a_trimmed_chain() {
+    use crate::support::slack::SlackHarness;
+    use opsmate::audit::Head;
+
+    let h = HealthHarness::start(|_, _| {}).await;
+    h.slack.command("UALICE", "digest", "digest").await;
+    let answer = h.slack.wait_calls("response_url:digest", 1).await;
+    let text = crate::support::slack::all_text(&answer[0].body);
+    let shown = text
+        .split("Head ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no head in the digest: {text}"));
+    let head: Head = shown.parse().unwrap();
+    assert!(
+        text.contains(&format!("opsmate audit verify --head {head}")),
+        "{text}"
+    );
+    // /readyz shows the head now: past the posted one, whose posting is audited.
+    let ready: serde_json::Value = reqwest::get(h.slack.app.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let now: Head = ready["audit_head"].as_str().unwrap().parse().unwrap();
+    assert!(now.seq > head.seq, "{now} after {head}");
+    let HealthHarness { slack, .. } = h;
+    let SlackHarness { dir, app, .. } = slack;
+    app.finish().await;
+
+    let verify = |heads: Vec<String>| {
+        let mut cmd = opsmate(dir.path());
+        cmd.args(["audit", "verify"]);
+        for h in heads {
+            cmd.args(["--head", &h]);
+        }
+        output(cmd)
+    };
+    let out = verify(vec![head.to_string()]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("2 posted or given head(s) found in the chain"),
+        "{stdout}"
+    );
+
+    // The tail is cut off behind the triggers' back, the posted head's row with it.
+    let db = rusqlite::Connection::open(dir.path().join("opsmate.db")).unwrap();
+    db.execute_batch("DROP TRIGGER audit_log_no_delete;")
+        .unwrap();
+    db.execute("DELETE FROM audit_log WHERE seq >= ?1", [head.seq])
+        .unwrap();
+    drop(db);
+    let out = verify(Vec::new()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for expected in [
+        format!("audit log broken at row {}:", head.seq),
+        format!("but head {head}"),
+        format!("rows {} to {} are missing", head.seq, head.seq),
+    ] {
+        assert!(stdout.contains(&expected), "{expected}: {stdout}");
+    }
+    assert!(
+        stdout.contains("digest asked for by slack:UALICE"),
+        "{stdout}"
+    );
 }

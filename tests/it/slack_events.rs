@@ -108,17 +108,85 @@ async fn forged_stale_and_missing_signatures_get_401_and_an_audit_row() {
         200
     );
 
+    // One row per source and reason as it comes; the second stale request is
+    // counted, and the count is written when the window closes (here: at the stop).
     let reasons = rejection_reasons(&h);
     assert_eq!(
         reasons,
-        vec![
-            "missing_signature",
-            "forged_signature",
-            "stale_timestamp",
-            "stale_timestamp"
-        ]
+        vec!["missing_signature", "forged_signature", "stale_timestamp"]
     );
+    let store = h.app.ctx.store.clone();
     h.app.finish().await;
+    let rows = crate::support::audit_rows_in(&store, "slack.request_rejected");
+    let last = rows.last().unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(last.details["reason"], "stale_timestamp");
+    assert_eq!(last.details["count"], 2);
+    assert_eq!(last.actor, "http:127.0.0.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_flood_leaves_a_bounded_trail_with_its_count() {
+    const FLOOD: usize = 2_000;
+    let h = SlackHarness::start().await;
+    let body = "command=%2Fopsmate&text=help";
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let forged =
+        opsmate::chat::slack::verify::SlackVerifier::new(opsmate::config::Secret::new("wrong"))
+            .sign(&ts, body.as_bytes());
+    let http = reqwest::Client::new();
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (http, url, ts, forged) = (
+            http.clone(),
+            h.app.url("/slack/commands"),
+            ts.clone(),
+            forged.clone(),
+        );
+        senders.spawn(async move {
+            let mut statuses = Vec::new();
+            for _ in 0..FLOOD / 4 {
+                let r = http
+                    .post(&url)
+                    .header("x-slack-request-timestamp", &ts)
+                    .header("x-slack-signature", &forged)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(r.status().as_u16());
+            }
+            statuses
+        });
+    }
+    let statuses: Vec<u16> = senders.join_all().await.into_iter().flatten().collect();
+    assert_eq!(statuses.len(), FLOOD);
+    assert!(
+        statuses.iter().all(|s| *s == 401),
+        "every forged request is refused"
+    );
+    // Evidence at once, without a row per request.
+    assert_eq!(rejection_reasons(&h), vec!["forged_signature"]);
+    let metrics = reqwest::get(h.app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = format!(
+        "opsmate_http_rejected_requests_total{{door=\"slack.request_rejected\",reason=\"forged_signature\"}} {FLOOD}"
+    );
+    assert!(metrics.contains(&counted), "{metrics}");
+    let store = h.app.ctx.store.clone();
+    h.app.finish().await;
+    let rows = crate::support::audit_rows_in(&store, "slack.request_rejected");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1].details["count"], FLOOD);
+    assert_eq!(rows[1].details["first_row"], rows[0].seq);
+    assert_eq!(
+        rows[1].details["summary"],
+        format!("{FLOOD} forged_signature requests from 127.0.0.1 in the last 1m")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,17 +233,13 @@ async fn malformed_payloads_get_400_and_oversized_bodies_413() {
     );
 
     let reasons = rejection_reasons(&h);
-    assert_eq!(
-        reasons,
-        vec![
-            "malformed_payload",
-            "malformed_payload",
-            "malformed_payload",
-            "malformed_payload",
-            "body_too_large"
-        ]
-    );
+    assert_eq!(reasons, vec!["malformed_payload", "body_too_large"]);
+    let store = h.app.ctx.store.clone();
     h.app.finish().await;
+    let rows = crate::support::audit_rows_in(&store, "slack.request_rejected");
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2].details["reason"], "malformed_payload");
+    assert_eq!(rows[2].details["count"], 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

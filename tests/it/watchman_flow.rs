@@ -290,16 +290,26 @@ async fn approve_mode_waits_for_an_authorized_click() {
             assert_eq!(state(&ec2, &a).await.0, "running");
         }
     }
+    // The click is handled, and the stop run, beside the click's answer: wait
+    // until the proposal has ended.
+    let approval = opsmate::domain::ApprovalId::parse(&id).unwrap();
+    let gate = h.ctx().gate.clone();
+    let ended = crate::support::eventually(std::time::Duration::from_secs(20), || {
+        let (gate, approval) = (gate.clone(), approval.clone());
+        async move {
+            let p = gate.get(&approval).await.unwrap().unwrap();
+            !matches!(
+                p.state,
+                ProposalState::Pending | ProposalState::Approved | ProposalState::Executing
+            )
+        }
+    })
+    .await;
+    assert!(ended, "the stop did not end within 20 s");
+    let p = gate.get(&approval).await.unwrap().unwrap();
     h.slack.wait_calls("chat.update", 1).await;
+    assert_eq!(p.state, ProposalState::Succeeded, "{p:?}");
     assert_ne!(state(&ec2, &a).await.0, "running");
-    let p = h
-        .ctx()
-        .gate
-        .get(&opsmate::domain::ApprovalId::parse(&id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(p.state, ProposalState::Succeeded);
     assert_eq!(p.decided_by.as_deref(), Some("slack:UALICE"));
     h.stop().await;
 }

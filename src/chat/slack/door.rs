@@ -5,27 +5,27 @@
 //! dispatcher and answers through `response_url` or `chat.update`.
 //!
 //! Rejections: 401 for a missing, forged or stale signature; 400 for a body that does
-//! not parse; 413 for a body over 1 MiB. Each writes an audit row; the log line is
-//! rate-limited per source address.
+//! not parse; 413 for a body over 1 MiB. Each is counted and audited per source and
+//! reason in windows ([`crate::http::rejections`]), so a flood cannot fill the disk.
 
 use super::ingest::BadPayload;
 use super::intake::{BUSY_TEXT, Intake, IntakeError};
-use super::rejections::RejectionLog;
+use super::throttled_log::ThrottledLog;
 use super::verify::{SIGNATURE_HEADER, SlackVerifier, TIMESTAMP_HEADER};
-use crate::audit::Audit;
 use crate::clock::SharedClock;
+use crate::http::rejections::{Rejected, Rejections};
+use crate::http::{Peer, client_address};
+use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 use slack_morphism::prelude::*;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Header Slack sets on a redelivered event.
@@ -35,9 +35,10 @@ pub const RETRY_HEADER: &str = "x-slack-retry-num";
 pub struct SlackDoor {
     pub verifier: SlackVerifier,
     pub intake: Intake,
-    pub audit: Audit,
     pub clock: SharedClock,
-    pub rejections: RejectionLog,
+    pub rejections: Rejections,
+    /// One log line a minute while the event queue is full.
+    pub busy_log: ThrottledLog,
 }
 
 /// The three endpoints, to merge into the app's router.
@@ -47,23 +48,6 @@ pub fn routes(door: Arc<SlackDoor>) -> Router {
         .route("/slack/commands", post(commands))
         .route("/slack/interactivity", post(interactivity))
         .with_state(door)
-}
-
-type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
-
-/// The caller's address: the first `X-Forwarded-For` hop behind a proxy, else the peer.
-fn source(headers: &HeaderMap, peer: &Peer) -> String {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .or_else(|| {
-            peer.as_ref()
-                .map(|Extension(ConnectInfo(a))| a.ip().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
 }
 
 impl SlackDoor {
@@ -133,21 +117,16 @@ impl SlackDoor {
         reason: &str,
         detail: &str,
     ) {
-        let from = source(headers, peer);
-        self.rejections.note(&from, path, reason);
-        let detail: String = detail.chars().take(200).collect();
-        if let Err(e) = self
-            .audit
-            .record(
-                format!("http:{from}"),
-                crate::audit::events::SLACK_REQUEST_REJECTED,
+        let source = client_address(headers, peer);
+        self.rejections
+            .note(Rejected {
+                event: crate::audit::events::SLACK_REQUEST_REJECTED,
+                source: &source,
                 path,
-                json!({"reason": reason, "detail": detail}),
-            )
-            .await
-        {
-            tracing::error!(error = %format!("{e:#}"), "could not audit a rejected Slack request");
-        }
+                reason,
+                detail,
+            })
+            .await;
     }
 
     /// The answer to a payload the intake took (or could not take).
@@ -162,7 +141,7 @@ impl SlackDoor {
             Ok(()) => StatusCode::OK.into_response(),
             Err(IntakeError::Bad(e)) => self.malformed(path, headers, peer, &e.0).await,
             Err(IntakeError::Busy) => {
-                self.rejections
+                self.busy_log
                     .note("event-queue", path, "queue full: command answered busy");
                 Json(json!({"response_type": "ephemeral", "text": BUSY_TEXT})).into_response()
             }

@@ -7,11 +7,11 @@ pub mod groups;
 pub mod ingest;
 pub mod intake;
 pub mod members;
-pub mod rejections;
 pub mod render;
 pub mod seen;
 pub mod send;
 pub mod socket;
+pub mod throttled_log;
 pub mod verify;
 pub mod web_api;
 

@@ -2,8 +2,9 @@
 //! set with `setWebhook` (compared in constant time), then handed to the intake.
 
 use super::intake::{IntakeError, TelegramIntake};
-use crate::audit::Audit;
 use crate::config::Secret;
+use crate::http::rejections::{Rejected, Rejections};
+use crate::http::{Peer, client_address};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,7 +12,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde_json::json;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use teloxide::types::Update;
@@ -22,7 +22,7 @@ pub const PATH: &str = "/telegram/webhook";
 pub struct TelegramDoor {
     pub secret: Secret,
     pub intake: TelegramIntake,
-    pub audit: Audit,
+    pub rejections: Rejections,
 }
 
 pub fn routes(door: Arc<TelegramDoor>) -> Router {
@@ -30,25 +30,30 @@ pub fn routes(door: Arc<TelegramDoor>) -> Router {
 }
 
 impl TelegramDoor {
-    async fn reject(&self, status: StatusCode, reason: &str) -> Response {
-        if let Err(e) = self
-            .audit
-            .record(
-                "telegram-webhook",
-                crate::audit::events::TELEGRAM_REQUEST_REJECTED,
-                PATH,
-                json!({"reason": reason}),
-            )
-            .await
-        {
-            tracing::error!(error = %format!("{e:#}"), "could not audit a rejected Telegram request");
-        }
+    async fn reject(
+        &self,
+        headers: &HeaderMap,
+        peer: &Peer,
+        status: StatusCode,
+        reason: &str,
+    ) -> Response {
+        let source = client_address(headers, peer);
+        self.rejections
+            .note(Rejected {
+                event: crate::audit::events::TELEGRAM_REQUEST_REJECTED,
+                source: &source,
+                path: PATH,
+                reason,
+                detail: "",
+            })
+            .await;
         (status, "refused").into_response()
     }
 }
 
 async fn webhook(
     State(door): State<Arc<TelegramDoor>>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -62,17 +67,23 @@ async fn webhook(
         } else {
             "wrong_secret"
         };
-        return door.reject(StatusCode::UNAUTHORIZED, reason).await;
+        return door
+            .reject(&headers, &peer, StatusCode::UNAUTHORIZED, reason)
+            .await;
     }
     let body = match body {
         Ok(b) => b,
-        Err(r) => return door.reject(r.status(), "unreadable_body").await,
+        Err(r) => {
+            return door
+                .reject(&headers, &peer, r.status(), "unreadable_body")
+                .await;
+        }
     };
     let update: Update = match serde_json::from_slice(&body) {
         Ok(u) => u,
         Err(_) => {
             return door
-                .reject(StatusCode::BAD_REQUEST, "malformed_update")
+                .reject(&headers, &peer, StatusCode::BAD_REQUEST, "malformed_update")
                 .await;
         }
     };

@@ -146,7 +146,8 @@ pub fn health(loaded: &Loaded, command: HealthCliCommand) -> anyhow::Result<i32>
 pub fn digest(loaded: &Loaded, send: bool) -> anyhow::Result<i32> {
     runtime()?.block_on(async {
         let (app, ctx, o) = app(loaded).await?;
-        let msg = digest::build(&ctx, &o, ctx.clock.now()).await?;
+        let digest = digest::build(&ctx, &o, ctx.clock.now()).await?;
+        let msg = &digest.message;
         println!("{}", msg.plain());
         if send {
             let to = o.destinations(&ctx);
@@ -155,7 +156,10 @@ pub fn digest(loaded: &Loaded, send: bool) -> anyhow::Result<i32> {
                     "nowhere to send: set observatory.slack_channel or slack.alert_channel (with SLACK_BOT_TOKEN), or telegram.alert_chat_id (with TELEGRAM_BOT_TOKEN)"
                 );
             }
-            to.post(&ctx, &msg).await?;
+            to.post(&ctx, msg).await?;
+            digest
+                .posted(&ctx, format!("opsmate digest --send to {}", to.describe()))
+                .await?;
             let left = app.deliver_outbox(SEND_WAIT).await?;
             if left > 0 {
                 eprintln!("{left} message(s) not delivered yet; a running server will deliver them");

@@ -3,6 +3,7 @@
 
 use super::slo::{self, Incident, Uptime};
 use super::{Observatory, store};
+use crate::audit::heads::{self, Head};
 use crate::chat::answers::local;
 use crate::chat::message::{ChatMessage, Part};
 use crate::dispatch::Context;
@@ -111,17 +112,53 @@ pub fn slo_line(s: &CheckSlo) -> String {
     )
 }
 
-/// The digest for the day ending at `end` (see [`slo::digest_window`]).
-pub async fn build(
-    ctx: &Context,
-    o: &Observatory,
-    end: DateTime<Utc>,
-) -> anyhow::Result<ChatMessage> {
+/// A built digest and the audit chain's head it shows.
+pub struct Digest {
+    pub message: ChatMessage,
+    pub head: Option<Head>,
+}
+
+impl Digest {
+    /// Keeps the head the digest showed, once it was posted (`via` says where), so
+    /// `opsmate audit verify` checks the chain still reaches it.
+    pub async fn posted(&self, ctx: &Context, via: String) -> anyhow::Result<()> {
+        let Some(head) = self.head.clone() else {
+            return Ok(());
+        };
+        let now = ctx.clock.now();
+        ctx.store
+            .call(move |c| {
+                crate::store::immediate(c, |tx| {
+                    heads::record_posted(tx, &head, now, &via)?;
+                    crate::audit::append(
+                        tx,
+                        now,
+                        "system",
+                        crate::audit::events::AUDIT_HEAD_POSTED,
+                        &head.to_string(),
+                        &serde_json::json!({"via": via}),
+                    )
+                    .map(drop)
+                })
+            })
+            .await
+    }
+}
+
+/// The digest for the day ending at `end` (see [`slo::digest_window`]). It ends
+/// with the audit chain's head, so a copy of it lives outside the database.
+pub async fn build(ctx: &Context, o: &Observatory, end: DateTime<Utc>) -> anyhow::Result<Digest> {
     let (start, end) = slo::digest_window(&o.digest_schedule, end);
     let tz = o.tz;
     let mut parts = vec![Part::Text(health_text(ctx, o, start, end).await?)];
     parts.extend(work(ctx, start, end).await?.into_iter().map(Part::Text));
-    Ok(ChatMessage {
+    let head = ctx.store.call(|c| heads::current(c)).await?;
+    if let Some(head) = &head {
+        parts.push(Part::Text(format!(
+            "*Audit trail*\nHead {head}\n`opsmate audit verify --head {head}` checks that the log still reaches this row with this hash."
+        )));
+    }
+    let message = ChatMessage {
         title: format!(
             "📋 OpsMate daily digest, {}",
             end.with_timezone(&tz).format("%Y-%m-%d")
@@ -133,7 +170,8 @@ pub async fn build(
             local(end, tz),
             (end - start).num_hours()
         )),
-    })
+    };
+    Ok(Digest { message, head })
 }
 
 async fn health_text(

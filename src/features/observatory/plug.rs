@@ -143,7 +143,11 @@ impl Feature for Observatory {
             Ok(vec![if call.word == "health" {
                 report::health(ctx, self).await?
             } else {
-                digest::build(ctx, self, ctx.clock.now()).await?
+                let digest = digest::build(ctx, self, ctx.clock.now()).await?;
+                digest
+                    .posted(ctx, format!("digest asked for by {}", call.from))
+                    .await?;
+                digest.message
             }])
         })
     }

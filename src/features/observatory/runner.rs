@@ -228,8 +228,15 @@ where
 /// The daily digest job: built for the day ending now and posted. The scheduler
 /// claims each occurrence once, so a restart never sends a day's digest twice.
 pub async fn digest_job(ctx: &Context, o: &Observatory) -> anyhow::Result<()> {
-    let msg = super::digest::build(ctx, o, ctx.clock.now()).await?;
-    o.destinations(ctx).post(ctx, &msg).await
+    let digest = super::digest::build(ctx, o, ctx.clock.now()).await?;
+    let to = o.destinations(ctx);
+    to.post(ctx, &digest.message).await?;
+    if !to.is_empty() {
+        digest
+            .posted(ctx, format!("daily digest to {}", to.describe()))
+            .await?;
+    }
+    Ok(())
 }
 
 /// The pruning job: samples past `retention_days`, in small batches so the write

@@ -214,6 +214,8 @@ struct ProxyState {
     routes: HashMap<String, String>,
     /// Actions whose requests wait (unanswered) until released.
     held: HashSet<String>,
+    /// Action → the one request (0-based, by arrival) that waits until released.
+    held_nth: HashMap<String, usize>,
     /// Action → requests received.
     arrived: HashMap<String, usize>,
     calls: Vec<ProxyCall>,
@@ -269,9 +271,19 @@ impl AwsProxy {
         lock(&self.state).held.insert(action.to_owned());
     }
 
+    /// Makes only the `nth` request for `action` (0-based, by arrival) wait,
+    /// unanswered, until [`Self::release`]; the others go through. A caller that
+    /// dies meanwhile leaves that one call never made.
+    pub fn hold_nth(&self, action: &str, nth: usize) {
+        lock(&self.state).held_nth.insert(action.to_owned(), nth);
+    }
+
     /// Lets the held requests for `action` (and later ones) through.
     pub fn release(&self, action: &str) {
-        lock(&self.state).held.remove(action);
+        let mut state = lock(&self.state);
+        state.held.remove(action);
+        state.held_nth.remove(action);
+        drop(state);
         self.released.notify_waiters();
     }
 
@@ -461,16 +473,21 @@ async fn handle(
 impl Shared {
     /// Counts the request, then waits while its action is held.
     async fn wait_while_held(&self, action: &str) {
-        *lock(&self.state)
-            .arrived
-            .entry(action.to_owned())
-            .or_default() += 1;
+        let index = {
+            let mut state = lock(&self.state);
+            let arrived = state.arrived.entry(action.to_owned()).or_default();
+            *arrived += 1;
+            *arrived - 1
+        };
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
-            if !lock(&self.state).held.contains(action) {
-                return;
+            {
+                let state = lock(&self.state);
+                if !state.held.contains(action) && state.held_nth.get(action) != Some(&index) {
+                    return;
+                }
             }
             released.await;
         }

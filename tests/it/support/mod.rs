@@ -199,8 +199,15 @@ pub async fn plain_app() -> (tempfile::TempDir, TestApp) {
 
 /// Audit rows of one event, oldest first.
 pub fn audit_rows(app: &TestApp, event: &str) -> Vec<opsmate::audit::AuditRecord> {
-    app.ctx
-        .store
+    audit_rows_in(&app.ctx.store, event)
+}
+
+/// Audit rows of one event in a store (e.g. of an app that has stopped), oldest first.
+pub fn audit_rows_in(
+    store: &opsmate::store::Store,
+    event: &str,
+) -> Vec<opsmate::audit::AuditRecord> {
+    store
         .with_conn(|c| opsmate::audit::tail(c, 10_000))
         .unwrap()
         .into_iter()

@@ -54,7 +54,9 @@ impl WatchmanHarness {
             ..WatchmanConfig::default()
         });
         tweak(&mut config);
-        let clock = ManualClock::new(Utc::now());
+        // The evening of the shutdown job (20:00 UTC), whatever the time of day the
+        // tests run at: an hour later is then still night.
+        let clock = ManualClock::new(last_evening(Utc::now()));
         let mut secrets = slack::secrets();
         secrets.github_token = Some(Secret::new("ghp_test_token"));
         secrets.linear_api_key = Some(Secret::new("lin_api_test_key"));
@@ -104,6 +106,20 @@ impl WatchmanHarness {
     /// erroring).
     pub async fn stop(self) {
         self.slack.app.finish().await;
+    }
+}
+
+/// The latest 20:00 UTC at or before `now`.
+fn last_evening(now: DateTime<Utc>) -> DateTime<Utc> {
+    let today = now
+        .date_naive()
+        .and_hms_opt(20, 0, 0)
+        .expect("20:00 exists")
+        .and_utc();
+    if today <= now {
+        today
+    } else {
+        today - chrono::Duration::days(1)
     }
 }
 

@@ -1,6 +1,6 @@
-//! Rate-limited logging of rejected requests: the first rejection from a source in a
-//! minute is logged; the rest are counted and summed up in the next line. (Every
-//! rejection is still audited.)
+//! Rate-limited logging for what can happen thousands of times a second (a full
+//! event queue answering "busy"): the first occurrence per key in a minute is
+//! logged; the rest are counted and summed up in the next line.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,12 +12,12 @@ const WINDOW: Duration = Duration::from_secs(60);
 const MAX_SOURCES: usize = 10_000;
 
 #[derive(Default)]
-pub struct RejectionLog {
+pub struct ThrottledLog {
     sources: Mutex<HashMap<String, (Instant, u64)>>,
 }
 
-impl RejectionLog {
-    /// Notes a rejection; returns true if it was logged.
+impl ThrottledLog {
+    /// Notes an occurrence; returns true if it was logged.
     pub fn note(&self, source: &str, path: &str, reason: &str) -> bool {
         let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
         if sources.len() >= MAX_SOURCES && !sources.contains_key(source) {
@@ -32,7 +32,7 @@ impl RejectionLog {
             entry => {
                 let suppressed = entry.map_or(0, |(_, n)| *n);
                 sources.insert(source.to_owned(), (now, 0));
-                tracing::warn!(%source, %path, %reason, suppressed_since_last = suppressed, "rejected a Slack request");
+                tracing::warn!(%source, %path, %reason, suppressed_since_last = suppressed, "refused a Slack request");
                 true
             }
         }
@@ -45,7 +45,7 @@ mod tests {
 
     #[test]
     fn one_line_per_source_per_window() {
-        let log = RejectionLog::default();
+        let log = ThrottledLog::default();
         assert!(log.note("10.0.0.1", "/slack/events", "forged_signature"));
         assert!(!log.note("10.0.0.1", "/slack/events", "forged_signature"));
         assert!(!log.note("10.0.0.1", "/slack/commands", "stale_timestamp"));
