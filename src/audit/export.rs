@@ -27,16 +27,7 @@ pub fn export(conn: &Connection, format: ExportFormat, out: impl Write) -> anyho
         }
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record([
-                "seq",
-                "at",
-                "actor",
-                "event",
-                "subject",
-                "details",
-                "prev_hash",
-                "hash",
-            ])?;
+            w.write_record(super::COLUMNS)?;
             for_each(conn, |row: AuditRecord| {
                 w.write_record([
                     row.seq.to_string(),

@@ -19,6 +19,28 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
 
+/// The columns of a row, in stored order (the CSV header; verify's field names).
+pub const COLUMNS: [&str; 8] = [
+    "seq",
+    "at",
+    "actor",
+    "event",
+    "subject",
+    "details",
+    "prev_hash",
+    "hash",
+];
+
+/// `SELECT <every column> FROM audit_log <rest>`, in [`COLUMNS`] order.
+macro_rules! select_rows {
+    ($rest:literal) => {
+        concat!(
+            "SELECT seq, at, actor, event, subject, details, prev_hash, hash FROM audit_log ",
+            $rest
+        )
+    };
+}
+
 /// One row of the log, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditRecord {
@@ -100,8 +122,7 @@ impl Audit {
 pub fn tail(conn: &Connection, n: usize) -> anyhow::Result<Vec<AuditRecord>> {
     let mut rows = query(
         conn,
-        "SELECT seq, at, actor, event, subject, details, prev_hash, hash
-         FROM audit_log ORDER BY seq DESC LIMIT ?1",
+        select_rows!("ORDER BY seq DESC LIMIT ?1"),
         params![n as i64],
     )?;
     rows.reverse();
@@ -117,8 +138,7 @@ pub fn events_between(
 ) -> anyhow::Result<Vec<AuditRecord>> {
     query(
         conn,
-        "SELECT seq, at, actor, event, subject, details, prev_hash, hash
-         FROM audit_log WHERE event = ?1 AND at >= ?2 AND at < ?3 ORDER BY seq",
+        select_rows!("WHERE event = ?1 AND at >= ?2 AND at < ?3 ORDER BY seq"),
         params![
             event,
             start.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -132,10 +152,7 @@ pub fn for_each(
     conn: &Connection,
     mut each: impl FnMut(AuditRecord) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, actor, event, subject, details, prev_hash, hash
-         FROM audit_log ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare(select_rows!("ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         each(from_row(row)?)?;
@@ -216,10 +233,7 @@ pub fn verify(conn: &Connection, given: &[Head]) -> anyhow::Result<Verification>
     for e in &expected {
         by_seq.entry(e.head.seq).or_default().push(e);
     }
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, actor, event, subject, details, prev_hash, hash
-         FROM audit_log ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare(select_rows!("ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut expected_seq = 1i64;
@@ -227,19 +241,8 @@ pub fn verify(conn: &Connection, given: &[Head]) -> anyhow::Result<Verification>
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
         let mut fields: Vec<String> = Vec::with_capacity(7);
-        for (i, name) in [
-            "at",
-            "actor",
-            "event",
-            "subject",
-            "details",
-            "prev_hash",
-            "hash",
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            match row.get_ref(i + 1)? {
+        for (i, name) in COLUMNS.into_iter().enumerate().skip(1) {
+            match row.get_ref(i)? {
                 ValueRef::Text(t) => fields.push(String::from_utf8_lossy(t).into_owned()),
                 other => {
                     return Ok(Verification::Broken {

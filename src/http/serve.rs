@@ -185,6 +185,16 @@ fn evict_oldest_idle(all: &HashMap<u64, Arc<Connection>>) -> bool {
     }
 }
 
+/// True at most once a minute per `last`, which it updates: what can happen on every
+/// accept is logged sparingly.
+fn once_a_minute(last: &mut Option<Instant>) -> bool {
+    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+        return false;
+    }
+    *last = Some(Instant::now());
+    true
+}
+
 /// Serves `router` on `listener` until `shutdown`; then stops accepting and waits
 /// for open requests (at most the header and idle timeouts) to be answered.
 pub async fn serve(
@@ -195,7 +205,7 @@ pub async fn serve(
 ) {
     let open = Arc::new(Open::default());
     let graceful = GracefulShutdown::new();
-    let mut refused_at: Option<Instant> = None;
+    let (mut accept_failed, mut refused) = (None, None);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -207,21 +217,19 @@ pub async fn serve(
                 // Out of descriptors (or a connection reset before it was taken):
                 // let the longest-idle connection go, and give it a moment to close.
                 let room = open.make_room();
-                if refused_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                if once_a_minute(&mut accept_failed) {
                     tracing::warn!(error = %e, closed_an_idle_one = room, "could not accept a connection");
-                    refused_at = Some(Instant::now());
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             }
         };
         let Some((id, connection)) = open.admit(limits.max_connections) else {
-            if refused_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+            if once_a_minute(&mut refused) {
                 tracing::warn!(
                     max = limits.max_connections,
                     "refused a connection: every open one has a request in flight"
                 );
-                refused_at = Some(Instant::now());
             }
             continue;
         };
