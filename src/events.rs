@@ -24,6 +24,8 @@ pub enum Event {
     Command(CommandRequest),
     /// Someone joined, changed or left the chat workspace.
     Directory(DirectoryChange),
+    /// A person pressed a feature's button (not a decision on a proposal).
+    Press(PressRequest),
 }
 
 impl Event {
@@ -34,6 +36,7 @@ impl Event {
             Event::Decision(_) => "decision",
             Event::Command(_) => "command",
             Event::Directory(_) => "directory",
+            Event::Press(_) => "press",
         }
     }
 }
@@ -78,6 +81,19 @@ pub struct DecisionRequest {
     /// Where to answer the clicker privately.
     pub reply: Option<ReplyTo>,
     /// The message the button was on, to update after the decision.
+    pub message: Option<PostedAt>,
+}
+
+/// A feature's button pressed, already verified by the door it came through.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PressRequest {
+    /// `feature.verb`, e.g. `incidents.ack`.
+    pub action: String,
+    pub value: String,
+    pub presser: Actor,
+    /// Where to answer the presser privately.
+    pub reply: Option<ReplyTo>,
+    /// The message the button was on.
     pub message: Option<PostedAt>,
 }
 

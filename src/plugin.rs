@@ -112,6 +112,26 @@ pub struct CommandCall<'a> {
     pub surface: Surface,
 }
 
+/// One of its buttons pressed ([`crate::chat::message::Press`]).
+pub struct PressCall<'a> {
+    /// The verb after the feature's name (`ack` for `incidents.ack`).
+    pub verb: &'a str,
+    pub value: &'a str,
+    pub presser: &'a Actor,
+    /// The message the button was on.
+    pub message: Option<&'a crate::approvals::PostedAt>,
+}
+
+/// What the presser is told.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PressAnswer {
+    /// It worked; the message it was on shows it. A short note for Telegram's
+    /// button answer.
+    Done(String),
+    /// A private answer: a refusal, or something only the presser needs to read.
+    Private(ChatMessage),
+}
+
 /// A running feature. Every method but `name` has a default meaning "nothing".
 pub trait Feature: Any + Send + Sync {
     fn name(&self) -> &'static str;
@@ -143,6 +163,16 @@ pub trait Feature: Any + Send + Sync {
         Box::pin(async move { anyhow::bail!("{} has no command {word}", self.name()) })
     }
 
+    /// Handles one of its buttons being pressed.
+    fn press<'a>(
+        &'a self,
+        _ctx: &'a Context,
+        call: PressCall<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<PressAnswer>> {
+        let verb = call.verb.to_owned();
+        Box::pin(async move { anyhow::bail!("{} has no button {verb}", self.name()) })
+    }
+
     /// Rewrites its messages that show any of these proposals, after a decision, an
     /// expiry, a finished action or an interruption.
     fn refresh<'a>(
@@ -162,6 +192,10 @@ pub trait Feature: Any + Send + Sync {
     ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
         Box::pin(async { Ok(None) })
     }
+
+    /// Connects to the other running features once every one is built, whether or
+    /// not timers run (a feature that builds on another registers with it here).
+    fn connect(&self, _features: &Features) {}
 
     /// Background timers of its own, running until `shutdown`.
     fn spawn(
@@ -227,6 +261,11 @@ impl Features {
     pub fn for_job(&self, job: JobKind) -> Option<&Arc<dyn Feature>> {
         let (_, i) = self.0.jobs.iter().find(|(kind, _)| *kind == job)?;
         self.0.on.get(*i).map(|(_, f)| f)
+    }
+
+    /// The running feature called `name`.
+    pub fn named(&self, name: &str) -> Option<&Arc<dyn Feature>> {
+        self.iter().find(|f| f.name() == name)
     }
 
     /// Who answers the command word `word`, if any feature has it.

@@ -95,8 +95,9 @@ pub(super) fn decide_tx(
         return Ok(Step::Missing);
     };
     let kinds = policy::policy_kinds(p.kind, &p.params);
+    let config = policy::for_proposal(config, p.kind, &p.params);
     if let Err(refusal) =
-        policy::check_all(config, telegram_approvers, &kinds, &p.proposed_by, decider)
+        policy::check_all(&config, telegram_approvers, &kinds, &p.proposed_by, decider)
     {
         refuse(refusal.code(), json!({"kind": p.kind}))?;
         return Ok(Step::Refused(p, refusal));

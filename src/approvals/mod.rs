@@ -178,7 +178,8 @@ impl Gate {
 
     /// True when someone could approve this proposal. Messages say so when nobody can.
     pub fn has_approvers(&self, p: &Proposal) -> bool {
-        policy::has_approvers(&self.config, &policy::policy_kinds(p.kind, &p.params))
+        let config = policy::for_proposal(&self.config, p.kind, &p.params);
+        policy::has_approvers(&config, &policy::policy_kinds(p.kind, &p.params))
     }
 
     /// Puts an action up for decision. At most one open proposal exists per (kind, target).
@@ -188,16 +189,17 @@ impl Gate {
         }
         let now = self.clock.now();
         let kinds = policy::policy_kinds(new.kind, &new.params);
+        let config = policy::for_proposal(&self.config, new.kind, &new.params);
         let ttl = kinds
             .iter()
-            .map(|k| self.config.ttl_for(*k))
+            .map(|k| config.ttl_for(*k))
             .min()
-            .unwrap_or(self.config.ttl);
+            .unwrap_or(config.ttl);
         let ttl = chrono::Duration::from_std(ttl)?;
         // A set needs as many approvers as its strictest member.
         let required = kinds
             .iter()
-            .map(|k| self.config.policy(*k).map_or(1, |p| p.required()))
+            .map(|k| config.policy(*k).map_or(1, |p| p.required()))
             .max()
             .unwrap_or(1) as u32;
         self.store

@@ -30,6 +30,31 @@ impl Refusal {
 
 pub use super::kinds::policy_kinds;
 
+/// The key of a proposal's parameters under which a feature may name who decides
+/// that one proposal (a remediation with its own approvers), as a [`KindPolicy`].
+pub const OWN_APPROVERS: &str = "approvers";
+
+/// The configuration that governs one proposal: its kind's `[approvals.<kind>]`,
+/// unless its parameters name its own approvers ([`OWN_APPROVERS`]). Those are stored
+/// with the proposal and in its audit row, so who could decide is on record.
+pub fn for_proposal<'a>(
+    config: &'a ApprovalsConfig,
+    kind: ActionKind,
+    params: &serde_json::Value,
+) -> std::borrow::Cow<'a, ApprovalsConfig> {
+    let own = params
+        .get(OWN_APPROVERS)
+        .and_then(|v| serde_json::from_value::<KindPolicy>(v.clone()).ok());
+    match own {
+        Some(policy) => {
+            let mut config = config.clone();
+            config.set_policy(kind, policy);
+            std::borrow::Cow::Owned(config)
+        }
+        None => std::borrow::Cow::Borrowed(config),
+    }
+}
+
 /// True when someone could approve a proposal governed by these kinds.
 pub fn has_approvers(config: &ApprovalsConfig, kinds: &[ActionKind]) -> bool {
     !kinds.is_empty()

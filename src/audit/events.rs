@@ -53,6 +53,15 @@ pub const GUARD_STEP_FAILED: &str = "guard.step_failed";
 pub const GUARD_REVOKED: &str = "guard.revoked";
 
 // The chat doors and the member directory.
+// Incidents.
+pub const INCIDENT_OPENED: &str = "incident.opened";
+pub const INCIDENT_JOINED: &str = "incident.joined";
+pub const INCIDENT_ACKED: &str = "incident.acked";
+pub const INCIDENT_MUTED: &str = "incident.muted";
+pub const INCIDENT_RESOLVED: &str = "incident.resolved";
+pub const INCIDENT_REMEDIATION_RAN: &str = "incident.remediation_ran";
+pub const INCIDENT_REMEDIATION_VERIFIED: &str = "incident.remediation_verified";
+
 pub const SLACK_REQUEST_REJECTED: &str = "slack.request_rejected";
 pub const TELEGRAM_REQUEST_REJECTED: &str = "telegram.request_rejected";
 pub const TELEGRAM_CHAT_IGNORED: &str = "telegram.chat_ignored";

@@ -5,15 +5,15 @@ use crate::approvals::{Decided, DecisionError, Proposal};
 use crate::audit;
 use crate::chat::answers::{self, Surface};
 use crate::chat::command::Command;
-use crate::chat::message::{ChatMessage, Part};
+use crate::chat::message::{ChatMessage, Part, Press};
 use crate::chat::slack::{groups, members, send};
 use crate::chat::telegram;
 use crate::dispatch::Context;
 use crate::domain::Actor;
-use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, ReplyTo};
+use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, PressRequest, ReplyTo};
 use crate::executor::Hint;
 use crate::outbox::Platform;
-use crate::plugin::{CommandCall, CommandOwner};
+use crate::plugin::{CommandCall, CommandOwner, PressAnswer, PressCall};
 use crate::store;
 use serde_json::json;
 
@@ -173,6 +173,45 @@ pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()>
             Some(to) => reply(ctx, to, &answers::refusal(&refused, tz)).await,
             None => Ok(()),
         },
+    }
+}
+
+/// Hands a feature's button to its feature and answers the presser.
+pub async fn press(ctx: &Context, req: PressRequest) -> anyhow::Result<()> {
+    let feature_name = Press::feature_of(&req.action);
+    let verb = req.action[feature_name.len()..].trim_start_matches('.');
+    let Some(feature) = ctx.features.named(feature_name) else {
+        let msg = ChatMessage::text(
+            "Not available",
+            format!("{feature_name} is off, so this button does nothing now."),
+        );
+        return match &req.reply {
+            Some(to) => reply(ctx, to, &msg).await,
+            None => Ok(()),
+        };
+    };
+    let call = PressCall {
+        verb,
+        value: &req.value,
+        presser: &req.presser,
+        message: req.message.as_ref(),
+    };
+    match feature.press(ctx, call).await {
+        Ok(PressAnswer::Done(note)) => acknowledge_click(ctx, &req.reply, &note).await,
+        Ok(PressAnswer::Private(msg)) => match &req.reply {
+            Some(to) => reply(ctx, to, &msg).await,
+            None => Ok(()),
+        },
+        Err(e) => {
+            if let Some(to) = &req.reply {
+                let msg = ChatMessage::text(
+                    "Something went wrong",
+                    "OpsMate could not handle that button; the error is logged.",
+                );
+                reply(ctx, to, &msg).await?;
+            }
+            Err(e)
+        }
     }
 }
 

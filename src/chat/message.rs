@@ -25,6 +25,9 @@ pub enum Part {
     Fields(Vec<(String, String)>),
     /// Decision buttons for one proposal.
     Buttons(Vec<Button>),
+    /// Buttons that ask a feature to do something that is not a decision on a
+    /// proposal (acknowledge an incident, mute it, ask for a remediation).
+    Presses(Vec<Press>),
 }
 
 /// A decision button. It carries only the approval id and the verdict; who clicked
@@ -36,6 +39,33 @@ pub struct Button {
     pub verdict: Verdict,
     /// Destructive: red, with a confirmation dialog saying this text.
     pub confirm: Option<String>,
+}
+
+/// A feature's button. `action` names the feature and its verb (`incidents.ack`),
+/// `value` what it acts on; the feature checks who pressed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Press {
+    pub label: String,
+    pub action: String,
+    pub value: String,
+    /// Asks for confirmation with this text first.
+    pub confirm: Option<String>,
+}
+
+impl Press {
+    pub fn new(label: impl Into<String>, action: &str, value: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            action: action.to_owned(),
+            value: value.into(),
+            confirm: None,
+        }
+    }
+
+    /// The feature whose action this is: the part of `action` before the first dot.
+    pub fn feature_of(action: &str) -> &str {
+        action.split_once('.').map_or(action, |(f, _)| f)
+    }
 }
 
 impl ChatMessage {
@@ -64,6 +94,10 @@ impl ChatMessage {
                 }
                 Part::Buttons(buttons) => {
                     let labels: Vec<&str> = buttons.iter().map(|b| b.label.as_str()).collect();
+                    out.push_str(&format!("\n[{}]", labels.join("] [")));
+                }
+                Part::Presses(presses) => {
+                    let labels: Vec<&str> = presses.iter().map(|b| b.label.as_str()).collect();
                     out.push_str(&format!("\n[{}]", labels.join("] [")));
                 }
             }

@@ -1,5 +1,6 @@
-//! EC2 instance calls for Night Watchman: listing by tags and state (largest pages,
-//! every page), stopping and starting, and the tag that marks what OpsMate stopped.
+//! EC2 instance calls for Night Watchman and Incidents: listing by tags and state
+//! (largest pages, every page), stopping, starting and rebooting, and the tag that
+//! marks what OpsMate stopped.
 
 use super::ec2::{MAX_PAGE, Tags, describe_error};
 use super::ids::InstanceId;
@@ -182,6 +183,17 @@ pub async fn start(client: &Client, ids: &[InstanceId]) -> anyhow::Result<Vec<(S
         .await
         .map_err(|e| anyhow::anyhow!("StartInstances: {}", describe_error(&e)))?;
     Ok(changes(out.starting_instances()))
+}
+
+/// Reboots instances (EC2 answers at once; the reboot happens after).
+pub async fn reboot(client: &Client, ids: &[InstanceId]) -> anyhow::Result<()> {
+    client
+        .reboot_instances()
+        .set_instance_ids(Some(strings(ids)))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("RebootInstances: {}", describe_error(&e)))?;
+    Ok(())
 }
 
 /// Sets one tag on instances.

@@ -67,6 +67,11 @@ pub async fn dispatch(ctx: &Context, event: Event) -> anyhow::Result<()> {
             handle::command(ctx, request).instrument(span).await
         }
         Event::Directory(change) => handle::directory(ctx, change).await,
+        Event::Press(request) => {
+            let span =
+                tracing::info_span!("press", action = %request.action, presser = %request.presser);
+            handle::press(ctx, request).instrument(span).await
+        }
     }
 }
 
@@ -136,6 +141,12 @@ pub fn order_key(event: &Event, commands: &CommandBook) -> Option<String> {
         Event::Directory(DirectoryChange::SlackMember(m)) => {
             Some(format!("directory:{}", m.user_id))
         }
+        // One subject's presses in order (an incident's Ack before its Mute).
+        Event::Press(p) => Some(format!(
+            "press:{}:{}",
+            crate::chat::message::Press::feature_of(&p.action),
+            p.value.split(':').next().unwrap_or_default()
+        )),
     }
 }
 

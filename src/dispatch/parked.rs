@@ -4,7 +4,7 @@
 //! next occurrence (and catches up a missed one within its window).
 
 use crate::clock::to_millis;
-use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, Event};
+use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, Event, PressRequest};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,7 @@ enum Parked {
     Decision(DecisionRequest),
     Command(CommandRequest),
     Directory(DirectoryChange),
+    Press(PressRequest),
 }
 
 /// Keeps one event for the next start. Returns false (keeping nothing) for a job.
@@ -24,6 +25,7 @@ pub fn park(conn: &Connection, now: DateTime<Utc>, event: Event) -> anyhow::Resu
         Event::Decision(d) => Parked::Decision(d),
         Event::Command(c) => Parked::Command(c),
         Event::Directory(d) => Parked::Directory(d),
+        Event::Press(p) => Parked::Press(p),
         Event::Job(_) => return Ok(false),
     };
     conn.execute(
@@ -51,6 +53,7 @@ pub fn take_all(conn: &mut Connection) -> anyhow::Result<Vec<Event>> {
                     Parked::Decision(d) => Event::Decision(d),
                     Parked::Command(c) => Event::Command(c),
                     Parked::Directory(d) => Event::Directory(d),
+                    Parked::Press(p) => Event::Press(p),
                 });
             }
             Err(e) => {

@@ -4,6 +4,7 @@
 
 pub mod guard;
 pub mod hunter;
+pub mod incidents;
 pub mod observatory;
 pub mod watchman;
 
@@ -12,7 +13,13 @@ use crate::scheduler::ScheduledJob;
 
 /// Every feature, in the order their commands, digest sections and reports appear.
 /// Observatory comes last: its digest gathers the others' sections.
-pub const ALL: &[Plug] = &[hunter::PLUG, watchman::PLUG, guard::PLUG, observatory::PLUG];
+pub const ALL: &[Plug] = &[
+    hunter::PLUG,
+    watchman::PLUG,
+    guard::PLUG,
+    incidents::PLUG,
+    observatory::PLUG,
+];
 
 /// Builds every feature whose section is present, in [`ALL`]'s order. Returns them
 /// with every job to schedule: `b.jobs` (the core's) and theirs.
@@ -46,7 +53,11 @@ pub async fn build_all(b: Build<'_>) -> anyhow::Result<(Features, Vec<ScheduledJ
             });
         }
     }
-    Ok((Features::new(ALL, on), jobs))
+    let features = Features::new(ALL, on);
+    for f in features.iter() {
+        f.connect(&features);
+    }
+    Ok((features, jobs))
 }
 
 use crate::config::{Config, Secrets, SlackMode, TelegramMode};

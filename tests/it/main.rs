@@ -18,6 +18,7 @@ mod hunter_report;
 mod hunter_scan;
 mod hunter_wait;
 mod iam_proxy;
+mod incidents;
 mod message_snapshots;
 mod migrations;
 mod observatory_alerts;

@@ -82,14 +82,23 @@ impl SlackGroups {
 /// A Slack actor with their memberships in the user groups that the policies of
 /// `kinds` name, looked up now (other actors are returned as they are).
 pub async fn resolve(ctx: &Context, actor: &Actor, kinds: &[ActionKind]) -> Actor {
-    let (Actor::Slack { user, .. }, Some(slack)) = (actor, &ctx.slack_groups) else {
-        return actor.clone();
-    };
-    let mut candidates: Vec<_> = kinds
+    let candidates: Vec<_> = kinds
         .iter()
         .filter_map(|k| ctx.gate.config().policy(*k))
         .flat_map(|policy| policy.slack_groups.clone())
         .collect();
+    with_memberships(ctx, actor, candidates).await
+}
+
+/// The actor with those of `candidates` they belong to, resolved now (Slack only).
+pub async fn with_memberships(
+    ctx: &Context,
+    actor: &Actor,
+    mut candidates: Vec<crate::domain::SlackGroupId>,
+) -> Actor {
+    let (Actor::Slack { user, .. }, Some(slack)) = (actor, &ctx.slack_groups) else {
+        return actor.clone();
+    };
     candidates.sort();
     candidates.dedup();
     if candidates.is_empty() {

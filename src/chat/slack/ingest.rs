@@ -5,7 +5,9 @@ use crate::approvals::PostedAt;
 use crate::chat::command;
 use crate::chat::message::parse_verdict_word;
 use crate::domain::{Actor, ApprovalId, SlackUserId};
-use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, Event, ReplyTo};
+use crate::events::{
+    CommandRequest, DecisionRequest, DirectoryChange, Event, PressRequest, ReplyTo,
+};
 use slack_morphism::prelude::*;
 
 /// A payload OpsMate cannot act on. Answered with 400 over HTTP.
@@ -54,20 +56,10 @@ pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPaylo
         .and_then(|a| a.first())
         .ok_or_else(|| bad("block_actions without an action"))?;
     let action_id = action.action_id.to_string();
-    let (verb, id_in_action) = action_id
-        .split_once(':')
-        .ok_or_else(|| bad(format!("unknown action {action_id:?}")))?;
-    let verdict =
-        parse_verdict_word(verb).ok_or_else(|| bad(format!("unknown action {action_id:?}")))?;
     let value = action
         .value
         .as_deref()
         .ok_or_else(|| bad("button without a value"))?;
-    if value != id_in_action {
-        return Err(bad("button value and action id disagree"));
-    }
-    let approval = ApprovalId::parse(value).map_err(|e| bad(e.to_string()))?;
-
     let channel = click
         .channel
         .as_ref()
@@ -97,6 +89,25 @@ pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPaylo
             url: url.0.to_string(),
             channel: channel.clone().unwrap_or_default(),
         });
+    let (verb, rest) = action_id
+        .split_once(':')
+        .ok_or_else(|| bad(format!("unknown action {action_id:?}")))?;
+    if verb == PRESS_PREFIX {
+        let (action, value) = press(rest, value)?;
+        return Ok(Some(Event::Press(PressRequest {
+            action,
+            value,
+            presser: slack_actor(user.id.as_ref())?,
+            reply,
+            message,
+        })));
+    }
+    let verdict =
+        parse_verdict_word(verb).ok_or_else(|| bad(format!("unknown action {action_id:?}")))?;
+    if value != rest {
+        return Err(bad("button value and action id disagree"));
+    }
+    let approval = ApprovalId::parse(value).map_err(|e| bad(e.to_string()))?;
     Ok(Some(Event::Decision(DecisionRequest {
         approval,
         decider: slack_actor(user.id.as_ref())?,
@@ -104,6 +115,33 @@ pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPaylo
         reply,
         message,
     })))
+}
+
+/// The verb of a feature button's action id: `press:<action>:<value>` (the value
+/// repeated, since Slack wants action ids unique within a message).
+pub const PRESS_PREFIX: &str = "press";
+
+/// Reads a feature button's action and value, checking they agree.
+fn press(rest: &str, value: &str) -> Result<(String, String), BadPayload> {
+    let (action, in_id) = rest
+        .split_once(':')
+        .ok_or_else(|| bad(format!("unknown action press:{rest:?}")))?;
+    if in_id != value {
+        return Err(bad("button value and action id disagree"));
+    }
+    if !is_press_action(action) || value.len() > 200 {
+        return Err(bad(format!("unknown action {action:?}")));
+    }
+    Ok((action.to_owned(), value.to_owned()))
+}
+
+/// `feature.verb`, lowercase words: what a feature button may name.
+pub fn is_press_action(action: &str) -> bool {
+    action.split_once('.').is_some_and(|(f, v)| {
+        [f, v]
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    })
 }
 
 /// An Events API callback → a directory change for `team_join` and `user_change`;

@@ -211,6 +211,26 @@ fn body_blocks(msg: &ChatMessage) -> Vec<BlockView> {
                     });
                 }
             }
+            Part::Presses(presses) => {
+                for chunk in presses.chunks(MAX_BUTTONS_PER_ACTIONS) {
+                    out.push(BlockView::Buttons {
+                        buttons: chunk
+                            .iter()
+                            .map(|b| ButtonView {
+                                action_id: format!(
+                                    "{}:{}:{}",
+                                    crate::chat::slack::ingest::PRESS_PREFIX,
+                                    b.action,
+                                    b.value
+                                ),
+                                value: b.value.clone(),
+                                label: truncate(&b.label, 75),
+                                confirm: b.confirm.as_deref().map(|c| truncate(c, 280)),
+                            })
+                            .collect(),
+                    });
+                }
+            }
         }
     }
     out

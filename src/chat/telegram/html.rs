@@ -43,6 +43,20 @@ pub fn parse_callback_data(
     Some((verdict, crate::domain::ApprovalId::parse(id).ok()?))
 }
 
+/// `p:<action>:<value>`: a feature button. `None` when it would not fit Telegram's
+/// 64 bytes (the button is then left off, never cut).
+pub fn press_data(action: &str, value: &str) -> Option<String> {
+    let data = format!("p:{action}:{value}");
+    (data.len() <= MAX_CALLBACK_DATA).then_some(data)
+}
+
+/// Parses [`press_data`] back into `(action, value)`.
+pub fn parse_press_data(data: &str) -> Option<(String, String)> {
+    let (action, value) = data.strip_prefix("p:")?.split_once(':')?;
+    crate::chat::slack::ingest::is_press_action(action)
+        .then(|| (action.to_owned(), value.to_owned()))
+}
+
 /// One Telegram message: HTML text and, on the last part, the keyboard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TelegramMessage {
@@ -70,6 +84,15 @@ pub fn render(msg: &ChatMessage) -> Vec<TelegramMessage> {
                             b.label.clone(),
                             callback_data(b.verdict, &b.approval),
                         )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Part::Presses(presses) => rows.push(
+                presses
+                    .iter()
+                    .filter_map(|b| {
+                        press_data(&b.action, &b.value)
+                            .map(|data| InlineKeyboardButton::callback(b.label.clone(), data))
                     })
                     .collect::<Vec<_>>(),
             ),

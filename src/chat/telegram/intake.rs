@@ -2,13 +2,15 @@
 //! redelivery, ignore strangers, and queue commands and button presses as events.
 
 use super::commands;
-use super::html::parse_callback_data;
+use super::html::{parse_callback_data, parse_press_data};
 use super::seen;
 use crate::approvals::PostedAt;
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::domain::{Actor, TelegramUserId};
-use crate::events::{CommandRequest, DecisionRequest, Event, EventQueue, ReplyTo, TryQueueError};
+use crate::events::{
+    CommandRequest, DecisionRequest, Event, EventQueue, PressRequest, ReplyTo, TryQueueError,
+};
 use crate::store::Store;
 use serde_json::json;
 use std::collections::HashMap;
@@ -112,20 +114,32 @@ impl TelegramIntake {
                 if !self.is_allowed(chat_id).await {
                     return None;
                 }
+                let reply = Some(ReplyTo::TelegramCallback {
+                    chat_id,
+                    callback_id: q.id.0.clone(),
+                });
+                let posted = message.map(|(chat, id)| PostedAt {
+                    platform: crate::outbox::Platform::Telegram,
+                    channel: chat.to_string(),
+                    message_id: id.to_string(),
+                });
+                let presser = Actor::Telegram(TelegramUserId(q.from.id.0 as i64));
+                if let Some((action, value)) = q.data.as_deref().and_then(parse_press_data) {
+                    return Some(Event::Press(PressRequest {
+                        action,
+                        value,
+                        presser,
+                        reply,
+                        message: posted,
+                    }));
+                }
                 let (verdict, approval) = q.data.as_deref().and_then(parse_callback_data)?;
                 Some(Event::Decision(DecisionRequest {
                     approval,
-                    decider: Actor::Telegram(TelegramUserId(q.from.id.0 as i64)),
+                    decider: presser,
                     verdict,
-                    reply: Some(ReplyTo::TelegramCallback {
-                        chat_id,
-                        callback_id: q.id.0.clone(),
-                    }),
-                    message: message.map(|(chat, id)| PostedAt {
-                        platform: crate::outbox::Platform::Telegram,
-                        channel: chat.to_string(),
-                        message_id: id.to_string(),
-                    }),
+                    reply,
+                    message: posted,
                 }))
             }
             _ => None,

@@ -141,6 +141,13 @@ pub struct CheckConfig {
     /// disk, memory, cpu: percent used at which the check is critical.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critical_percent: Option<f64>,
+    /// Checks this one needs: while one of them is down, this check's failure joins
+    /// that check's incident instead of opening its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// The remediations (`[[incidents.remediations]]`, by name) its alert offers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remediations: Vec<String>,
 }
 
 fn default_interval() -> Duration {
@@ -179,6 +186,8 @@ impl CheckConfig {
             path: None,
             warn_percent: None,
             critical_percent: None,
+            depends_on: Vec::new(),
+            remediations: Vec::new(),
         }
     }
 
@@ -400,6 +409,16 @@ impl ObservatoryConfig {
                     format!("{key}.name"),
                     format!("{:?} is used by another check", c.name),
                 ));
+            }
+        }
+        for (i, c) in self.checks.iter().enumerate() {
+            for dep in &c.depends_on {
+                if dep == &c.name || !names.contains(dep.as_str()) {
+                    return Err((
+                        format!("observatory.checks[{i}].depends_on"),
+                        format!("{dep:?} is not another check"),
+                    ));
+                }
             }
         }
         for (i, w) in self.maintenance.iter().enumerate() {

@@ -3,6 +3,7 @@
 //! - [`status`] is what one check run found;
 //! - [`probes`] run each kind of check (http, tcp, disk, memory, cpu, sqlite);
 //! - [`alerts`] turns results into alerts, recoveries and reminders (pure);
+//! - [`listen`] lets other features take part in what a result announces;
 //! - [`runner`] runs the checks on their timers, records them and sends notices;
 //! - [`slo`] is the digest's arithmetic (uptime, p95, incidents, the day) (pure);
 //! - [`digest`] builds the daily digest and the SLO report; [`report`] the health answer;
@@ -12,6 +13,7 @@ pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod digest;
+pub mod listen;
 pub mod plug;
 pub mod probes;
 pub mod report;
@@ -41,6 +43,8 @@ pub struct Observatory {
     pub jobs: Vec<(JobKind, CronSchedule)>,
     /// Jobs due before this (the process start) are not expected to have run.
     pub started: DateTime<Utc>,
+    /// Features that take part in recording results (Incidents).
+    pub listeners: listen::Listeners,
     default_tz: Tz,
 }
 
@@ -70,6 +74,7 @@ impl Observatory {
             settings,
             jobs,
             started: now,
+            listeners: listen::Listeners::default(),
             default_tz: config.timezone,
         })
     }

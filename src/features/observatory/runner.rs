@@ -3,6 +3,7 @@
 //! alert state in one transaction, and sending queued notices grouped.
 
 use super::alerts::{self, Notice, NoticeKind, Thresholds};
+use super::listen::{Heard, Observed};
 use super::status::{Outcome, Status};
 use super::{Observatory, store};
 use crate::chat::answers::local;
@@ -24,7 +25,7 @@ const SELF_THRESHOLDS: Thresholds = Thresholds {
     success: 2,
 };
 
-fn human(d: chrono::Duration) -> String {
+pub fn human(d: chrono::Duration) -> String {
     let mins = d.num_minutes().max(0);
     match mins {
         0 => format!("{} s", d.num_seconds().max(0)),
@@ -85,7 +86,10 @@ impl Observatory {
         let in_maintenance = self.in_maintenance(check, now);
         let reminder = chrono::Duration::from_std(self.settings.reminder_interval)?;
         let (check, outcome, tz) = (check.to_owned(), outcome.clone(), self.tz);
-        ctx.store
+        let listeners = self.listeners.all();
+        let heard_by = listeners.clone();
+        let notice = ctx
+            .store
             .call(move |c| {
                 crate::store::immediate(c, |tx| {
                     store::insert_sample(tx, &check, now, &outcome)?;
@@ -101,12 +105,31 @@ impl Observatory {
                     store::save_alert_state(tx, &check, &state, now)?;
                     if let Some(n) = &notice {
                         let text = notice_text(&check, n, &outcome, now, tz);
-                        store::queue_notice(tx, now, &check, n.kind.as_str(), n.status, &text)?;
+                        let seen = Observed {
+                            check: &check,
+                            notice: n,
+                            outcome: &outcome,
+                            text: &text,
+                            at: now,
+                        };
+                        let mut heard = Heard::Announce;
+                        for l in &heard_by {
+                            if l.observe(tx, &seen)? == Heard::Taken {
+                                heard = Heard::Taken;
+                            }
+                        }
+                        if heard == Heard::Announce {
+                            store::queue_notice(tx, now, &check, n.kind.as_str(), n.status, &text)?;
+                        }
                     }
                     Ok(notice)
                 })
             })
-            .await
+            .await?;
+        if notice.is_some() {
+            listeners.iter().for_each(|l| l.committed());
+        }
+        Ok(notice)
     }
 
     /// Runs a configured check once and records it.

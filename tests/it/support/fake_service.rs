@@ -1,5 +1,6 @@
 //! A local HTTP service whose health can be switched: it answers 200 with a JSON
-//! body, or 500.
+//! body, or 500. It can also heal itself once a file appears (a remediation script
+//! "restarting" it writes that file).
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -17,16 +18,23 @@ pub enum Mode {
 pub struct FakeService {
     pub url: String,
     mode: Arc<Mutex<Mode>>,
+    heal_file: Arc<Mutex<Option<std::path::PathBuf>>>,
 }
 
 impl FakeService {
     pub async fn start() -> Self {
         let mode = Arc::new(Mutex::new(Mode::Healthy));
-        let state = mode.clone();
+        let heal_file: Arc<Mutex<Option<std::path::PathBuf>>> = Arc::default();
+        let (state, heal) = (mode.clone(), heal_file.clone());
         let app = Router::new().route(
             "/health",
             get(move || {
-                let mode = *state.lock().unwrap();
+                let healed = heal.lock().unwrap().as_ref().is_some_and(|f| f.exists());
+                let mode = if healed {
+                    Mode::Healthy
+                } else {
+                    *state.lock().unwrap()
+                };
                 async move { answer(mode).await }
             }),
         );
@@ -35,7 +43,16 @@ impl FakeService {
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self { url, mode }
+        Self {
+            url,
+            mode,
+            heal_file,
+        }
+    }
+
+    /// Answers healthy whenever `file` exists, whatever the mode.
+    pub fn heal_when_exists(&self, file: &std::path::Path) {
+        *self.heal_file.lock().unwrap() = Some(file.to_owned());
     }
 
     pub fn set(&self, mode: Mode) {

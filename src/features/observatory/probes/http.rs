@@ -228,7 +228,7 @@ fn certificate_finding(der: &[u8], warn_days: u32, now: DateTime<Utc>) -> Option
 
 /// A short reason for a failed request: what people need to tell a dead service from
 /// a wrong name or a bad certificate.
-fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+pub fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("timed out after {}", human(timeout));
     }

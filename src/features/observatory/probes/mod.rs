@@ -5,7 +5,7 @@
 //! connect, a `statvfs` on a dead network mount, a busy database) runs under a
 //! deadline, so a run always ends.
 
-mod http;
+pub mod http;
 mod sqlite;
 mod system;
 mod tcp;

@@ -1,0 +1,116 @@
+//! Posting each incident's message once, and rewriting it until it shows the
+//! incident as it is. Woken as soon as a recorded result or a button changed an
+//! incident, and every second besides, so a restart picks up where it stopped.
+
+use super::Incidents;
+use super::message::{self, View};
+use super::remediate;
+use super::store::{self, Incident};
+use crate::chat::destinations::{Destinations, rewrite_tagged};
+use crate::chat::message::ChatMessage;
+use crate::dispatch::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A rewrite waits for every copy's first delivery, at most this long after the
+/// incident opened; after that the copies that did arrive are rewritten anyway.
+const DELIVERY_WAIT: chrono::Duration = chrono::Duration::minutes(15);
+const EVERY: Duration = Duration::from_secs(1);
+
+/// The tag of an incident's message (the colon keeps #1 apart from #12).
+pub fn tag(id: i64) -> String {
+    format!("incident:{id}:")
+}
+
+impl Incidents {
+    pub fn destinations(&self, ctx: &Context) -> Destinations {
+        Destinations::configured(ctx, self.slack_channel.as_ref(), self.telegram_chat_id)
+    }
+
+    /// The message of `incident` as it stands.
+    pub async fn render(&self, ctx: &Context, incident: &Incident) -> anyhow::Result<ChatMessage> {
+        let id = incident.id;
+        let members = ctx.store.call(move |c| store::members(c, id)).await?;
+        let fixes = remediate::fixes_of(ctx, id).await?;
+        let offered = self.remediations_for(&incident.check);
+        Ok(message::render(&View {
+            incident,
+            members: &members,
+            fixes: &fixes,
+            offered: &offered,
+            mute_for: self.settings.mute_for,
+            tz: self.tz,
+            now: ctx.clock.now(),
+        }))
+    }
+
+    /// Posts new incidents and rewrites changed ones. Returns how many messages it
+    /// posted or rewrote.
+    pub async fn announce_once(&self, ctx: &Context) -> anyhow::Result<usize> {
+        let to = self.destinations(ctx);
+        let mut n = 0;
+        for incident in ctx.store.call(|c| store::unannounced(c)).await? {
+            let msg = self.render(ctx, &incident).await?;
+            to.post_tagged(ctx, &msg, &tag(incident.id)).await?;
+            let (id, version) = (incident.id, incident.version);
+            ctx.store
+                .call(move |c| store::mark_announced(c, id, version))
+                .await?;
+            n += 1;
+        }
+        let copies =
+            usize::from(to.slack_channel.is_some()) + usize::from(to.telegram_chat.is_some());
+        for incident in ctx.store.call(|c| store::behind(c)).await? {
+            let delivered = ctx.outbox.tagged(&tag(incident.id)).await?.len();
+            let waited = ctx.clock.now() - incident.opened_at > DELIVERY_WAIT;
+            if delivered < copies && !waited {
+                continue;
+            }
+            let msg = self.render(ctx, &incident).await?;
+            rewrite_tagged(ctx, &tag(incident.id), |_| Some(msg.clone())).await?;
+            let (id, version) = (incident.id, incident.version);
+            ctx.store
+                .call(move |c| store::mark_shown(c, id, version))
+                .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// `/opsmate incidents`: the open ones, each with its buttons.
+    pub async fn list(&self, ctx: &Context) -> anyhow::Result<Vec<ChatMessage>> {
+        let open = ctx.store.call(|c| store::open_all(c)).await?;
+        if open.is_empty() {
+            return Ok(vec![ChatMessage::text(
+                "No open incidents",
+                "Every check that alerted has recovered.",
+            )]);
+        }
+        let mut out = Vec::with_capacity(open.len());
+        for incident in &open {
+            out.push(self.render(ctx, incident).await?);
+        }
+        Ok(out)
+    }
+}
+
+/// Runs the announcer until `shutdown`.
+pub fn spawn(
+    ctx: Context,
+    incidents: Arc<Incidents>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = incidents.announce_once(&ctx).await {
+                tracing::warn!(error = %format!("{e:#}"), "incident messages could not be sent");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = incidents.wake.notified() => {}
+                _ = tokio::time::sleep(EVERY) => {}
+            }
+        }
+    })
+}

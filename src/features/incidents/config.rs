@@ -1,0 +1,360 @@
+//! `[incidents]`: what an alert offers and who owns it. The section being present
+//! turns Incidents on; its remediations are named by checks
+//! (`[[observatory.checks]] remediations = ["restart-api"]`).
+
+use crate::config::KindPolicy;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentsConfig {
+    /// After a remediation runs, its check runs again this much later, and the
+    /// incident says whether it recovered.
+    #[serde(with = "humantime_serde")]
+    pub verify_after: Duration,
+    /// How long Mute silences an incident's reminders and changes.
+    #[serde(with = "humantime_serde")]
+    pub mute_for: Duration,
+    /// The `systemctl` that `systemd_restart` runs.
+    pub systemctl: PathBuf,
+    pub remediations: Vec<Remediation>,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        Self {
+            verify_after: Duration::from_secs(60),
+            mute_for: Duration::from_secs(3600),
+            systemctl: PathBuf::from("systemctl"),
+            remediations: Vec::new(),
+        }
+    }
+}
+
+/// What a remediation does.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RemediationKind {
+    /// Runs a program (argv, no shell).
+    Command,
+    /// Sends one HTTP request.
+    Http,
+    /// `systemctl restart UNIT`.
+    SystemdRestart,
+    /// Reboots EC2 instances, by id or by tags.
+    Ec2Reboot,
+}
+
+impl RemediationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemediationKind::Command => "command",
+            RemediationKind::Http => "http",
+            RemediationKind::SystemdRestart => "systemd_restart",
+            RemediationKind::Ec2Reboot => "ec2_reboot",
+        }
+    }
+}
+
+/// One remediation. Fields that its kind does not use are refused by name.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Remediation {
+    /// Lowercase letters, digits and `-`; the button says it.
+    pub name: String,
+    pub kind: RemediationKind,
+    /// The button's text; unset means the name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// How long it may run (command, systemd_restart, http); a command past it is
+    /// killed with its whole process group. Default 60 s.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_serde"
+    )]
+    pub timeout: Option<Duration>,
+    /// Overrides `incidents.verify_after`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_serde"
+    )]
+    pub verify_after: Option<Duration>,
+    /// Who may run it, instead of `[approvals.remediate]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<KindPolicy>,
+    /// command: the program and its arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
+    /// command: the working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<PathBuf>,
+    /// command: names of OpsMate's environment variables passed on; nothing else is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// http: the method (default POST).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// http: the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// http: headers sent as written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// http: headers whose value is read from the named environment variable when
+    /// sent (secrets stay out of the file and the logs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_headers: BTreeMap<String, String>,
+    /// http: the request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// http: the status that means it worked (default any 2xx).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<u16>,
+    /// systemd_restart: the unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// ec2_reboot: instances by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_ids: Vec<String>,
+    /// ec2_reboot: or the running instances with all of these tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// ec2_reboot: the region (default the first of `aws.regions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// Default time limit of a remediation.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Remediation {
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    pub fn label(&self) -> String {
+        self.label.clone().unwrap_or_else(|| self.name.clone())
+    }
+
+    /// Which optional keys the kind uses.
+    fn allowed(&self) -> &'static [&'static str] {
+        match self.kind {
+            RemediationKind::Command => &["argv", "working_dir", "env"],
+            RemediationKind::Http => &[
+                "method",
+                "url",
+                "headers",
+                "secret_headers",
+                "body",
+                "expect_status",
+            ],
+            RemediationKind::SystemdRestart => &["unit"],
+            RemediationKind::Ec2Reboot => &["instance_ids", "tags", "region"],
+        }
+    }
+
+    fn set_keys(&self) -> Vec<&'static str> {
+        [
+            ("argv", !self.argv.is_empty()),
+            ("working_dir", self.working_dir.is_some()),
+            ("env", !self.env.is_empty()),
+            ("method", self.method.is_some()),
+            ("url", self.url.is_some()),
+            ("headers", !self.headers.is_empty()),
+            ("secret_headers", !self.secret_headers.is_empty()),
+            ("body", self.body.is_some()),
+            ("expect_status", self.expect_status.is_some()),
+            ("unit", self.unit.is_some()),
+            ("instance_ids", !self.instance_ids.is_empty()),
+            ("tags", !self.tags.is_empty()),
+            ("region", self.region.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect()
+    }
+
+    /// Checks that types alone cannot express; `key` is `incidents.remediations[i]`.
+    pub fn validate(&self, key: &str) -> Result<(), (String, String)> {
+        let bad = |field: &str, why: String| Err((format!("{key}.{field}"), why));
+        if !is_name(&self.name) {
+            return bad(
+                "name",
+                "use 1 to 32 lowercase letters, digits and '-'".into(),
+            );
+        }
+        for field in self.set_keys() {
+            if !self.allowed().contains(&field) {
+                return bad(
+                    field,
+                    format!("is not used by {} remediations", self.kind.as_str()),
+                );
+            }
+        }
+        if self.timeout().is_zero() || self.timeout() > Duration::from_secs(3600) {
+            return bad("timeout", "must be between 1s and 1h".into());
+        }
+        match self.kind {
+            RemediationKind::Command if self.argv.first().is_none_or(|p| p.is_empty()) => {
+                return bad("argv", "command remediations need a program".into());
+            }
+            RemediationKind::Http => match self.url.as_deref().map(reqwest::Url::parse) {
+                Some(Ok(u)) if matches!(u.scheme(), "http" | "https") => {}
+                _ => return bad("url", "http remediations need an http(s) URL".into()),
+            },
+            RemediationKind::SystemdRestart if !self.unit.as_deref().is_some_and(is_unit) => {
+                return bad(
+                    "unit",
+                    "systemd_restart needs a unit name such as \"api.service\"".into(),
+                );
+            }
+            RemediationKind::Ec2Reboot if self.instance_ids.is_empty() == self.tags.is_empty() => {
+                return bad(
+                    "instance_ids",
+                    "ec2_reboot needs either instance_ids or tags".into(),
+                );
+            }
+            _ => {}
+        }
+        if let Some(m) = &self.method
+            && reqwest::Method::from_bytes(m.as_bytes()).is_err()
+        {
+            return bad("method", format!("{m:?} is not an HTTP method"));
+        }
+        for name in self.env.iter().chain(self.secret_headers.values()) {
+            if name.is_empty() || name.contains('=') {
+                return bad(
+                    "env",
+                    format!("{name:?} is not an environment variable name"),
+                );
+            }
+        }
+        if let Some(bad_id) = self
+            .instance_ids
+            .iter()
+            .find(|id| crate::cloud::ids::InstanceId::parse(id).is_err())
+        {
+            return bad("instance_ids", format!("{bad_id:?} is not an instance id"));
+        }
+        Ok(())
+    }
+}
+
+/// A remediation's name: it travels in button data, so it stays short and plain.
+fn is_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A systemd unit name: no option-looking or path-looking names reach `systemctl`.
+fn is_unit(unit: &str) -> bool {
+    !unit.is_empty()
+        && unit.len() <= 255
+        && !unit.starts_with('-')
+        && unit
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@:\\".contains(&b))
+}
+
+impl crate::config::Section for IncidentsConfig {
+    const NAME: &'static str = "incidents";
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.verify_after > Duration::from_secs(3600) {
+            return Err(("incidents.verify_after".into(), "must be at most 1h".into()));
+        }
+        if self.mute_for.is_zero() || self.mute_for > Duration::from_secs(7 * 86_400) {
+            return Err((
+                "incidents.mute_for".into(),
+                "must be between 1s and 7 days".into(),
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in self.remediations.iter().enumerate() {
+            let key = format!("incidents.remediations[{i}]");
+            r.validate(&key)?;
+            if !names.insert(r.name.as_str()) {
+                return Err((
+                    format!("{key}.name"),
+                    format!("{:?} is used by another remediation", r.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl IncidentsConfig {
+    pub fn remediation(&self, name: &str) -> Option<&Remediation> {
+        self.remediations.iter().find(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Section;
+
+    fn parse(text: &str) -> Result<IncidentsConfig, String> {
+        let c: IncidentsConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.validate().map_err(|(k, why)| format!("{k}: {why}"))?;
+        Ok(c)
+    }
+
+    #[test]
+    fn each_kind_reads_and_keys_it_does_not_use_are_named() {
+        let c = parse(
+            r#"
+[[remediations]]
+name = "restart-api"
+kind = "command"
+argv = ["/usr/local/bin/restart-api", "--graceful"]
+env = ["PATH"]
+timeout = "30s"
+
+[[remediations]]
+name = "flush-cache"
+kind = "http"
+url = "https://cache.internal/flush"
+secret_headers = { Authorization = "CACHE_TOKEN" }
+expect_status = 202
+
+[[remediations]]
+name = "restart-nginx"
+kind = "systemd_restart"
+unit = "nginx.service"
+
+[[remediations]]
+name = "reboot-api"
+kind = "ec2_reboot"
+tags = { Role = "api" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.remediations.len(), 4);
+        assert_eq!(c.verify_after, Duration::from_secs(60));
+        let err = parse("[[remediations]]\nname = \"x\"\nkind = \"systemd_restart\"\nunit = \"a.service\"\nargv = [\"ls\"]\n").unwrap_err();
+        assert!(
+            err.starts_with("incidents.remediations[0].argv: is not used by systemd_restart"),
+            "{err}"
+        );
+        let err = parse(
+            "[[remediations]]\nname = \"x\"\nkind = \"systemd_restart\"\nunit = \"--force\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("remediations[0].unit"), "{err}");
+        let err =
+            parse("[[remediations]]\nname = \"Restart API\"\nkind = \"command\"\nargv = [\"x\"]\n")
+                .unwrap_err();
+        assert!(err.contains("remediations[0].name"), "{err}");
+        let err = parse("[[remediations]]\nname = \"x\"\nkind = \"ec2_reboot\"\n").unwrap_err();
+        assert!(err.contains("instance_ids"), "{err}");
+    }
+}

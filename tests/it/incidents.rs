@@ -1,0 +1,381 @@
+//! Incidents end to end: an alert becomes an incident message with Ack, Mute and its
+//! remediations; presses go through the gate; a real script runs; the check is run
+//! again; recovery rewrites the message; a down dependency holds its dependents'
+//! alerts. The check timers are off: tests run checks, flushes and the announcer by
+//! hand on a manual clock.
+
+use crate::support::fake_service::Mode;
+use crate::support::fake_slack::message_ts;
+use crate::support::observatory::{HealthHarness, http_check};
+use crate::support::slack::{CHANNEL, all_text, button};
+use crate::support::{audit_rows_in, eventually, slack_requests};
+use opsmate::config::Config;
+use opsmate::domain::ActionKind;
+use opsmate::features::incidents::config::{IncidentsConfig, Remediation, RemediationKind};
+use opsmate::features::observatory::config::ObservatoryConfig;
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+
+/// A `command` remediation running `script` with `args`.
+fn command(name: &str, argv: Vec<String>) -> Remediation {
+    Remediation {
+        name: name.into(),
+        kind: RemediationKind::Command,
+        label: None,
+        timeout: Some(Duration::from_secs(10)),
+        verify_after: None,
+        approvers: None,
+        argv,
+        working_dir: None,
+        env: vec![],
+        method: None,
+        url: None,
+        headers: Default::default(),
+        secret_headers: Default::default(),
+        body: None,
+        expect_status: None,
+        unit: None,
+        instance_ids: vec![],
+        tags: Default::default(),
+        region: None,
+    }
+}
+
+/// A script that writes `marker` (the service heals when it exists) and says so.
+fn restart_script(dir: &Path, marker: &Path) -> Vec<String> {
+    let script = dir.join("restart-api.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho restarted > '{}'\necho 'api restarted'\necho 'a warning' >&2\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    vec![script.display().to_string()]
+}
+
+struct Incidents {
+    h: HealthHarness,
+    /// Written by the remediation script.
+    marker: std::path::PathBuf,
+    _scripts: tempfile::TempDir,
+}
+
+/// Observatory with `api` (offering `restart-api`), Incidents on, UALICE and UBOB
+/// may run remediations; `tweak` adjusts the rest.
+async fn start(
+    tweak: impl FnOnce(&mut Config, &crate::support::fake_service::FakeService),
+) -> Incidents {
+    let scripts = tempfile::tempdir().unwrap();
+    let marker = scripts.path().join("restarted");
+    let argv = restart_script(scripts.path(), &marker);
+    let h = HealthHarness::start(|c, s| {
+        c.edit_section(|o: &mut ObservatoryConfig| {
+            o.checks[0].remediations = vec!["restart-api".into()];
+        });
+        c.sections.set(&IncidentsConfig {
+            verify_after: Duration::from_millis(300),
+            remediations: vec![command("restart-api", argv)],
+            ..IncidentsConfig::default()
+        });
+        c.approvals
+            .set_policy(ActionKind::REMEDIATE, crate::support::slack::policy());
+        tweak(c, s);
+    })
+    .await;
+    h.service.heal_when_exists(&marker);
+    Incidents {
+        h,
+        marker,
+        _scripts: scripts,
+    }
+}
+
+impl Incidents {
+    fn running(&self) -> std::sync::Arc<opsmate::features::incidents::Incidents> {
+        self.h
+            .ctx()
+            .features
+            .get::<opsmate::features::incidents::plug::IncidentsFeature>()
+            .expect("incidents are on")
+            .0
+            .clone()
+    }
+
+    async fn announce(&self) -> usize {
+        self.running().announce_once(self.h.ctx()).await.unwrap()
+    }
+
+    /// `check` fails twice (an alert), then the announcer runs.
+    async fn alert(&self, check: &str) {
+        self.h.check_after(60, check).await;
+        self.h.check_after(60, check).await;
+        self.announce().await;
+    }
+
+    /// Presses the button labelled `label` on the `n`-th posted message.
+    async fn press(&self, user: &str, n: usize, label: &str, reply: &str) -> u16 {
+        let posts = self.h.slack.wait_calls("chat.postMessage", n).await;
+        let action_id = button(&posts[n - 1].body, label).to_owned();
+        let value = action_id.splitn(3, ':').nth(2).unwrap().to_owned();
+        let payload = slack_requests::click_payload(&slack_requests::Click {
+            user,
+            channel: CHANNEL,
+            action_id: &action_id,
+            value: &value,
+            ts: &message_ts(n as u64),
+            ephemeral: false,
+            response_url: &self.h.slack.fake.response_url(reply),
+        });
+        let body = slack_requests::interactivity_body(&payload);
+        self.h
+            .slack
+            .post_signed(
+                "/slack/interactivity",
+                "application/x-www-form-urlencoded",
+                &body,
+                0,
+            )
+            .await
+            .status()
+            .as_u16()
+    }
+
+    /// Waits for a `chat.update` whose text has `needle`; returns its text.
+    async fn update_saying(&self, needle: &str) -> String {
+        let fake = &self.h.slack.fake;
+        let found = eventually(Duration::from_secs(20), || async {
+            self.announce().await;
+            fake.calls_to("chat.update")
+                .iter()
+                .any(|c| all_text(&c.body).contains(needle))
+        })
+        .await;
+        let updates: Vec<String> = fake
+            .calls_to("chat.update")
+            .iter()
+            .map(|c| all_text(&c.body))
+            .collect();
+        assert!(found, "no chat.update says {needle:?}: {updates:#?}");
+        updates
+            .into_iter()
+            .rev()
+            .find(|t| t.contains(needle))
+            .unwrap_or_default()
+    }
+
+    fn audit(&self, event: &str) -> Vec<opsmate::audit::AuditRecord> {
+        audit_rows_in(&self.h.ctx().store, event)
+    }
+}
+
+fn labels(body: &Value) -> Vec<String> {
+    body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .map(|e| e["text"]["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_is_an_incident_with_its_buttons_and_recovery_rewrites_it_with_who_acked() {
+    let t = start(|_, _| {}).await;
+    t.h.service.set(Mode::Failing);
+    t.alert("api").await;
+    let posts = t.h.slack.wait_calls("chat.postMessage", 1).await;
+    let text = all_text(&posts[0].body);
+    assert!(text.contains("Incident #1: api is critical"), "{text}");
+    assert!(text.contains("500"), "{text}");
+    assert_eq!(
+        labels(&posts[0].body),
+        vec!["👋 Ack", "🔕 Mute 1h", "🔧 restart-api"]
+    );
+    // The alert is the incident's message, not also a line in the grouped one.
+    t.h.clock.advance(chrono::Duration::seconds(30));
+    assert_eq!(t.h.flush().await, 0);
+
+    assert_eq!(t.press("UCAROL", 1, "👋 Ack", "ack").await, 200);
+    let acked = t.update_saying("acked").await;
+    assert!(acked.contains("<@UCAROL>, acked"), "{acked}");
+    assert!(!acked.contains("👋 Ack"), "the Ack button is gone: {acked}");
+    assert_eq!(t.audit("incident.acked").len(), 1);
+    // A second Ack is told who owns it.
+    assert_eq!(t.press("UDAVE", 1, "👋 Ack", "ack2").await, 200);
+    let answer = t.h.slack.wait_calls("response_url:ack2", 1).await;
+    assert!(
+        all_text(&answer[0].body).contains("already owned by"),
+        "{:?}",
+        answer[0].body
+    );
+
+    assert_eq!(t.press("UCAROL", 1, "🔕 Mute 1h", "mute").await, 200);
+    let muted = t.update_saying("muted until").await;
+    assert!(muted.contains("by <@UCAROL>"), "{muted}");
+    assert_eq!(t.audit("incident.muted").len(), 1);
+
+    t.h.service.set(Mode::Healthy);
+    t.h.check_after(60, "api").await;
+    assert_eq!(
+        t.h.round(60, "api").await,
+        1,
+        "the recovery is posted as before"
+    );
+    let recovered = t.update_saying("recovered after").await;
+    assert!(
+        recovered.contains("Incident #1: api recovered after 2 min"),
+        "{recovered}"
+    );
+    assert!(recovered.contains("<@UCAROL>, acked"), "{recovered}");
+    assert!(
+        labels_of_text_free(&recovered),
+        "no buttons after recovery: {recovered}"
+    );
+    let posts = t.h.slack.wait_calls("chat.postMessage", 2).await;
+    assert!(all_text(&posts[1].body).contains("api recovered after"));
+    assert_eq!(t.audit("incident.resolved").len(), 1);
+    t.h.stop().await;
+}
+
+/// The rewritten text carries no button labels.
+fn labels_of_text_free(text: &str) -> bool {
+    !text.contains("👋 Ack") && !text.contains("🔕 Mute") && !text.contains("🔧 restart-api\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_approvers_remediation_press_is_refused_and_nothing_runs() {
+    let t = start(|_, _| {}).await;
+    t.h.service.set(Mode::Failing);
+    t.alert("api").await;
+    assert_eq!(t.press("UEVE", 1, "🔧 restart-api", "eve").await, 200);
+    let answer = t.h.slack.wait_calls("response_url:eve", 1).await;
+    let text = all_text(&answer[0].body);
+    assert!(text.contains("not allowed"), "{text}");
+    t.h.slack.app.settle().await;
+    assert!(!t.marker.exists(), "the script ran");
+    let refused = t.audit("approval.refused");
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].details.to_string().contains("not_an_approver"),
+        "{}",
+        refused[0].details
+    );
+    assert!(t.audit("incident.remediation_ran").is_empty());
+    t.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remediation_is_skipped_when_the_check_passes_again() {
+    let t = start(|_, _| {}).await;
+    t.h.service.set(Mode::Failing);
+    t.alert("api").await;
+    t.h.service.set(Mode::Healthy);
+    assert_eq!(t.press("UALICE", 1, "🔧 restart-api", "alice").await, 200);
+    let skipped = t.update_saying("skipped").await;
+    assert!(
+        skipped.contains("restart-api, approved by <@UALICE>: skipped"),
+        "{skipped}"
+    );
+    assert!(skipped.contains("api passes now"), "{skipped}");
+    assert!(skipped.contains("restart-api was not run"), "{skipped}");
+    assert!(!t.marker.exists(), "the script ran");
+    t.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remediation_runs_the_check_recovers_and_the_alert_message_says_so() {
+    let t = start(|_, _| {}).await;
+    t.h.service.set(Mode::Failing);
+    t.alert("api").await;
+    assert_eq!(t.press("UALICE", 1, "🔧 restart-api", "alice").await, 200);
+    let done = t
+        .update_saying("restart-api, approved by <@UALICE>: done")
+        .await;
+    assert!(t.marker.exists(), "the script did not run");
+    assert!(done.contains("ran: exit 0"), "{done}");
+    assert!(
+        done.contains("api restarted"),
+        "its output is shown: {done}"
+    );
+    assert!(done.contains("api recovered"), "the verification: {done}");
+    let ran = t.audit("incident.remediation_ran");
+    assert_eq!(ran.len(), 1);
+    assert!(
+        ran[0].details.to_string().contains("a warning"),
+        "stderr is in the audit row: {}",
+        ran[0].details
+    );
+    let verified = t.audit("incident.remediation_verified");
+    assert!(
+        verified[0]
+            .details
+            .to_string()
+            .contains("\"recovered\":true"),
+        "{}",
+        verified[0].details
+    );
+
+    // The check's own results then close the incident.
+    t.h.check_after(60, "api").await;
+    t.h.check_after(60, "api").await;
+    let recovered = t.update_saying("recovered after").await;
+    assert!(
+        recovered.contains("restart-api, approved by <@UALICE>: done"),
+        "history stays: {recovered}"
+    );
+    t.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_dependency_holds_its_dependents_alerts_in_its_own_incident() {
+    let t = start(|c, s| {
+        c.edit_section(|o: &mut ObservatoryConfig| {
+            let mut api = o.checks[0].clone();
+            api.depends_on = vec!["db".into()];
+            o.checks = vec![http_check("db", &s.url), api];
+        });
+    })
+    .await;
+    t.h.service.set(Mode::Failing);
+    // db goes down first, then api (which needs db) fails too.
+    t.alert("db").await;
+    t.alert("api").await;
+    t.h.clock.advance(chrono::Duration::seconds(30));
+    assert_eq!(t.h.flush().await, 0, "no alert of its own for api");
+    let posts = t.h.slack.wait_calls("chat.postMessage", 1).await;
+    assert_eq!(posts.len(), 1, "{:#?}", t.h.posted());
+    assert!(all_text(&posts[0].body).contains("Incident #1: db is critical"));
+    let joined = t.update_saying("Failing while db is down").await;
+    assert!(joined.contains("api is critical"), "{joined}");
+    assert_eq!(t.audit("incident.joined").len(), 1);
+    assert_eq!(t.audit("incident.opened").len(), 1);
+    t.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_lists_the_open_ones_with_their_buttons() {
+    let t = start(|_, _| {}).await;
+    let resp = t.h.slack.command("UCAROL", "incidents", "none").await;
+    assert_eq!(resp.status(), 200);
+    let answer = t.h.slack.wait_calls("response_url:none", 1).await;
+    assert!(all_text(&answer[0].body).contains("No open incidents"));
+    t.h.service.set(Mode::Failing);
+    t.alert("api").await;
+    t.h.slack.command("UCAROL", "incidents", "list").await;
+    let answer = t.h.slack.wait_calls("response_url:list", 1).await;
+    assert!(all_text(&answer[0].body).contains("Incident #1: api is critical"));
+    assert_eq!(
+        labels(&answer[0].body),
+        vec!["👋 Ack", "🔕 Mute 1h", "🔧 restart-api"]
+    );
+    t.h.stop().await;
+}
