@@ -33,3 +33,26 @@ CREATE TABLE incident_members (
     PRIMARY KEY (incident_id, check_name)
 );
 CREATE INDEX incident_members_open ON incident_members (check_name) WHERE recovered_at IS NULL;
+
+-- Escalation: the highest level reached (0: none yet).
+ALTER TABLE incidents ADD COLUMN escalated_level INTEGER NOT NULL DEFAULT 0;
+
+-- Pages, webhooks and mail about incidents, delivered in order per target and
+-- retried until they arrive, so a pager outage loses nothing. Payloads hold no
+-- secret: routing keys, signing keys and SMTP credentials are added when sent.
+CREATE TABLE incident_deliveries (
+    id          INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    target      TEXT    NOT NULL,      -- pagerduty | webhook:<name> | email
+    event       TEXT    NOT NULL,      -- trigger | acknowledge | resolve
+    level       INTEGER NOT NULL,      -- the escalation level it belongs to
+    payload     TEXT    NOT NULL,
+    state       TEXT    NOT NULL DEFAULT 'queued',  -- queued | delivered | failed
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     INTEGER NOT NULL,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL,
+    delivered_at INTEGER
+);
+CREATE INDEX incident_deliveries_queued ON incident_deliveries (target, id) WHERE state = 'queued';
+CREATE INDEX incident_deliveries_by_incident ON incident_deliveries (incident_id);

@@ -61,6 +61,8 @@ pub const INCIDENT_MUTED: &str = "incident.muted";
 pub const INCIDENT_RESOLVED: &str = "incident.resolved";
 pub const INCIDENT_REMEDIATION_RAN: &str = "incident.remediation_ran";
 pub const INCIDENT_REMEDIATION_VERIFIED: &str = "incident.remediation_verified";
+pub const INCIDENT_ESCALATED: &str = "incident.escalated";
+pub const INCIDENT_DELIVERY_FAILED: &str = "incident.delivery_failed";
 
 pub const SLACK_REQUEST_REJECTED: &str = "slack.request_rejected";
 pub const TELEGRAM_REQUEST_REJECTED: &str = "telegram.request_rejected";

@@ -51,6 +51,9 @@ pub struct Secrets {
     pub telegram_webhook_secret: Option<Secret>,
     pub github_token: Option<Secret>,
     pub linear_api_key: Option<Secret>,
+    /// Every other variable of the environment, for secrets the configuration names
+    /// by variable (a remediation's header, a pager's routing key, SMTP credentials).
+    pub named: BTreeMap<String, Secret>,
 }
 
 impl Secrets {
@@ -70,7 +73,23 @@ impl Secrets {
             telegram_webhook_secret: get("TELEGRAM_WEBHOOK_SECRET"),
             github_token: get("GITHUB_TOKEN"),
             linear_api_key: get("LINEAR_API_KEY"),
+            named: env
+                .iter()
+                .filter(|(k, v)| !SECRET_VARS.contains(&k.as_str()) && !v.trim().is_empty())
+                .map(|(k, v)| (k.clone(), Secret::new(v.trim())))
+                .collect(),
         }
+    }
+
+    /// The secret in the environment variable `var`, as the configuration names it.
+    pub fn named(&self, var: &str) -> Option<&Secret> {
+        self.named.get(var)
+    }
+
+    /// Sets a named secret (tests, and callers that assemble secrets by hand).
+    pub fn with_named(mut self, var: &str, value: &str) -> Self {
+        self.named.insert(var.to_owned(), Secret::new(value));
+        self
     }
 
     /// `(variable, is set)` for every secret, in a fixed order, for `config check`.

@@ -5,187 +5,10 @@
 //! hand on a manual clock.
 
 use crate::support::fake_service::Mode;
-use crate::support::fake_slack::message_ts;
-use crate::support::observatory::{HealthHarness, http_check};
-use crate::support::slack::{CHANNEL, all_text, button};
-use crate::support::{audit_rows_in, eventually, slack_requests};
-use opsmate::config::Config;
-use opsmate::domain::ActionKind;
-use opsmate::features::incidents::config::{IncidentsConfig, Remediation, RemediationKind};
+use crate::support::incidents::{labels, start};
+use crate::support::observatory::http_check;
+use crate::support::slack::all_text;
 use opsmate::features::observatory::config::ObservatoryConfig;
-use serde_json::Value;
-use std::path::Path;
-use std::time::Duration;
-
-/// A `command` remediation running `script` with `args`.
-fn command(name: &str, argv: Vec<String>) -> Remediation {
-    Remediation {
-        name: name.into(),
-        kind: RemediationKind::Command,
-        label: None,
-        timeout: Some(Duration::from_secs(10)),
-        verify_after: None,
-        approvers: None,
-        argv,
-        working_dir: None,
-        env: vec![],
-        method: None,
-        url: None,
-        headers: Default::default(),
-        secret_headers: Default::default(),
-        body: None,
-        expect_status: None,
-        unit: None,
-        instance_ids: vec![],
-        tags: Default::default(),
-        region: None,
-    }
-}
-
-/// A script that writes `marker` (the service heals when it exists) and says so.
-fn restart_script(dir: &Path, marker: &Path) -> Vec<String> {
-    let script = dir.join("restart-api.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho restarted > '{}'\necho 'api restarted'\necho 'a warning' >&2\n",
-            marker.display()
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    vec![script.display().to_string()]
-}
-
-struct Incidents {
-    h: HealthHarness,
-    /// Written by the remediation script.
-    marker: std::path::PathBuf,
-    _scripts: tempfile::TempDir,
-}
-
-/// Observatory with `api` (offering `restart-api`), Incidents on, UALICE and UBOB
-/// may run remediations; `tweak` adjusts the rest.
-async fn start(
-    tweak: impl FnOnce(&mut Config, &crate::support::fake_service::FakeService),
-) -> Incidents {
-    let scripts = tempfile::tempdir().unwrap();
-    let marker = scripts.path().join("restarted");
-    let argv = restart_script(scripts.path(), &marker);
-    let h = HealthHarness::start(|c, s| {
-        c.edit_section(|o: &mut ObservatoryConfig| {
-            o.checks[0].remediations = vec!["restart-api".into()];
-        });
-        c.sections.set(&IncidentsConfig {
-            verify_after: Duration::from_millis(300),
-            remediations: vec![command("restart-api", argv)],
-            ..IncidentsConfig::default()
-        });
-        c.approvals
-            .set_policy(ActionKind::REMEDIATE, crate::support::slack::policy());
-        tweak(c, s);
-    })
-    .await;
-    h.service.heal_when_exists(&marker);
-    Incidents {
-        h,
-        marker,
-        _scripts: scripts,
-    }
-}
-
-impl Incidents {
-    fn running(&self) -> std::sync::Arc<opsmate::features::incidents::Incidents> {
-        self.h
-            .ctx()
-            .features
-            .get::<opsmate::features::incidents::plug::IncidentsFeature>()
-            .expect("incidents are on")
-            .0
-            .clone()
-    }
-
-    async fn announce(&self) -> usize {
-        self.running().announce_once(self.h.ctx()).await.unwrap()
-    }
-
-    /// `check` fails twice (an alert), then the announcer runs.
-    async fn alert(&self, check: &str) {
-        self.h.check_after(60, check).await;
-        self.h.check_after(60, check).await;
-        self.announce().await;
-    }
-
-    /// Presses the button labelled `label` on the `n`-th posted message.
-    async fn press(&self, user: &str, n: usize, label: &str, reply: &str) -> u16 {
-        let posts = self.h.slack.wait_calls("chat.postMessage", n).await;
-        let action_id = button(&posts[n - 1].body, label).to_owned();
-        let value = action_id.splitn(3, ':').nth(2).unwrap().to_owned();
-        let payload = slack_requests::click_payload(&slack_requests::Click {
-            user,
-            channel: CHANNEL,
-            action_id: &action_id,
-            value: &value,
-            ts: &message_ts(n as u64),
-            ephemeral: false,
-            response_url: &self.h.slack.fake.response_url(reply),
-        });
-        let body = slack_requests::interactivity_body(&payload);
-        self.h
-            .slack
-            .post_signed(
-                "/slack/interactivity",
-                "application/x-www-form-urlencoded",
-                &body,
-                0,
-            )
-            .await
-            .status()
-            .as_u16()
-    }
-
-    /// Waits for a `chat.update` whose text has `needle`; returns its text.
-    async fn update_saying(&self, needle: &str) -> String {
-        let fake = &self.h.slack.fake;
-        let found = eventually(Duration::from_secs(20), || async {
-            self.announce().await;
-            fake.calls_to("chat.update")
-                .iter()
-                .any(|c| all_text(&c.body).contains(needle))
-        })
-        .await;
-        let updates: Vec<String> = fake
-            .calls_to("chat.update")
-            .iter()
-            .map(|c| all_text(&c.body))
-            .collect();
-        assert!(found, "no chat.update says {needle:?}: {updates:#?}");
-        updates
-            .into_iter()
-            .rev()
-            .find(|t| t.contains(needle))
-            .unwrap_or_default()
-    }
-
-    fn audit(&self, event: &str) -> Vec<opsmate::audit::AuditRecord> {
-        audit_rows_in(&self.h.ctx().store, event)
-    }
-}
-
-fn labels(body: &Value) -> Vec<String> {
-    body["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().unwrap().clone())
-        .map(|e| e["text"]["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_is_an_incident_with_its_buttons_and_recovery_rewrites_it_with_who_acked() {
@@ -240,8 +63,14 @@ async fn an_alert_is_an_incident_with_its_buttons_and_recovery_rewrites_it_with_
         labels_of_text_free(&recovered),
         "no buttons after recovery: {recovered}"
     );
-    let posts = t.h.slack.wait_calls("chat.postMessage", 2).await;
-    assert!(all_text(&posts[1].body).contains("api recovered after"));
+    t.h.slack.wait_calls("chat.postMessage", 2).await;
+    let posted = t.h.posted();
+    assert!(
+        posted
+            .iter()
+            .any(|p| p.starts_with("✅ Health: 1 change") && p.contains("api recovered after")),
+        "{posted:#?}"
+    );
     assert_eq!(t.audit("incident.resolved").len(), 1);
     t.h.stop().await;
 }

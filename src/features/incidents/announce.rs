@@ -3,6 +3,7 @@
 //! incident, and every second besides, so a restart picks up where it stopped.
 
 use super::Incidents;
+use super::escalate::queue;
 use super::message::{self, View};
 use super::remediate;
 use super::store::{self, Incident};
@@ -33,11 +34,13 @@ impl Incidents {
         let id = incident.id;
         let members = ctx.store.call(move |c| store::members(c, id)).await?;
         let fixes = remediate::fixes_of(ctx, id).await?;
-        let offered = self.remediations_for(&incident.check);
+        let sent = ctx.store.call(move |c| queue::of_incident(c, id)).await?;
+        let offered = self.plans_for(&incident.check);
         Ok(message::render(&View {
             incident,
             members: &members,
             fixes: &fixes,
+            sent: &sent,
             offered: &offered,
             mute_for: self.settings.mute_for,
             tz: self.tz,
@@ -48,6 +51,7 @@ impl Incidents {
     /// Posts new incidents and rewrites changed ones. Returns how many messages it
     /// posted or rewrote.
     pub async fn announce_once(&self, ctx: &Context) -> anyhow::Result<usize> {
+        let _one_at_a_time = self.announcing.lock().await;
         let to = self.destinations(ctx);
         let mut n = 0;
         for incident in ctx.store.call(|c| store::unannounced(c)).await? {
@@ -103,6 +107,12 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
+            if let Err(e) = incidents.escalate_once(&ctx).await {
+                tracing::warn!(error = %format!("{e:#}"), "incidents could not be escalated");
+            }
+            if let Err(e) = incidents.deliver_once(&ctx).await {
+                tracing::warn!(error = %format!("{e:#}"), "escalations could not be sent");
+            }
             if let Err(e) = incidents.announce_once(&ctx).await {
                 tracing::warn!(error = %format!("{e:#}"), "incident messages could not be sent");
             }

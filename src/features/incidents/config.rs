@@ -21,6 +21,94 @@ pub struct IncidentsConfig {
     /// The `systemctl` that `systemd_restart` runs.
     pub systemctl: PathBuf,
     pub remediations: Vec<Remediation>,
+    /// Remediations run in order under one approval.
+    pub runbooks: Vec<Runbook>,
+    /// Levels an incident nobody acked goes through, by `after`.
+    pub escalation: Vec<EscalationLevel>,
+    /// PagerDuty Events API v2, for levels with `pagerduty = true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pagerduty: Option<PagerDutyConfig>,
+    /// Signed webhooks, by name, for levels that list them.
+    pub webhooks: Vec<WebhookConfig>,
+    /// SMTP, for levels that list email addresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailConfig>,
+}
+
+/// One escalation level: where an incident goes once it has been open and unacked
+/// (and not muted) for `after`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationLevel {
+    #[serde(with = "humantime_serde")]
+    pub after: Duration,
+    #[serde(default)]
+    pub pagerduty: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub email: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PagerDutyConfig {
+    /// The Events API v2 endpoint.
+    pub events_url: String,
+    /// The environment variable holding the integration's routing key.
+    pub routing_key_env: String,
+}
+
+impl Default for PagerDutyConfig {
+    fn default() -> Self {
+        Self {
+            events_url: "https://events.pagerduty.com/v2/enqueue".into(),
+            routing_key_env: "PAGERDUTY_ROUTING_KEY".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub name: String,
+    pub url: String,
+    /// The environment variable holding the HMAC-SHA256 key that signs each body.
+    pub secret_env: String,
+}
+
+/// How mail is sent: SMTP submission with STARTTLS.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub smtp_host: String,
+    #[serde(default = "default_smtp_port")]
+    pub smtp_port: u16,
+    /// `required` (default), `opportunistic`, or `off` for a local relay.
+    #[serde(default)]
+    pub starttls: StartTls,
+    pub from: String,
+    /// Environment variables holding the SMTP credentials (both or neither set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// A PEM file of extra CA certificates to trust (an internal relay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StartTls {
+    #[default]
+    Required,
+    Opportunistic,
+    Off,
 }
 
 impl Default for IncidentsConfig {
@@ -30,8 +118,46 @@ impl Default for IncidentsConfig {
             mute_for: Duration::from_secs(3600),
             systemctl: PathBuf::from("systemctl"),
             remediations: Vec::new(),
+            runbooks: Vec::new(),
+            escalation: Vec::new(),
+            pagerduty: None,
+            webhooks: Vec::new(),
+            email: None,
         }
     }
+}
+
+/// Remediations run one after the other under one approval; a step that fails stops
+/// the rest.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    pub name: String,
+    /// Remediation names, in order.
+    pub steps: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Who may run it, instead of `[approvals.remediate]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<KindPolicy>,
+    /// Overrides `incidents.verify_after`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_serde"
+    )]
+    pub verify_after: Option<Duration>,
+}
+
+/// What a button offers: one remediation, or a runbook of several.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan<'a> {
+    pub name: &'a str,
+    pub label: String,
+    pub steps: Vec<&'a Remediation>,
+    pub approvers: Option<&'a KindPolicy>,
+    pub verify_after: Duration,
+    pub is_runbook: bool,
 }
 
 /// What a remediation does.
@@ -287,11 +413,132 @@ impl crate::config::Section for IncidentsConfig {
                 ));
             }
         }
-        Ok(())
+        for (i, b) in self.runbooks.iter().enumerate() {
+            let key = format!("incidents.runbooks[{i}]");
+            if !is_name(&b.name) || names.contains(b.name.as_str()) {
+                return Err((
+                    format!("{key}.name"),
+                    "use a name of 1 to 32 lowercase letters, digits and '-' that no remediation or other runbook has".into(),
+                ));
+            }
+            if b.steps.is_empty() || b.steps.len() > 20 {
+                return Err((format!("{key}.steps"), "list 1 to 20 remediations".into()));
+            }
+            if let Some(missing) = b.steps.iter().find(|s| self.remediation(s).is_none()) {
+                return Err((
+                    format!("{key}.steps"),
+                    format!("no [[incidents.remediations]] is named {missing:?}"),
+                ));
+            }
+            names.insert(b.name.as_str());
+        }
+        self.validate_escalation()
     }
 }
 
 impl IncidentsConfig {
+    /// Levels in order of `after`, each naming only targets that are configured.
+    fn validate_escalation(&self) -> Result<(), (String, String)> {
+        let mut hooks = std::collections::HashSet::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let key = format!("incidents.webhooks[{i}]");
+            if !is_name(&w.name) || !hooks.insert(w.name.as_str()) {
+                return Err((
+                    format!("{key}.name"),
+                    "use a unique name of lowercase letters, digits and '-'".into(),
+                ));
+            }
+            if !reqwest::Url::parse(&w.url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                return Err((
+                    format!("{key}.url"),
+                    format!("{:?} is not an http(s) URL", w.url),
+                ));
+            }
+        }
+        if let Some(pd) = &self.pagerduty
+            && reqwest::Url::parse(&pd.events_url).is_err()
+        {
+            return Err((
+                "incidents.pagerduty.events_url".into(),
+                format!("{:?} is not a URL", pd.events_url),
+            ));
+        }
+        if let Some(e) = &self.email
+            && e.username_env.is_some() != e.password_env.is_some()
+        {
+            return Err((
+                "incidents.email.password_env".into(),
+                "set both username_env and password_env, or neither".into(),
+            ));
+        }
+        let mut last = None;
+        for (i, level) in self.escalation.iter().enumerate() {
+            let key = format!("incidents.escalation[{i}]");
+            if last.is_some_and(|after| level.after <= after) {
+                return Err((
+                    format!("{key}.after"),
+                    "each level must come later than the one before".into(),
+                ));
+            }
+            last = Some(level.after);
+            if level.pagerduty && self.pagerduty.is_none() {
+                return Err((
+                    format!("{key}.pagerduty"),
+                    "needs an [incidents.pagerduty] section".into(),
+                ));
+            }
+            if let Some(unknown) = level.webhooks.iter().find(|w| !hooks.contains(w.as_str())) {
+                return Err((
+                    format!("{key}.webhooks"),
+                    format!("no [[incidents.webhooks]] is named {unknown:?}"),
+                ));
+            }
+            if !level.email.is_empty() && self.email.is_none() {
+                return Err((
+                    format!("{key}.email"),
+                    "needs an [incidents.email] section".into(),
+                ));
+            }
+            if let Some(bad) = level.email.iter().find(|a| !a.contains('@')) {
+                return Err((
+                    format!("{key}.email"),
+                    format!("{bad:?} is not an email address"),
+                ));
+            }
+            if !level.pagerduty && level.webhooks.is_empty() && level.email.is_empty() {
+                return Err((key, "names no target (pagerduty, webhooks or email)".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The remediation or runbook called `name`, as a plan of steps.
+    pub fn plan(&self, name: &str) -> Option<Plan<'_>> {
+        if let Some(r) = self.remediation(name) {
+            return Some(Plan {
+                name: &r.name,
+                label: format!("🔧 {}", r.label()),
+                steps: vec![r],
+                approvers: r.approvers.as_ref(),
+                verify_after: r.verify_after.unwrap_or(self.verify_after),
+                is_runbook: false,
+            });
+        }
+        let b = self.runbooks.iter().find(|b| b.name == name)?;
+        Some(Plan {
+            name: &b.name,
+            label: format!("📒 {}", b.label.clone().unwrap_or_else(|| b.name.clone())),
+            steps: b.steps.iter().filter_map(|s| self.remediation(s)).collect(),
+            approvers: b.approvers.as_ref(),
+            verify_after: b.verify_after.unwrap_or(self.verify_after),
+            is_runbook: true,
+        })
+    }
+
+    pub fn webhook(&self, name: &str) -> Option<&WebhookConfig> {
+        self.webhooks.iter().find(|w| w.name == name)
+    }
+
     pub fn remediation(&self, name: &str) -> Option<&Remediation> {
         self.remediations.iter().find(|r| r.name == name)
     }

@@ -2,7 +2,8 @@
 //! and every line says what really happened: who acked and when, who muted it,
 //! which remediation ran on whose approval and how it ended, how long it lasted.
 
-use super::config::Remediation;
+use super::config::Plan;
+use super::escalate::queue::Sent;
 use super::store::{Incident, Member};
 use crate::approvals::ProposalState;
 use crate::chat::answers::local;
@@ -33,7 +34,9 @@ pub struct View<'a> {
     pub incident: &'a Incident,
     pub members: &'a [Member],
     pub fixes: &'a [Fix],
-    pub offered: &'a [&'a Remediation],
+    /// Pages, webhook calls and mail about it.
+    pub sent: &'a [Sent],
+    pub offered: &'a [Plan<'a>],
     pub mute_for: std::time::Duration,
     pub tz: Tz,
     pub now: DateTime<Utc>,
@@ -112,6 +115,9 @@ pub fn render(v: &View<'_>) -> ChatMessage {
         }));
         parts.push(Part::Text(lines.join("\n")));
     }
+    if !v.sent.is_empty() {
+        parts.push(Part::Text(escalation_lines(v.sent, v.tz).join("\n")));
+    }
     if !v.fixes.is_empty() {
         let lines: Vec<String> = v.fixes.iter().map(fix_line).collect();
         parts.push(Part::Text(lines.join("\n")));
@@ -126,13 +132,18 @@ pub fn render(v: &View<'_>) -> ChatMessage {
             MUTE,
             i.id.to_string(),
         ));
-        for r in v.offered {
-            let mut p = Press::new(
-                format!("🔧 {}", r.label()),
-                FIX,
-                format!("{}:{}", i.id, r.name),
-            );
-            p.confirm = Some(format!("Run {} for {} now?", r.name, i.check));
+        for plan in v.offered {
+            let mut p = Press::new(plan.label.clone(), FIX, format!("{}:{}", i.id, plan.name));
+            p.confirm = Some(if plan.is_runbook {
+                format!(
+                    "Run the {} steps of {} for {} now?",
+                    plan.steps.len(),
+                    plan.name,
+                    i.check
+                )
+            } else {
+                format!("Run {} for {} now?", plan.name, i.check)
+            });
             presses.push(p);
         }
         parts.push(Part::Presses(presses));
@@ -166,4 +177,37 @@ fn fix_line(f: &Fix) -> String {
         line.push_str(l);
     }
     line
+}
+
+/// One line per delivery: where it went, why, and whether it arrived.
+fn escalation_lines(sent: &[Sent], tz: Tz) -> Vec<String> {
+    sent.iter()
+        .map(|s| {
+            let what = match s.event.as_str() {
+                "trigger" => format!(
+                    "📟 Escalated (level {}) to {}",
+                    s.level,
+                    target_words(&s.target)
+                ),
+                "acknowledge" => format!("📟 Ack passed on to {}", target_words(&s.target)),
+                _ => format!("📟 Resolved at {}", target_words(&s.target)),
+            };
+            let state = match (s.state.as_str(), &s.last_error) {
+                ("delivered", _) => "delivered".to_owned(),
+                ("failed", Some(e)) => format!("❌ refused: {e}"),
+                ("failed", None) => "❌ refused".to_owned(),
+                (_, Some(e)) => format!("⏳ not delivered yet, retrying ({e})"),
+                _ => "⏳ sending".to_owned(),
+            };
+            format!("{what}, {}: {state}", local(s.created_at, tz))
+        })
+        .collect()
+}
+
+fn target_words(target: &str) -> String {
+    match target {
+        "pagerduty" => "PagerDuty".to_owned(),
+        "email" => "email".to_owned(),
+        other => other.replace("webhook:", "webhook "),
+    }
 }

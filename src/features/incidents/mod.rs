@@ -7,10 +7,13 @@
 //! - [`message`] is what that message says (pure);
 //! - [`press`] is Ack, Mute and the remediation buttons;
 //! - [`remediate`] runs a remediation once the gate approved it, then verifies it;
+//! - [`escalate`] pages, calls webhooks and mails when nobody acks, through a queue
+//!   that retries until each delivery arrives;
 //! - [`store`] holds its SQL; [`config`] its section; [`plug`] plugs it in.
 
 pub mod announce;
 pub mod config;
+pub mod escalate;
 pub mod kinds;
 pub mod message;
 pub mod open;
@@ -22,7 +25,7 @@ pub mod store;
 pub use plug::PLUG;
 
 use crate::features::observatory::config::{CheckConfig, ObservatoryConfig};
-use config::{IncidentsConfig, Remediation};
+use config::{IncidentsConfig, Plan};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -38,6 +41,11 @@ pub struct Incidents {
     telegram_chat_id: Option<i64>,
     /// Wakes the announcer once a recorded result changed an incident.
     pub(crate) wake: Arc<Notify>,
+    /// For pages and webhooks.
+    pub(crate) http: reqwest::Client,
+    /// One announcer pass at a time (the timer and a finished remediation's
+    /// refresh), so no incident is posted twice.
+    pub(crate) announcing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Incidents {
@@ -53,8 +61,12 @@ impl Incidents {
         settings: IncidentsConfig,
         observatory: &ObservatoryConfig,
         tz: chrono_tz::Tz,
-    ) -> Self {
-        Self {
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(escalate::SEND_TIMEOUT)
+            .build()?;
+        Ok(Self {
             settings,
             checks: observatory
                 .checks
@@ -65,7 +77,9 @@ impl Incidents {
             slack_channel: observatory.slack_channel.clone(),
             telegram_chat_id: observatory.telegram_chat_id,
             wake: Arc::new(Notify::new()),
-        }
+            http,
+            announcing: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// The checks `check` depends on.
@@ -80,12 +94,12 @@ impl Incidents {
         self.checks.get(name)
     }
 
-    /// The remediations `check` offers, in its order.
-    pub fn remediations_for(&self, check: &str) -> Vec<&Remediation> {
+    /// The remediations and runbooks `check` offers, in its order.
+    pub fn plans_for(&self, check: &str) -> Vec<Plan<'_>> {
         self.checks.get(check).map_or_else(Vec::new, |c| {
             c.remediations
                 .iter()
-                .filter_map(|name| self.settings.remediation(name))
+                .filter_map(|name| self.settings.plan(name))
                 .collect()
         })
     }
@@ -96,11 +110,13 @@ impl Incidents {
             if let Some(missing) = c
                 .remediations
                 .iter()
-                .find(|r| self.settings.remediation(r).is_none())
+                .find(|r| self.settings.plan(r).is_none())
             {
                 return Err((
                     format!("observatory.checks[{i}].remediations"),
-                    format!("no [[incidents.remediations]] is named {missing:?}"),
+                    format!(
+                        "no [[incidents.remediations]] or [[incidents.runbooks]] is named {missing:?}"
+                    ),
                 ));
             }
         }

@@ -32,7 +32,7 @@ impl NoticeListener for Incidents {
         if failing {
             self.failing(tx, seen)
         } else {
-            recovered(tx, seen)
+            self.recovered(tx, seen)
         }
     }
 
@@ -113,37 +113,40 @@ fn open_incident(
     Ok(id)
 }
 
-fn recovered(tx: &Transaction<'_>, seen: &Observed<'_>) -> anyhow::Result<Heard> {
-    let check = seen.check;
-    if let Some(id) = store::member_of(tx, check)? {
-        // Its alert was never posted on its own, so neither is its recovery.
-        store::member_recovered(tx, id, check, seen.at)?;
-        return Ok(Heard::Taken);
-    }
-    let Some(open) = store::open_for(tx, check)? else {
-        return Ok(Heard::Announce);
-    };
-    store::resolve(tx, open.id, seen.at, &seen.outcome.message)?;
-    audit::append(
-        tx,
-        seen.at,
-        OBSERVATORY,
-        audit::events::INCIDENT_RESOLVED,
-        &incident_subject(open.id),
-        &json!({
-            "check": check,
-            "after_ms": (seen.at - open.opened_at).num_milliseconds(),
-            "acked_by": open.acked_by,
-            "message": seen.outcome.message,
-        }),
-    )?;
-    // Members still failing were waiting on this check; now they are news of their own.
-    for m in store::members(tx, open.id)? {
-        if m.recovered_at.is_none() {
-            open_incident(tx, &m.check, m.status, &m.summary, seen.at)?;
+impl Incidents {
+    fn recovered(&self, tx: &Transaction<'_>, seen: &Observed<'_>) -> anyhow::Result<Heard> {
+        let check = seen.check;
+        if let Some(id) = store::member_of(tx, check)? {
+            // Its alert was never posted on its own, so neither is its recovery.
+            store::member_recovered(tx, id, check, seen.at)?;
+            return Ok(Heard::Taken);
         }
+        let Some(open) = store::open_for(tx, check)? else {
+            return Ok(Heard::Announce);
+        };
+        store::resolve(tx, open.id, seen.at, &seen.outcome.message)?;
+        audit::append(
+            tx,
+            seen.at,
+            OBSERVATORY,
+            audit::events::INCIDENT_RESOLVED,
+            &incident_subject(open.id),
+            &json!({
+                "check": check,
+                "after_ms": (seen.at - open.opened_at).num_milliseconds(),
+                "acked_by": open.acked_by,
+                "message": seen.outcome.message,
+            }),
+        )?;
+        super::escalate::on_resolved(tx, open.id, self.tz, seen.at)?;
+        // Members still failing were waiting on this check; now they are news of their own.
+        for m in store::members(tx, open.id)? {
+            if m.recovered_at.is_none() {
+                open_incident(tx, &m.check, m.status, &m.summary, seen.at)?;
+            }
+        }
+        Ok(Heard::Announce)
     }
-    Ok(Heard::Announce)
 }
 
 /// The audit subject of an incident.

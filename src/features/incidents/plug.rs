@@ -67,7 +67,7 @@ fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>
             );
         };
         let tz = observatory.timezone.unwrap_or(b.config.timezone);
-        let incidents = Arc::new(Incidents::new(settings, &observatory, tz));
+        let incidents = Arc::new(Incidents::new(settings, &observatory, tz)?);
         if let Err((key, why)) = incidents.validate(&observatory) {
             anyhow::bail!("{key}: {why}");
         }
@@ -82,6 +82,7 @@ fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>
                 http: reqwest::Client::builder()
                     .connect_timeout(std::time::Duration::from_secs(10))
                     .build()?,
+                secrets: b.secrets.clone(),
             }),
         );
         Ok(Some(

@@ -72,6 +72,7 @@ impl Incidents {
                     if !store::ack(tx, id, &who, now)? {
                         return Ok(false);
                     }
+                    super::escalate::on_acked(tx, id, now)?;
                     audit::append(
                         tx,
                         now,
@@ -139,7 +140,7 @@ impl Incidents {
         name: &str,
         call: &PressCall<'_>,
     ) -> anyhow::Result<PressAnswer> {
-        let offered = self.remediations_for(&i.check);
+        let offered = self.plans_for(&i.check);
         let Some(r) = offered.iter().find(|r| r.name == name) else {
             return Ok(private(
                 "Not offered",
@@ -149,14 +150,15 @@ impl Incidents {
         let params = RemediateParams {
             incident: i.id,
             check: i.check.clone(),
-            remediation: r.name.clone(),
-            approvers: r.approvers.clone(),
+            remediation: r.name.to_owned(),
+            steps: r.steps.iter().map(|s| s.name.clone()).collect(),
+            approvers: r.approvers.cloned(),
         };
         let proposed = ctx
             .gate
             .propose(NewProposal {
                 kind: ActionKind::REMEDIATE,
-                target: remediate::target(i.id, &r.name),
+                target: remediate::target(i.id, r.name),
                 params: serde_json::to_value(&params)?,
                 reason: format!(
                     "{} for incident #{} ({} is {})",
@@ -167,7 +169,7 @@ impl Incidents {
             })
             .await?;
         let p = proposed.proposal().clone();
-        let decider = match &r.approvers {
+        let decider = match r.approvers {
             Some(own) => {
                 groups::with_memberships(ctx, call.presser, own.slack_groups.clone()).await
             }

@@ -24,6 +24,8 @@ pub struct Incident {
     pub announced: bool,
     pub version: i64,
     pub shown: i64,
+    /// The highest escalation level reached (0: none).
+    pub escalated_level: i64,
 }
 
 impl Incident {
@@ -47,7 +49,7 @@ pub struct Member {
 }
 
 const COLUMNS: &str = "id, check_name, severity, summary, opened_at, acked_by, acked_at, \
-     muted_by, muted_until, resolved_at, resolved_note, announced, version, shown";
+     muted_by, muted_until, resolved_at, resolved_note, announced, version, shown, escalated_level";
 
 fn time(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     Ok(r.get::<_, Option<i64>>(i)?.map(from_millis))
@@ -73,6 +75,7 @@ fn incident(r: &Row<'_>) -> rusqlite::Result<Incident> {
         announced: r.get::<_, i64>(11)? != 0,
         version: r.get(12)?,
         shown: r.get(13)?,
+        escalated_level: r.get(14)?,
     })
 }
 

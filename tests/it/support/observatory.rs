@@ -48,7 +48,7 @@ async fn launch(
         feature_timers: timers,
         ..AppOptions::default()
     };
-    SlackHarness::start_custom(
+    let mut h = SlackHarness::start_custom(
         dir,
         fake,
         config,
@@ -56,7 +56,10 @@ async fn launch(
         options,
         CountingAction::new(),
     )
-    .await
+    .await;
+    // Requests are signed at the app's "now", as Slack's would be.
+    h.clock = Some(clock.clone());
+    h
 }
 
 impl HealthHarness {
@@ -96,6 +99,15 @@ impl HealthHarness {
         let mut secrets = slack::secrets();
         secrets.telegram_bot_token = Some(Secret::new("123456:TEST-token"));
         secrets.telegram_webhook_secret = Some(Secret::new(TG_SECRET));
+        let secrets = secrets
+            .with_named(
+                super::fake_pager::ROUTING_KEY_ENV,
+                super::fake_pager::ROUTING_KEY,
+            )
+            .with_named(
+                super::fake_pager::WEBHOOK_SECRET_ENV,
+                super::fake_pager::WEBHOOK_SECRET,
+            );
         let slack = launch(dir, fake, config, &secrets, &clock, timers).await;
         Self {
             slack,

@@ -17,7 +17,11 @@ pub struct HttpRun {
 /// The most of a response body kept.
 const BODY_CAP: usize = 64 * 1024;
 
-pub async fn run(client: &reqwest::Client, r: &Remediation) -> anyhow::Result<HttpRun> {
+pub async fn run(
+    client: &reqwest::Client,
+    r: &Remediation,
+    secrets: &crate::config::Secrets,
+) -> anyhow::Result<HttpRun> {
     let method = reqwest::Method::from_bytes(r.method.as_deref().unwrap_or("POST").as_bytes())?;
     let url = r
         .url
@@ -28,9 +32,10 @@ pub async fn run(client: &reqwest::Client, r: &Remediation) -> anyhow::Result<Ht
         req = req.header(name, value);
     }
     for (name, var) in &r.secret_headers {
-        let value = std::env::var(var)
-            .map_err(|_| anyhow::anyhow!("{var} is not set (the {name} header of {})", r.name))?;
-        let mut value = reqwest::header::HeaderValue::from_str(&value)
+        let value = secrets
+            .named(var)
+            .ok_or_else(|| anyhow::anyhow!("{var} is not set (the {name} header of {})", r.name))?;
+        let mut value = reqwest::header::HeaderValue::from_str(value.expose())
             .map_err(|_| anyhow::anyhow!("{var} is not a valid header value"))?;
         value.set_sensitive(true);
         req = req.header(name, value);

@@ -40,10 +40,24 @@ pub const CHAT_TAIL: usize = 4096;
 pub struct RemediateParams {
     pub incident: i64,
     pub check: String,
+    /// The remediation or runbook pressed.
     pub remediation: String,
+    /// The remediations it runs, in order (one, unless it is a runbook).
+    #[serde(default)]
+    pub steps: Vec<String>,
     /// The remediation's own approvers, when it names them (read by the gate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approvers: Option<KindPolicy>,
+}
+
+impl RemediateParams {
+    fn steps(&self) -> Vec<String> {
+        if self.steps.is_empty() {
+            vec![self.remediation.clone()]
+        } else {
+            self.steps.clone()
+        }
+    }
 }
 
 /// The proposal's target: one remediation of one incident, so a second press while
@@ -52,7 +66,7 @@ pub fn target(incident: i64, remediation: &str) -> String {
     format!("{}:{remediation}", incident_subject(incident))
 }
 
-/// How the remediation itself went.
+/// How one remediation went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ran {
     pub ok: bool,
@@ -64,6 +78,21 @@ pub struct Ran {
     pub took_ms: u64,
 }
 
+/// One step of the plan as it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub remediation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran: Option<Ran>,
+    /// Cut off by a restart while running: it may or may not have finished, and is
+    /// not run again.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Dry run: what it would have done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub would: Option<String>,
+}
+
 /// The check after the remediation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verified {
@@ -73,46 +102,59 @@ pub struct Verified {
     pub after_ms: u64,
 }
 
-/// A remediation's report.
+/// A remediation's (or runbook's) report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemediationReport {
     pub remediation: String,
-    pub kind: String,
     pub check: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ran: Option<Ran>,
+    pub steps: Vec<StepReport>,
+    /// Steps never reached because one before failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified: Option<Verified>,
-    /// Cut off by a restart while running: it may or may not have run.
-    #[serde(default)]
-    pub interrupted: bool,
-    /// Dry run: what it would have done.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub would: Option<String>,
 }
 
-impl ActionReport for RemediationReport {
-    fn summary(&self) -> Vec<String> {
+impl StepReport {
+    fn lines(&self, prefix: &str) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(would) = &self.would {
-            out.push(format!("dry run: would {would}"));
+            out.push(format!("{prefix}dry run: would {would}"));
         }
         if self.interrupted {
-            out.push(
-                "OpsMate restarted while it ran: it may or may not have finished, and was not run again"
-                    .into(),
-            );
+            out.push(format!(
+                "{prefix}OpsMate restarted while it ran: it may or may not have finished, and was not run again"
+            ));
         }
         if let Some(ran) = &self.ran {
             out.push(format!(
-                "{} {} ({} ms)",
+                "{prefix}{} {} ({} ms)",
                 if ran.ok { "ran:" } else { "failed:" },
                 ran.result,
                 ran.took_ms
             ));
             if !ran.output.trim().is_empty() {
-                out.push(format!("output: {}", ran.output.trim_end()));
+                out.push(format!("{prefix}output: {}", ran.output.trim_end()));
             }
+        }
+        out
+    }
+}
+
+impl ActionReport for RemediationReport {
+    fn summary(&self) -> Vec<String> {
+        let runbook = self.steps.len() > 1 || !self.not_run.is_empty();
+        let mut out = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            let prefix = if runbook {
+                format!("step {} {}: ", i + 1, step.remediation)
+            } else {
+                String::new()
+            };
+            out.extend(step.lines(&prefix));
+        }
+        if !self.not_run.is_empty() {
+            out.push(format!("not run: {}", self.not_run.join(", ")));
         }
         if let Some(v) = &self.verified {
             out.push(if v.recovered {
@@ -125,13 +167,21 @@ impl ActionReport for RemediationReport {
     }
 
     fn failed(&self) -> usize {
-        usize::from(self.interrupted || self.ran.as_ref().is_some_and(|r| !r.ok))
+        self.steps
+            .iter()
+            .filter(|s| s.interrupted || s.ran.as_ref().is_some_and(|r| !r.ok))
+            .count()
     }
 }
 
-/// Step keys.
-const STARTED: &str = "started";
-const RAN: &str = "ran";
+/// Step keys: each remediation's start and result, and when the check is due again.
+fn started_key(i: usize) -> String {
+    format!("step:{i:02}:started")
+}
+fn ran_key(i: usize) -> String {
+    format!("step:{i:02}:ran")
+}
+const VERIFY_DUE: &str = "verify_due";
 
 /// The `remediate` handler.
 pub struct Remediator {
@@ -141,6 +191,7 @@ pub struct Remediator {
     pub audit: Audit,
     pub clock: SharedClock,
     pub http: reqwest::Client,
+    pub secrets: crate::config::Secrets,
 }
 
 impl Remediator {
@@ -177,7 +228,7 @@ impl Remediator {
                 self.run_program(r, &argv, None, &["PATH".to_owned()]).await
             }
             RemediationKind::Http => {
-                let run = http::run(&self.http, r).await?;
+                let run = http::run(&self.http, r, &self.secrets).await?;
                 let body = run.body.clone();
                 Ok((
                     Ran {
@@ -261,21 +312,74 @@ impl Remediator {
         ))
     }
 
-    fn report(&self, p: &RemediateParams, r: &Remediation) -> RemediationReport {
-        RemediationReport {
-            remediation: p.remediation.clone(),
-            kind: r.kind.as_str().to_owned(),
-            check: p.check.clone(),
-            ran: None,
-            verified: None,
-            interrupted: false,
-            would: None,
-        }
+    /// Runs step `i`, recording that it started first and how it went after, with
+    /// its whole output in the audit row.
+    async fn run_step(
+        &self,
+        proposal: &Proposal,
+        p: &RemediateParams,
+        i: usize,
+        r: &Remediation,
+        run: &ActionRun<'_>,
+    ) -> anyhow::Result<Ran> {
+        let now = self.clock.now();
+        run.steps
+            .put(&started_key(i), &crate::clock::to_millis(now), now)
+            .await?;
+        let (ran, output) = match self.run(r).await {
+            Ok(done) => done,
+            Err(e) => (
+                Ran {
+                    ok: false,
+                    result: format!("{e:#}"),
+                    output: String::new(),
+                    took_ms: 0,
+                },
+                String::new(),
+            ),
+        };
+        self.audit
+            .record(
+                "incidents",
+                audit::events::INCIDENT_REMEDIATION_RAN,
+                incident_subject(p.incident),
+                json!({"proposal": proposal.id, "remediation": p.remediation, "step": i + 1,
+                       "step_remediation": r.name, "kind": r.kind.as_str(),
+                       "ok": ran.ok, "result": ran.result, "took_ms": ran.took_ms, "output": output}),
+            )
+            .await?;
+        run.steps.put(&ran_key(i), &ran, self.clock.now()).await?;
+        Ok(ran)
     }
 
-    fn verify_after(&self, r: &Remediation) -> Duration {
-        r.verify_after
-            .unwrap_or(self.incidents.settings.verify_after)
+    /// Runs the check again after the remediation, and audits what it found.
+    async fn verify(&self, proposal: &Proposal, p: &RemediateParams) -> anyhow::Result<Verified> {
+        let outcome = self.probe(&p.check).await?;
+        let verified = Verified {
+            recovered: outcome.status == Status::Ok,
+            status: outcome.status.as_str().to_owned(),
+            message: outcome.message.clone(),
+            after_ms: self.verify_after(p).as_millis() as u64,
+        };
+        self.audit
+            .record(
+                "incidents",
+                audit::events::INCIDENT_REMEDIATION_VERIFIED,
+                incident_subject(p.incident),
+                json!({"proposal": proposal.id, "remediation": p.remediation, "check": p.check,
+                       "recovered": verified.recovered, "status": verified.status, "message": verified.message}),
+            )
+            .await?;
+        Ok(verified)
+    }
+
+    fn verify_after(&self, p: &RemediateParams) -> Duration {
+        self.incidents
+            .settings
+            .plan(&p.remediation)
+            .map_or(self.incidents.settings.verify_after, |plan| {
+                plan.verify_after
+            })
     }
 }
 
@@ -323,78 +427,75 @@ impl ActionHandler for Remediator {
     ) -> BoxFuture<'a, anyhow::Result<Progress>> {
         Box::pin(async move {
             let p: RemediateParams = proposal.params_as()?;
-            let r = self.remediation(&p.remediation)?;
-            let mut report = self.report(&p, r);
-            let subject = incident_subject(p.incident);
-            if let Some(ran) = run.steps.get::<Ran>(RAN).await? {
-                let outcome = self.probe(&p.check).await?;
-                let verified = Verified {
-                    recovered: outcome.status == Status::Ok,
-                    status: outcome.status.as_str().to_owned(),
-                    message: outcome.message.clone(),
-                    after_ms: self.verify_after(r).as_millis() as u64,
+            let names = p.steps();
+            let mut report = RemediationReport {
+                remediation: p.remediation.clone(),
+                check: p.check.clone(),
+                steps: Vec::new(),
+                not_run: Vec::new(),
+                verified: None,
+            };
+            let mut looked_again = run.rechecked;
+            for (i, name) in names.iter().enumerate() {
+                let mut step = StepReport {
+                    remediation: name.clone(),
+                    ran: None,
+                    interrupted: false,
+                    would: None,
                 };
-                self.audit
-                    .record(
-                        "incidents",
-                        audit::events::INCIDENT_REMEDIATION_VERIFIED,
-                        &subject,
-                        json!({"proposal": proposal.id, "remediation": p.remediation, "check": p.check,
-                               "recovered": verified.recovered, "status": verified.status, "message": verified.message}),
-                    )
-                    .await?;
-                report.ran = Some(ran);
-                report.verified = Some(verified);
-                return Ok(Progress::Done(Done::of(&report)?));
-            }
-            if run.steps.get::<i64>(STARTED).await?.is_some() {
-                report.interrupted = true;
-                return Ok(Progress::Done(Done::of(&report)?));
-            }
-            if run.dry_run {
-                report.would = Some(would(r, &self.incidents.settings.systemctl));
-                return Ok(Progress::Done(Done::of(&report)?));
-            }
-            if !run.rechecked {
-                // Resumed before it started: look at the check again first.
-                if let Precheck::NoLongerQualifies(why) = self.recheck(proposal).await? {
-                    return Ok(Progress::Skipped(why));
+                if let Some(ran) = run.steps.get::<Ran>(&ran_key(i)).await? {
+                    step.ran = Some(ran);
+                } else if run.steps.get::<i64>(&started_key(i)).await?.is_some() {
+                    // Cut off mid-run: never repeated blindly; the runbook goes on.
+                    step.interrupted = true;
+                } else {
+                    let r = self.remediation(name)?;
+                    if run.dry_run {
+                        step.would = Some(would(r, &self.incidents.settings.systemctl));
+                    } else {
+                        if !looked_again {
+                            // Resumed: look at the check again before the next step.
+                            if let Precheck::NoLongerQualifies(why) = self.recheck(proposal).await?
+                            {
+                                return Ok(Progress::Skipped(why));
+                            }
+                            looked_again = true;
+                        }
+                        step.ran = Some(self.run_step(proposal, &p, i, r, run).await?);
+                    }
+                }
+                let failed = step.ran.as_ref().is_some_and(|r| !r.ok);
+                report.steps.push(step);
+                if failed {
+                    report.not_run = names[i + 1..].to_vec();
+                    return Ok(Progress::Done(Done::of(&report)?));
                 }
             }
-            let now = self.clock.now();
-            run.steps
-                .put(STARTED, &crate::clock::to_millis(now), now)
-                .await?;
-            let (ran, output) = match self.run(r).await {
-                Ok(done) => done,
-                Err(e) => (
-                    Ran {
-                        ok: false,
-                        result: format!("{e:#}"),
-                        output: String::new(),
-                        took_ms: 0,
-                    },
-                    String::new(),
-                ),
-            };
-            self.audit
-                .record(
-                    "incidents",
-                    audit::events::INCIDENT_REMEDIATION_RAN,
-                    &subject,
-                    json!({"proposal": proposal.id, "remediation": p.remediation, "kind": r.kind.as_str(),
-                           "ok": ran.ok, "result": ran.result, "took_ms": ran.took_ms, "output": output}),
-                )
-                .await?;
-            run.steps.put(RAN, &ran, self.clock.now()).await?;
-            if !ran.ok {
-                report.ran = Some(ran);
+            if run.dry_run {
                 return Ok(Progress::Done(Done::of(&report)?));
             }
-            Ok(Progress::Wait {
-                after: self.verify_after(r),
-                changed: true,
-            })
+            let now = self.clock.now();
+            let due = match run.steps.get::<i64>(VERIFY_DUE).await? {
+                Some(due) => crate::clock::from_millis(due),
+                None => {
+                    let due = now + chrono::Duration::from_std(self.verify_after(&p))?;
+                    run.steps
+                        .put(VERIFY_DUE, &crate::clock::to_millis(due), now)
+                        .await?;
+                    return Ok(Progress::Wait {
+                        after: self.verify_after(&p),
+                        changed: true,
+                    });
+                }
+            };
+            if due > now {
+                return Ok(Progress::Wait {
+                    after: (due - now).to_std().unwrap_or_default(),
+                    changed: false,
+                });
+            }
+            report.verified = Some(self.verify(proposal, &p).await?);
+            Ok(Progress::Done(Done::of(&report)?))
         })
     }
 
@@ -445,17 +546,7 @@ pub async fn fixes_of(
             None => Vec::new(),
         };
         if p.outcome.is_none() {
-            let steps = crate::approvals::Steps::new(ctx.store.clone(), p.id.clone());
-            if let Some(ran) = steps.get::<Ran>(RAN).await? {
-                lines.push(format!(
-                    "{} {}; checking {} again shortly",
-                    if ran.ok { "ran:" } else { "failed:" },
-                    ran.result,
-                    p.params_as::<RemediateParams>()
-                        .map(|r| r.check)
-                        .unwrap_or_default()
-                ));
-            }
+            lines.extend(progress_lines(ctx, &p).await?);
         }
         out.push(super::message::Fix {
             remediation: name,
@@ -463,6 +554,38 @@ pub async fn fixes_of(
             decided_by: p.decided_by.clone(),
             lines,
         });
+    }
+    Ok(out)
+}
+
+/// Where a running remediation is: the steps that ran so far.
+async fn progress_lines(
+    ctx: &crate::dispatch::Context,
+    p: &Proposal,
+) -> anyhow::Result<Vec<String>> {
+    let Ok(params) = p.params_as::<RemediateParams>() else {
+        return Ok(Vec::new());
+    };
+    let steps = crate::approvals::Steps::new(ctx.store.clone(), p.id.clone());
+    let names = params.steps();
+    let mut out = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let Some(ran) = steps.get::<Ran>(&ran_key(i)).await? else {
+            continue;
+        };
+        let what = if names.len() > 1 {
+            format!("step {} {name}: ", i + 1)
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "{what}{} {}",
+            if ran.ok { "ran:" } else { "failed:" },
+            ran.result
+        ));
+    }
+    if steps.get::<i64>(VERIFY_DUE).await?.is_some() {
+        out.push(format!("checking {} again shortly", params.check));
     }
     Ok(out)
 }
