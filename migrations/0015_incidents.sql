@@ -56,3 +56,14 @@ CREATE TABLE incident_deliveries (
 );
 CREATE INDEX incident_deliveries_queued ON incident_deliveries (target, id) WHERE state = 'queued';
 CREATE INDEX incident_deliveries_by_incident ON incident_deliveries (incident_id);
+
+-- Every remediation run asked for (pressed or by an auto rule), for the hourly cap
+-- of auto runs and the "its last run did not fail" rule.
+CREATE TABLE incident_runs (
+    proposal_id TEXT    PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    remediation TEXT    NOT NULL,
+    auto        INTEGER NOT NULL,
+    at          INTEGER NOT NULL
+);
+CREATE INDEX incident_runs_by_remediation ON incident_runs (remediation, at);

@@ -310,8 +310,9 @@ impl Gate {
     }
 
     /// Approves a pending proposal on behalf of a rule rather than a person, for the
-    /// executor to run. Only Night Watchman's notice uses this: nobody clicked Keep online before
-    /// the announced deadline, which the notice told everyone would mean a stop. The
+    /// executor to run. Night Watchman's notice uses this (nobody clicked Keep online before
+    /// the announced deadline, which the notice told everyone would mean a stop), and so
+    /// does a remediation's auto rule, which its configuration turned on. The
     /// rule is recorded as the decider (`by`), and audited as such. Returns `None`
     /// when the proposal was no longer pending (kept, stopped early, expired).
     pub async fn approve_unattended(

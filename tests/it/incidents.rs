@@ -5,10 +5,12 @@
 //! hand on a manual clock.
 
 use crate::support::fake_service::Mode;
-use crate::support::incidents::{labels, start};
+use crate::support::incidents::{command, labels, start};
 use crate::support::observatory::http_check;
 use crate::support::slack::all_text;
+use opsmate::features::incidents::config::IncidentsConfig;
 use opsmate::features::observatory::config::ObservatoryConfig;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_is_an_incident_with_its_buttons_and_recovery_rewrites_it_with_who_acked() {
@@ -206,5 +208,106 @@ async fn incidents_lists_the_open_ones_with_their_buttons() {
         labels(&answer[0].body),
         vec!["👋 Ack", "🔕 Mute 1h", "🔧 restart-api"]
     );
+    t.h.stop().await;
+}
+
+/// A script that counts its runs in `log` and exits with `code`.
+fn counting_script(dir: &std::path::Path, code: i32) -> (Vec<String>, std::path::PathBuf) {
+    let log = dir.join("runs.log");
+    let script = dir.join("bounce.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho run >> '{}'\nexit {code}\n", log.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (vec![script.display().to_string()], log)
+}
+
+fn runs(log: &std::path::Path) -> usize {
+    std::fs::read_to_string(log).map_or(0, |t| t.lines().count())
+}
+
+async fn with_auto_bounce(
+    code: i32,
+) -> (
+    crate::support::incidents::Incidents,
+    std::path::PathBuf,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (argv, log) = counting_script(dir.path(), code);
+    let t = start(move |c, _| {
+        c.edit_section(|i: &mut IncidentsConfig| {
+            let mut r = command("bounce-api", argv);
+            r.auto = true;
+            r.auto_after = Some(Duration::from_secs(120));
+            r.max_auto_per_hour = Some(2);
+            i.remediations.push(r);
+        });
+        c.edit_section(|o: &mut ObservatoryConfig| {
+            o.checks[0].remediations.push("bounce-api".into());
+        });
+    })
+    .await;
+    (t, log, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_remediation_waits_for_auto_after_and_stops_at_its_hourly_cap() {
+    let (t, log, _dir) = with_auto_bounce(0).await;
+    t.h.service.set(Mode::Failing);
+    t.alert("api").await;
+    let auto = || async { t.running().auto_once(t.h.ctx()).await.unwrap() };
+    assert_eq!(auto().await, 0, "the incident is younger than auto_after");
+    t.h.clock.advance(chrono::Duration::seconds(121));
+    assert_eq!(auto().await, 1);
+    t.h.slack.app.settle().await;
+    assert_eq!(runs(&log), 1);
+    assert_eq!(auto().await, 1, "the second of two an hour");
+    t.h.slack.app.settle().await;
+    assert_eq!(runs(&log), 2);
+    assert_eq!(auto().await, 0, "the hourly cap is reached");
+    t.h.clock.advance(chrono::Duration::minutes(30));
+    assert_eq!(auto().await, 0, "still within the hour");
+    assert_eq!(runs(&log), 2);
+    let rule = t.audit("approval.approved_unattended");
+    assert_eq!(rule.len(), 2);
+    assert_eq!(rule[0].actor, "rule:auto-remediate:bounce-api");
+    assert!(
+        rule[0]
+            .details
+            .to_string()
+            .contains("fewer than 2 auto run(s)"),
+        "{}",
+        rule[0].details
+    );
+    let shown = t
+        .update_saying("bounce-api, approved by rule:auto-remediate:bounce-api: done")
+        .await;
+    assert!(shown.contains("ran: exit 0"), "{shown}");
+    t.h.clock.advance(chrono::Duration::minutes(31));
+    assert_eq!(auto().await, 1, "a new hour");
+    t.h.slack.app.settle().await;
+    assert_eq!(runs(&log), 3);
+    t.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_remediation_stops_after_a_run_that_failed() {
+    let (t, log, _dir) = with_auto_bounce(3).await;
+    t.h.service.set(Mode::Failing);
+    t.alert("api").await;
+    t.h.clock.advance(chrono::Duration::seconds(121));
+    assert_eq!(t.running().auto_once(t.h.ctx()).await.unwrap(), 1);
+    t.h.slack.app.settle().await;
+    assert_eq!(runs(&log), 1);
+    t.h.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(t.running().auto_once(t.h.ctx()).await.unwrap(), 0);
+    let failed = t
+        .update_saying("bounce-api, approved by rule:auto-remediate:bounce-api: failed")
+        .await;
+    assert!(failed.contains("exit 3"), "{failed}");
     t.h.stop().await;
 }

@@ -19,6 +19,7 @@ mod hunter_scan;
 mod hunter_wait;
 mod iam_proxy;
 mod incidents;
+mod incidents_crash;
 mod incidents_escalation;
 mod message_snapshots;
 mod migrations;

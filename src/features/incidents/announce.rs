@@ -107,6 +107,9 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
+            if let Err(e) = incidents.auto_once(&ctx).await {
+                tracing::warn!(error = %format!("{e:#}"), "auto remediations could not start");
+            }
             if let Err(e) = incidents.escalate_once(&ctx).await {
                 tracing::warn!(error = %format!("{e:#}"), "incidents could not be escalated");
             }

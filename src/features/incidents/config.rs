@@ -147,6 +147,36 @@ pub struct Runbook {
         with = "humantime_serde"
     )]
     pub verify_after: Option<Duration>,
+    /// Runs it with no click once an incident is `auto_after` old, at most
+    /// `max_auto_per_hour` times an hour, and never after a run of it failed.
+    #[serde(default)]
+    pub auto: bool,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_serde"
+    )]
+    pub auto_after: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_auto_per_hour: Option<u32>,
+}
+
+/// When a plan runs on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoRule {
+    pub after: Duration,
+    pub max_per_hour: u32,
+}
+
+/// Defaults of an auto rule: after 5 minutes, once an hour.
+pub const DEFAULT_AUTO_AFTER: Duration = Duration::from_secs(300);
+pub const DEFAULT_MAX_AUTO_PER_HOUR: u32 = 1;
+
+fn auto_rule(auto: bool, after: Option<Duration>, max: Option<u32>) -> Option<AutoRule> {
+    auto.then(|| AutoRule {
+        after: after.unwrap_or(DEFAULT_AUTO_AFTER),
+        max_per_hour: max.unwrap_or(DEFAULT_MAX_AUTO_PER_HOUR),
+    })
 }
 
 /// What a button offers: one remediation, or a runbook of several.
@@ -158,6 +188,8 @@ pub struct Plan<'a> {
     pub approvers: Option<&'a KindPolicy>,
     pub verify_after: Duration,
     pub is_runbook: bool,
+    /// Runs on its own, by this rule.
+    pub auto: Option<AutoRule>,
 }
 
 /// What a remediation does.
@@ -213,6 +245,18 @@ pub struct Remediation {
     /// Who may run it, instead of `[approvals.remediate]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approvers: Option<KindPolicy>,
+    /// Runs it with no click once an incident is `auto_after` old, at most
+    /// `max_auto_per_hour` times an hour, and never after a run of it failed.
+    #[serde(default)]
+    pub auto: bool,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_serde"
+    )]
+    pub auto_after: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_auto_per_hour: Option<u32>,
     /// command: the program and its arguments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub argv: Vec<String>,
@@ -322,6 +366,7 @@ impl Remediation {
                 );
             }
         }
+        validate_auto(key, self.auto, self.auto_after, self.max_auto_per_hour)?;
         if self.timeout().is_zero() || self.timeout() > Duration::from_secs(3600) {
             return bad("timeout", "must be between 1s and 1h".into());
         }
@@ -369,6 +414,33 @@ impl Remediation {
         }
         Ok(())
     }
+}
+
+/// An auto rule's keys make sense only with `auto = true`, and within bounds.
+fn validate_auto(
+    key: &str,
+    auto: bool,
+    after: Option<Duration>,
+    max: Option<u32>,
+) -> Result<(), (String, String)> {
+    if !auto && (after.is_some() || max.is_some()) {
+        let field = if after.is_some() {
+            "auto_after"
+        } else {
+            "max_auto_per_hour"
+        };
+        return Err((format!("{key}.{field}"), "needs auto = true".into()));
+    }
+    if after.is_some_and(|a| a > Duration::from_secs(7 * 86_400)) {
+        return Err((format!("{key}.auto_after"), "must be at most 7 days".into()));
+    }
+    if max.is_some_and(|m| !(1..=60).contains(&m)) {
+        return Err((
+            format!("{key}.max_auto_per_hour"),
+            "must be between 1 and 60".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A remediation's name: it travels in button data, so it stays short and plain.
@@ -421,6 +493,7 @@ impl crate::config::Section for IncidentsConfig {
                     "use a name of 1 to 32 lowercase letters, digits and '-' that no remediation or other runbook has".into(),
                 ));
             }
+            validate_auto(&key, b.auto, b.auto_after, b.max_auto_per_hour)?;
             if b.steps.is_empty() || b.steps.len() > 20 {
                 return Err((format!("{key}.steps"), "list 1 to 20 remediations".into()));
             }
@@ -522,6 +595,7 @@ impl IncidentsConfig {
                 approvers: r.approvers.as_ref(),
                 verify_after: r.verify_after.unwrap_or(self.verify_after),
                 is_runbook: false,
+                auto: auto_rule(r.auto, r.auto_after, r.max_auto_per_hour),
             });
         }
         let b = self.runbooks.iter().find(|b| b.name == name)?;
@@ -532,6 +606,7 @@ impl IncidentsConfig {
             approvers: b.approvers.as_ref(),
             verify_after: b.verify_after.unwrap_or(self.verify_after),
             is_runbook: true,
+            auto: auto_rule(b.auto, b.auto_after, b.max_auto_per_hour),
         })
     }
 

@@ -7,11 +7,13 @@
 //! - [`message`] is what that message says (pure);
 //! - [`press`] is Ack, Mute and the remediation buttons;
 //! - [`remediate`] runs a remediation once the gate approved it, then verifies it;
+//! - [`auto`] runs a remediation with no click where its rule allows it;
 //! - [`escalate`] pages, calls webhooks and mails when nobody acks, through a queue
 //!   that retries until each delivery arrives;
 //! - [`store`] holds its SQL; [`config`] its section; [`plug`] plugs it in.
 
 pub mod announce;
+pub mod auto;
 pub mod config;
 pub mod escalate;
 pub mod kinds;

@@ -181,6 +181,11 @@ impl Incidents {
             .await
         {
             Ok(Decided::Approved(p)) => {
+                let (id, incident, name, now) =
+                    (p.id.to_string(), i.id, r.name.to_owned(), ctx.clock.now());
+                ctx.store
+                    .call(move |c| store::record_run(c, &id, incident, &name, false, now))
+                    .await?;
                 ctx.executor.submit(
                     p.id,
                     Hint {

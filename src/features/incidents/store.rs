@@ -262,3 +262,43 @@ pub fn members(c: &Connection, id: i64) -> anyhow::Result<Vec<Member>> {
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Records a remediation run asked for on an incident.
+pub fn record_run(
+    c: &Connection,
+    proposal: &str,
+    incident: i64,
+    remediation: &str,
+    auto: bool,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    c.execute(
+        "INSERT OR IGNORE INTO incident_runs (proposal_id, incident_id, remediation, auto, at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![proposal, incident, remediation, auto, to_millis(at)],
+    )?;
+    Ok(())
+}
+
+/// Auto runs of `remediation` since `since`.
+pub fn auto_runs_since(
+    c: &Connection,
+    remediation: &str,
+    since: DateTime<Utc>,
+) -> anyhow::Result<u32> {
+    Ok(c.query_row(
+        "SELECT count(*) FROM incident_runs WHERE remediation = ?1 AND auto = 1 AND at >= ?2",
+        params![remediation, to_millis(since)],
+        |r| r.get(0),
+    )?)
+}
+
+/// The proposal of the newest run of `remediation`, pressed or auto.
+pub fn last_run(c: &Connection, remediation: &str) -> anyhow::Result<Option<String>> {
+    Ok(c.query_row(
+        "SELECT proposal_id FROM incident_runs WHERE remediation = ?1 ORDER BY at DESC, rowid DESC LIMIT 1",
+        [remediation],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
