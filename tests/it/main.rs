@@ -24,6 +24,7 @@ mod incidents_escalation;
 mod message_snapshots;
 mod migrations;
 mod observatory_alerts;
+mod observatory_detectors;
 mod observatory_digest;
 mod observatory_probes;
 mod outbox;

@@ -29,6 +29,8 @@ pub struct ObservatoryConfig {
     pub self_checks: SelfChecks,
     pub checks: Vec<CheckConfig>,
     pub maintenance: Vec<MaintenanceWindow>,
+    /// Log files followed across rotation, with rules that open incidents.
+    pub logs: Vec<LogWatch>,
     /// Slack channel for alerts; unset means `slack.alert_channel`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_channel: Option<String>,
@@ -48,6 +50,7 @@ impl Default for ObservatoryConfig {
             self_checks: SelfChecks::default(),
             checks: Vec::new(),
             maintenance: Vec::new(),
+            logs: Vec::new(),
             slack_channel: None,
             telegram_chat_id: None,
         }
@@ -148,6 +151,64 @@ pub struct CheckConfig {
     /// The remediations (`[[incidents.remediations]]`, by name) its alert offers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remediations: Vec<String>,
+    /// A reading far from this check's usual is `warn`, with its evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<AnomalyConfig>,
+}
+
+/// `anomaly = { method = "ewma", window = "1h", sensitivity = 3.0 }` on a check.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnomalyConfig {
+    /// `ewma`, `zscore` or `mad`.
+    pub method: String,
+    /// How far back "the usual" reaches.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// How many spreads from the usual a reading must be.
+    pub sensitivity: f64,
+    /// Readings needed in the window before anything is judged.
+    pub min_samples: usize,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        Self {
+            method: "ewma".into(),
+            window: Duration::from_secs(3600),
+            sensitivity: 3.0,
+            min_samples: 30,
+        }
+    }
+}
+
+impl AnomalyConfig {
+    /// The detector's settings, once validated.
+    pub fn settings(&self) -> Option<super::detect::anomaly::Settings> {
+        Some(super::detect::anomaly::Settings {
+            method: super::detect::anomaly::Method::parse(&self.method)?,
+            window: self.window,
+            sensitivity: self.sensitivity,
+            min_samples: self.min_samples,
+        })
+    }
+
+    fn validate(&self, key: &str) -> Result<(), (String, String)> {
+        let bad = |field: &str, why: &str| Err((format!("{key}.anomaly.{field}"), why.to_owned()));
+        if super::detect::anomaly::Method::parse(&self.method).is_none() {
+            return bad("method", "use \"ewma\", \"zscore\" or \"mad\"");
+        }
+        if self.window < Duration::from_secs(60) || self.window > Duration::from_secs(7 * 86_400) {
+            return bad("window", "must be between 1m and 7 days");
+        }
+        if !self.sensitivity.is_finite() || self.sensitivity <= 0.0 || self.sensitivity > 100.0 {
+            return bad("sensitivity", "must be a number above 0 and at most 100");
+        }
+        if !(5..=100_000).contains(&self.min_samples) {
+            return bad("min_samples", "must be between 5 and 100000");
+        }
+        Ok(())
+    }
 }
 
 fn default_interval() -> Duration {
@@ -188,6 +249,7 @@ impl CheckConfig {
             critical_percent: None,
             depends_on: Vec::new(),
             remediations: Vec::new(),
+            anomaly: None,
         }
     }
 
@@ -299,6 +361,9 @@ impl CheckConfig {
         {
             return bad("method", format!("{m:?} is not an HTTP method"));
         }
+        if let Some(a) = &self.anomaly {
+            a.validate(key)?;
+        }
         if self.json_equals.is_some() && self.json_field.is_none() {
             return bad("json_equals", "needs json_field".into());
         }
@@ -308,6 +373,91 @@ impl CheckConfig {
                 "warn_percent",
                 "warn and critical must be percentages with warn ≤ critical".into(),
             );
+        }
+        Ok(())
+    }
+}
+
+/// One log file and its rules.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogWatch {
+    pub path: PathBuf,
+    pub rules: Vec<LogRule>,
+}
+
+/// "At least `at_least` lines matching `pattern` within `within`": a finding with
+/// `severity`, at most once per `cooldown`. Its results appear as the check
+/// `log:<name>`, so it alerts, opens incidents and recovers like any check.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogRule {
+    pub name: String,
+    /// A regular expression (Rust `regex` syntax).
+    pub pattern: String,
+    /// `warn` or `critical`.
+    #[serde(default = "default_log_severity")]
+    pub severity: String,
+    #[serde(default = "default_at_least")]
+    pub at_least: u32,
+    #[serde(default = "default_within", with = "humantime_serde")]
+    pub within: Duration,
+    #[serde(default = "default_cooldown", with = "humantime_serde")]
+    pub cooldown: Duration,
+}
+
+fn default_log_severity() -> String {
+    "critical".into()
+}
+fn default_at_least() -> u32 {
+    1
+}
+fn default_within() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_cooldown() -> Duration {
+    Duration::from_secs(600)
+}
+
+impl LogRule {
+    /// The check name its results are recorded under.
+    pub fn check_name(&self) -> String {
+        format!("log:{}", self.name)
+    }
+
+    pub fn status(&self) -> super::status::Status {
+        if self.severity == "warn" {
+            super::status::Status::Warn
+        } else {
+            super::status::Status::Critical
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), (String, String)> {
+        let bad = |field: &str, why: String| Err((format!("{key}.{field}"), why));
+        if self.name.is_empty()
+            || self.name.len() > 60
+            || !self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+        {
+            return bad("name", "use 1 to 60 letters, digits, '-' and '_'".into());
+        }
+        if let Err(e) = regex::Regex::new(&self.pattern) {
+            return bad("pattern", format!("is not a regular expression: {e}"));
+        }
+        if !matches!(self.severity.as_str(), "warn" | "critical") {
+            return bad("severity", "use \"warn\" or \"critical\"".into());
+        }
+        if !(1..=100_000).contains(&self.at_least) {
+            return bad("at_least", "must be between 1 and 100000".into());
+        }
+        if self.within.is_zero() || self.within > Duration::from_secs(86_400) {
+            return bad("within", "must be between 1s and 24h".into());
+        }
+        if self.cooldown > Duration::from_secs(86_400) {
+            return bad("cooldown", "must be at most 24h".into());
         }
         Ok(())
     }
@@ -419,6 +569,26 @@ impl ObservatoryConfig {
                         format!("{dep:?} is not another check"),
                     ));
                 }
+            }
+        }
+        let mut rule_names = std::collections::HashSet::new();
+        for (i, log) in self.logs.iter().enumerate() {
+            for (j, rule) in log.rules.iter().enumerate() {
+                let key = format!("observatory.logs[{i}].rules[{j}]");
+                rule.validate(&key)?;
+                let name = rule.check_name();
+                if names.contains(name.as_str()) || !rule_names.insert(name) {
+                    return Err((
+                        format!("{key}.name"),
+                        format!("{:?} is used by another rule or check", rule.name),
+                    ));
+                }
+            }
+            if log.rules.is_empty() {
+                return Err((
+                    format!("observatory.logs[{i}].rules"),
+                    "add at least one rule".into(),
+                ));
             }
         }
         for (i, w) in self.maintenance.iter().enumerate() {

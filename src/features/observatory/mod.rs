@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod cli;
 pub mod config;
+pub mod detect;
 pub mod digest;
 pub mod listen;
 pub mod plug;
@@ -45,6 +46,10 @@ pub struct Observatory {
     pub started: DateTime<Utc>,
     /// Features that take part in recording results (Incidents).
     pub listeners: listen::Listeners,
+    /// Each check's recent readings, for its anomaly detector.
+    pub histories: detect::history::Histories,
+    /// The followed log files and their rules.
+    pub logs: detect::logs::LogWatchers,
     default_tz: Tz,
 }
 
@@ -71,10 +76,12 @@ impl Observatory {
             tz: settings.timezone.unwrap_or(config.timezone),
             digest_schedule: settings.digest_schedule(config.timezone)?,
             probes: probes::Probes::new(store)?,
+            logs: detect::logs::LogWatchers::new(&settings.logs)?,
             settings,
             jobs,
             started: now,
             listeners: listen::Listeners::default(),
+            histories: detect::history::Histories::default(),
             default_tz: config.timezone,
         })
     }

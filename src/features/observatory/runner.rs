@@ -19,6 +19,8 @@ use tokio_util::sync::CancellationToken;
 /// How often queued notices are looked at, and self-checks run.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const SELF_CHECK_EVERY: Duration = Duration::from_secs(60);
+/// How often log files are read.
+const LOG_POLL_EVERY: Duration = Duration::from_secs(1);
 /// Thresholds of the built-in checks.
 const SELF_THRESHOLDS: Thresholds = Thresholds {
     failure: 2,
@@ -135,6 +137,10 @@ impl Observatory {
     /// Runs a configured check once and records it.
     pub async fn check_once(&self, ctx: &Context, check: &CheckConfig) -> anyhow::Result<Outcome> {
         let outcome = self.probes.run(check).await;
+        let outcome = self
+            .histories
+            .apply(&ctx.store, check, outcome, ctx.clock.now())
+            .await?;
         let t = Thresholds {
             failure: check.failure_threshold,
             success: check.success_threshold,
@@ -206,6 +212,15 @@ pub fn spawn(
         tasks.push(tokio::spawn(async move {
             every(check.interval, &shutdown, || async {
                 o.check_once(&ctx, &check).await.map(|_| ())
+            })
+            .await
+        }));
+    }
+    if !o.settings.logs.is_empty() {
+        let (ctx2, o2, shutdown2) = (ctx.clone(), o.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            every(LOG_POLL_EVERY, &shutdown2, || async {
+                o2.poll_logs(&ctx2).await.map(|_| ())
             })
             .await
         }));

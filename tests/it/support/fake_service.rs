@@ -19,13 +19,15 @@ pub struct FakeService {
     pub url: String,
     mode: Arc<Mutex<Mode>>,
     heal_file: Arc<Mutex<Option<std::path::PathBuf>>>,
+    delay: Arc<Mutex<std::time::Duration>>,
 }
 
 impl FakeService {
     pub async fn start() -> Self {
         let mode = Arc::new(Mutex::new(Mode::Healthy));
         let heal_file: Arc<Mutex<Option<std::path::PathBuf>>> = Arc::default();
-        let (state, heal) = (mode.clone(), heal_file.clone());
+        let delay: Arc<Mutex<std::time::Duration>> = Arc::default();
+        let (state, heal, wait) = (mode.clone(), heal_file.clone(), delay.clone());
         let app = Router::new().route(
             "/health",
             get(move || {
@@ -35,7 +37,11 @@ impl FakeService {
                 } else {
                     *state.lock().unwrap()
                 };
-                async move { answer(mode).await }
+                let wait = *wait.lock().unwrap();
+                async move {
+                    tokio::time::sleep(wait).await;
+                    answer(mode).await
+                }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -47,7 +53,13 @@ impl FakeService {
             url,
             mode,
             heal_file,
+            delay,
         }
+    }
+
+    /// Answers after `delay` from now on.
+    pub fn slow_down(&self, delay: std::time::Duration) {
+        *self.delay.lock().unwrap() = delay;
     }
 
     /// Answers healthy whenever `file` exists, whatever the mode.
