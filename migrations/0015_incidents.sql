@@ -67,3 +67,4 @@ CREATE TABLE incident_runs (
     at          INTEGER NOT NULL
 );
 CREATE INDEX incident_runs_by_remediation ON incident_runs (remediation, at);
+

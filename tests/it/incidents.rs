@@ -4,6 +4,7 @@
 //! alerts. The check timers are off: tests run checks, flushes and the announcer by
 //! hand on a manual clock.
 
+use crate::support::eventually;
 use crate::support::fake_service::Mode;
 use crate::support::incidents::{command, labels, start};
 use crate::support::observatory::http_check;
@@ -309,5 +310,91 @@ async fn auto_remediation_stops_after_a_run_that_failed() {
         .update_saying("bounce-api, approved by rule:auto-remediate:bounce-api: failed")
         .await;
     assert!(failed.contains("exit 3"), "{failed}");
+    t.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_telegram_the_alert_has_its_keyboard_ack_rewrites_it_and_incidents_lists_it() {
+    use crate::support::telegram_updates::{TG_ALICE, TG_CHAT, TG_SECRET, command_update};
+    let t = start(|_, _| {}).await;
+    t.h.service.set(Mode::Failing);
+    t.alert("api").await;
+    let message_id: i64 = crate::support::delivered_copy(&t.h.slack.app, "incident:1:", "telegram")
+        .await
+        .message_id
+        .parse()
+        .unwrap();
+    let sent = t.h.telegram.delivered("sendMessage");
+    let alert = sent.last().unwrap();
+    assert!(
+        alert.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("Incident #1: api is critical")
+    );
+    let keys: Vec<(String, String)> = alert.body["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().clone())
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap().to_owned(),
+                b["callback_data"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys[0],
+        ("👋 Ack".to_owned(), "p:incidents.ack:1".to_owned())
+    );
+    assert_eq!(keys[2].1, "p:incidents.fix:1:restart-api");
+    assert_eq!(
+        t.h.slack
+            .press_telegram(TG_ALICE, &keys[0].1, message_id)
+            .await,
+        200
+    );
+    let edited = eventually(Duration::from_secs(20), || async {
+        // Telegram's per-chat pace runs on the app's (manual) clock.
+        t.h.clock.advance(chrono::Duration::milliseconds(100));
+        t.announce().await;
+        t.h.telegram.delivered("editMessageText").iter().any(|c| {
+            c.body["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("telegram:42, acked")
+        })
+    })
+    .await;
+    assert!(edited, "{:#?}", t.h.telegram.delivered("editMessageText"));
+
+    let status = reqwest::Client::new()
+        .post(t.h.slack.app.url("/telegram/webhook"))
+        .header("x-telegram-bot-api-secret-token", TG_SECRET)
+        .json(&command_update(TG_CHAT, TG_ALICE, "/incidents"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let listed = eventually(Duration::from_secs(20), || async {
+        t.h.clock.advance(chrono::Duration::milliseconds(100));
+        t.h.telegram.delivered("sendMessage").len() >= 2
+    })
+    .await;
+    let sent = t.h.telegram.delivered("sendMessage");
+    assert!(listed, "{sent:#?}");
+    let list = sent.last().unwrap();
+    assert!(
+        list.body["text"].as_str().unwrap().contains("Incident #1"),
+        "{:?}",
+        list.body
+    );
+    assert!(
+        list.body["reply_markup"]
+            .to_string()
+            .contains("p:incidents.mute:1")
+    );
     t.h.stop().await;
 }

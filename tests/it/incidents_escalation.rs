@@ -3,11 +3,15 @@
 //! level 2; a recovery resolves everywhere it went; an ack stops it; a pager outage
 //! delays a page and loses nothing.
 
-use crate::support::fake_pager::{FakePagerDuty, FakeWebhook, ROUTING_KEY, WEBHOOK_SECRET};
+use crate::support::fake_pager::{
+    FakePagerDuty, FakeWebhook, ROUTING_KEY, SMTP_PASSWORD, SMTP_PASSWORD_ENV, SMTP_USERNAME,
+    SMTP_USERNAME_ENV, WEBHOOK_SECRET,
+};
 use crate::support::fake_service::Mode;
+use crate::support::fake_smtp::FakeSmtp;
 use crate::support::incidents::{Incidents, start};
 use opsmate::features::incidents::config::{
-    EscalationLevel, IncidentsConfig, PagerDutyConfig, WebhookConfig,
+    EmailConfig, EscalationLevel, IncidentsConfig, PagerDutyConfig, StartTls, WebhookConfig,
 };
 use std::time::Duration;
 
@@ -15,11 +19,19 @@ struct Paged {
     t: Incidents,
     pager: FakePagerDuty,
     hook: FakeWebhook,
+    smtp: FakeSmtp,
+    _ca: tempfile::TempDir,
 }
 
 async fn paged() -> Paged {
     let pager = FakePagerDuty::start().await;
     let hook = FakeWebhook::start(WEBHOOK_SECRET).await;
+    let smtp = FakeSmtp::start_tls().await;
+    smtp.require_auth(SMTP_USERNAME, SMTP_PASSWORD);
+    let ca = tempfile::tempdir().unwrap();
+    let ca_file = ca.path().join("smtp-ca.pem");
+    std::fs::write(&ca_file, smtp.cert_pem().unwrap()).unwrap();
+    let smtp_port = smtp.addr.port();
     let (pd_url, hook_url) = (pager.url.clone(), hook.url.clone());
     let t = start(move |c, _| {
         c.edit_section(|i: &mut IncidentsConfig| {
@@ -32,6 +44,15 @@ async fn paged() -> Paged {
                 url: hook_url,
                 secret_env: crate::support::fake_pager::WEBHOOK_SECRET_ENV.into(),
             }];
+            i.email = Some(EmailConfig {
+                smtp_host: "localhost".into(),
+                smtp_port,
+                starttls: StartTls::Required,
+                from: "OpsMate <opsmate@example.com>".into(),
+                username_env: Some(SMTP_USERNAME_ENV.into()),
+                password_env: Some(SMTP_PASSWORD_ENV.into()),
+                ca_file: Some(ca_file),
+            });
             i.escalation = vec![
                 EscalationLevel {
                     after: Duration::from_secs(600),
@@ -43,13 +64,19 @@ async fn paged() -> Paged {
                     after: Duration::from_secs(1800),
                     pagerduty: false,
                     webhooks: vec!["ops".into()],
-                    email: vec![],
+                    email: vec!["oncall@example.com".into()],
                 },
             ];
         });
     })
     .await;
-    Paged { t, pager, hook }
+    Paged {
+        t,
+        pager,
+        hook,
+        smtp,
+        _ca: ca,
+    }
 }
 
 impl Paged {
@@ -103,8 +130,19 @@ async fn with_no_ack_pagerduty_is_triggered_at_level_one_and_everything_resolves
 
     assert_eq!(
         p.after(1200).await,
-        (1, 1),
-        "level 2 at 30 min: the webhook again"
+        (1, 2),
+        "level 2 at 30 min: the webhook again, and email"
+    );
+    let mail = p.smtp.wait_for(1).await;
+    assert!(mail[0].tls, "mail went over STARTTLS");
+    assert_eq!(mail[0].user.as_deref(), Some(SMTP_USERNAME));
+    assert_eq!(mail[0].to, vec!["oncall@example.com".to_owned()]);
+    assert!(
+        mail[0]
+            .data
+            .contains("Incident #1: api is critical (escalation level 2)"),
+        "{}",
+        mail[0].data
     );
     assert_eq!(p.t.audit("incident.escalated").len(), 2);
     // Nothing more once every level is reached.
@@ -115,8 +153,16 @@ async fn with_no_ack_pagerduty_is_triggered_at_level_one_and_everything_resolves
     p.t.h.check_after(60, "api").await;
     assert_eq!(
         p.after(0).await.1,
-        2,
-        "PagerDuty's resolve and one webhook call"
+        3,
+        "PagerDuty's resolve, one webhook call and the resolved mail"
+    );
+    let mail = p.smtp.wait_for(2).await;
+    assert!(
+        mail[1]
+            .data
+            .contains("Resolved: incident #1 (api recovered)"),
+        "{}",
+        mail[1].data
     );
     assert_eq!(
         p.pager.actions(),

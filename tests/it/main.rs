@@ -20,6 +20,7 @@ mod hunter_wait;
 mod iam_proxy;
 mod incidents;
 mod incidents_crash;
+mod incidents_email;
 mod incidents_escalation;
 mod message_snapshots;
 mod migrations;

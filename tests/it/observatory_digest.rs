@@ -7,9 +7,10 @@ use crate::support::observatory::HealthHarness;
 use chrono::{DateTime, Duration, Utc};
 use opsmate::clock::Clock;
 use opsmate::features::observatory::status::{Outcome, Status};
-use opsmate::features::observatory::{digest, store};
+use opsmate::features::observatory::{digest, rollups, store};
 
-/// Stores one sample of `check` at `at`.
+/// Stores one sample of `check` at `at`, with its hourly rollup, as a recorded
+/// result is (the check runs every minute).
 async fn sample(h: &HealthHarness, check: &str, at: DateTime<Utc>, status: Status, ms: f64) {
     let (check, o) = (
         check.to_owned(),
@@ -17,7 +18,10 @@ async fn sample(h: &HealthHarness, check: &str, at: DateTime<Utc>, status: Statu
     );
     h.ctx()
         .store
-        .call(move |c| store::insert_sample(c, &check, at, &o))
+        .call(move |c| {
+            rollups::on_sample(c, &check, at, Some(ms), Duration::minutes(1))?;
+            store::insert_sample(c, &check, at, &o)
+        })
         .await
         .unwrap();
 }

@@ -12,8 +12,10 @@ pub const DEFAULT_DIGEST_SCHEDULE: &str = "0 9 * * *";
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ObservatoryConfig {
-    /// Samples older than this are pruned.
+    /// Hourly rollups older than this are pruned.
     pub retention_days: u32,
+    /// Raw samples older than this are pruned (their rollups stay).
+    pub raw_retention_days: u32,
     /// Five-field cron of the daily digest.
     pub digest_schedule: String,
     /// Time zone of the digest schedule and its day; unset means `timezone`.
@@ -43,6 +45,7 @@ impl Default for ObservatoryConfig {
     fn default() -> Self {
         Self {
             retention_days: 30,
+            raw_retention_days: 7,
             digest_schedule: DEFAULT_DIGEST_SCHEDULE.into(),
             timezone: None,
             group_wait: Duration::from_secs(30),
@@ -544,6 +547,12 @@ impl ObservatoryConfig {
 
     /// Checks that types alone cannot express. Returns `(key, problem)`.
     pub fn validate(&self) -> Result<(), (String, String)> {
+        if !(1..=self.retention_days.max(1)).contains(&self.raw_retention_days) {
+            return Err((
+                "observatory.raw_retention_days".into(),
+                "must be between 1 and retention_days".into(),
+            ));
+        }
         if !(1..=400).contains(&self.retention_days) {
             return Err((
                 "observatory.retention_days".into(),

@@ -1,8 +1,8 @@
 //! The daily digest and the SLO report: health over the digest's day (and 7 and 30
 //! days), then what OpsMate did that day, one section per feature that is on.
 
-use super::slo::{self, Incident, Uptime};
-use super::{Observatory, store};
+use super::slo::{self, Incident};
+use super::{Observatory, rollups, store};
 use crate::audit::heads::{self, Head};
 use crate::chat::answers::local;
 use crate::chat::message::{ChatMessage, Part};
@@ -42,31 +42,28 @@ pub async fn slo_report(
             checks
                 .iter()
                 .map(|check| {
-                    let from = end - Duration::days(30);
-                    let points = store::points(c, &check.name, from, end, false)?;
-                    let day = store::points(c, &check.name, start, end, true)?;
                     let interval = Duration::from_std(check.interval)?;
-                    let ratio = |u: Uptime| u.ratio();
-                    let thirty = slo::uptime(&points, interval, from, end);
+                    // The day from raw samples (with the one before it, which covers
+                    // its start); 7 and 30 days from the hourly rollups.
+                    let day = store::points(c, &check.name, start, end, true)?;
+                    let thirty =
+                        rollups::uptime(c, &check.name, interval, end - Duration::days(30), end)?;
+                    let seven =
+                        rollups::uptime(c, &check.name, interval, end - Duration::days(7), end)?;
                     let day_points: Vec<&slo::Point> =
                         day.iter().filter(|p| p.at >= start).collect();
                     let latencies: Vec<f64> =
                         day_points.iter().filter_map(|p| p.latency_ms).collect();
                     Ok(CheckSlo {
                         name: check.name.clone(),
-                        uptime_day: ratio(slo::uptime(&points, interval, start, end)),
-                        uptime_7d: ratio(slo::uptime(
-                            &points,
-                            interval,
-                            end - Duration::days(7),
-                            end,
-                        )),
-                        uptime_30d: ratio(thirty),
+                        uptime_day: slo::uptime(&day, interval, start, end).ratio(),
+                        uptime_7d: seven.ratio(),
+                        uptime_30d: thirty.ratio(),
                         no_data_30d: thirty.no_data_share(),
                         p95_ms: slo::nearest_rank(&latencies, 95.0, P95_MIN_SAMPLES),
                         slo_ms: check.latency_slo_ms,
                         samples_day: day_points.len(),
-                        incidents: slo::incidents(&points, start, end),
+                        incidents: slo::incidents(&day, start, end),
                     })
                 })
                 .collect()

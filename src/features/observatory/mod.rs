@@ -5,6 +5,7 @@
 //! - [`alerts`] turns results into alerts, recoveries and reminders (pure);
 //! - [`listen`] lets other features take part in what a result announces;
 //! - [`runner`] runs the checks on their timers, records them and sends notices;
+//! - [`rollups`] keeps hourly rollups per check, read for 7 and 30 days;
 //! - [`slo`] is the digest's arithmetic (uptime, p95, incidents, the day) (pure);
 //! - [`digest`] builds the daily digest and the SLO report; [`report`] the health answer;
 //! - [`store`] holds its SQL; [`cli`] is `opsmate health` and `opsmate digest`.
@@ -18,6 +19,7 @@ pub mod listen;
 pub mod plug;
 pub mod probes;
 pub mod report;
+pub mod rollups;
 pub mod runner;
 pub mod slo;
 pub mod status;

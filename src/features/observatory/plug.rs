@@ -106,6 +106,7 @@ fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>
                 .map(|j| (j.kind, j.schedule)),
         );
         let observatory = Observatory::new(b.config, b.store.clone(), jobs, b.clock.now())?;
+        observatory.backfill_rollups(b.store).await?;
         Ok(Some(Arc::new(observatory) as Arc<dyn Feature>))
     })
 }

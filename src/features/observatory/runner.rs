@@ -87,6 +87,7 @@ impl Observatory {
         let now = crate::clock::from_millis(crate::clock::to_millis(ctx.clock.now()));
         let in_maintenance = self.in_maintenance(check, now);
         let reminder = chrono::Duration::from_std(self.settings.reminder_interval)?;
+        let interval = self.interval_of(check);
         let (check, outcome, tz) = (check.to_owned(), outcome.clone(), self.tz);
         let listeners = self.listeners.all();
         let heard_by = listeners.clone();
@@ -94,6 +95,10 @@ impl Observatory {
             .store
             .call(move |c| {
                 crate::store::immediate(c, |tx| {
+                    if let Some(interval) = interval {
+                        let latency = outcome.value.filter(|_| outcome.unit == "ms");
+                        super::rollups::on_sample(tx, &check, now, latency, interval)?;
+                    }
                     store::insert_sample(tx, &check, now, &outcome)?;
                     let mut state = store::alert_state(tx, &check)?;
                     let notice = alerts::observe(
@@ -132,6 +137,47 @@ impl Observatory {
             listeners.iter().for_each(|l| l.committed());
         }
         Ok(notice)
+    }
+
+    /// Rolls up samples stored before rollups existed, once, before any new result
+    /// is recorded (a database from an earlier version).
+    pub async fn backfill_rollups(&self, store: &crate::store::Store) -> anyhow::Result<()> {
+        let checks: Vec<(String, chrono::Duration)> = self
+            .settings
+            .checks
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), chrono::Duration::from_std(c.interval).ok()?)))
+            .collect();
+        let replayed = store
+            .call(move |c| {
+                crate::store::immediate(c, |tx| {
+                    let mut n = 0;
+                    for (check, interval) in &checks {
+                        n += super::rollups::backfill(tx, check, *interval)?;
+                    }
+                    Ok(n)
+                })
+            })
+            .await?;
+        if replayed > 0 {
+            tracing::info!(samples = replayed, "health samples rolled up by the hour");
+        }
+        Ok(())
+    }
+
+    /// How often `check` runs, for its rollups; `None` for a log rule, which has no
+    /// schedule and no uptime.
+    pub fn interval_of(&self, check: &str) -> Option<chrono::Duration> {
+        if check.starts_with("log:") {
+            return None;
+        }
+        let every = self
+            .settings
+            .checks
+            .iter()
+            .find(|c| c.name == check)
+            .map_or(SELF_CHECK_EVERY, |c| c.interval);
+        chrono::Duration::from_std(every).ok()
     }
 
     /// Runs a configured check once and records it.
@@ -277,15 +323,18 @@ pub async fn digest_job(ctx: &Context, o: &Observatory) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The pruning job: samples past `retention_days`, in small batches so the write
-/// lock is never held long. Returns how many went.
+/// The pruning job: raw samples past `raw_retention_days` and rollups past
+/// `retention_days`, in small batches so the write lock is never held long.
+/// Returns how many rows went.
 pub async fn prune_job(ctx: &Context, o: &Observatory) -> anyhow::Result<usize> {
-    let before = ctx.clock.now() - chrono::Duration::days(i64::from(o.settings.retention_days));
+    let now = ctx.clock.now();
+    let raw_before = now - chrono::Duration::days(i64::from(o.settings.raw_retention_days));
+    let rollups_before = now - chrono::Duration::days(i64::from(o.settings.retention_days));
     let mut total = 0;
     loop {
         let n = ctx
             .store
-            .call(move |c| store::prune_batch(c, before))
+            .call(move |c| store::prune_batch(c, raw_before))
             .await?;
         total += n;
         if n < store::PRUNE_BATCH {
@@ -293,6 +342,17 @@ pub async fn prune_job(ctx: &Context, o: &Observatory) -> anyhow::Result<usize> 
         }
         tokio::task::yield_now().await;
     }
-    tracing::debug!(samples = total, "old health samples pruned");
+    loop {
+        let n = ctx
+            .store
+            .call(move |c| super::rollups::prune_batch(c, rollups_before, store::PRUNE_BATCH))
+            .await?;
+        total += n;
+        if n < store::PRUNE_BATCH {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    tracing::debug!(rows = total, "old health samples and rollups pruned");
     Ok(total)
 }

@@ -14,6 +14,10 @@ pub const ROUTING_KEY_ENV: &str = "PAGERDUTY_ROUTING_KEY";
 pub const ROUTING_KEY: &str = "R0UT1NGKEY0000000000000000000000";
 pub const WEBHOOK_SECRET_ENV: &str = "OPSMATE_WEBHOOK_SECRET";
 pub const WEBHOOK_SECRET: &str = "whsec-test-secret";
+pub const SMTP_USERNAME_ENV: &str = "SMTP_USERNAME";
+pub const SMTP_USERNAME: &str = "opsmate";
+pub const SMTP_PASSWORD_ENV: &str = "SMTP_PASSWORD";
+pub const SMTP_PASSWORD: &str = "smtp-test-password";
 
 #[derive(Default)]
 struct Pager {

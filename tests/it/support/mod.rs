@@ -8,6 +8,7 @@ pub mod fake_linear;
 pub mod fake_pager;
 pub mod fake_service;
 pub mod fake_slack;
+pub mod fake_smtp;
 pub mod fake_telegram;
 pub mod guard;
 pub mod hunter;

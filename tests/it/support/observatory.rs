@@ -107,6 +107,14 @@ impl HealthHarness {
             .with_named(
                 super::fake_pager::WEBHOOK_SECRET_ENV,
                 super::fake_pager::WEBHOOK_SECRET,
+            )
+            .with_named(
+                super::fake_pager::SMTP_USERNAME_ENV,
+                super::fake_pager::SMTP_USERNAME,
+            )
+            .with_named(
+                super::fake_pager::SMTP_PASSWORD_ENV,
+                super::fake_pager::SMTP_PASSWORD,
             );
         let slack = launch(dir, fake, config, &secrets, &clock, timers).await;
         Self {

@@ -10,6 +10,7 @@
 pub mod email;
 pub mod pagerduty;
 pub mod queue;
+pub mod smtp;
 pub mod webhook;
 
 use super::Incidents;

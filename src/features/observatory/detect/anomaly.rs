@@ -22,9 +22,11 @@ use std::time::Duration;
 const MAD_TO_SIGMA: f64 = 1.4826;
 /// Smallest spread ever used, so a perfectly flat series cannot divide by zero.
 const ABSOLUTE_SPREAD_FLOOR: f64 = 1e-9;
-/// Spread floor relative to the usual value: on a flat series a 1% wobble is
-/// noise, not news, while a real step (e.g. 5×) still stands out.
-const RELATIVE_SPREAD_FLOOR: f64 = 0.01;
+/// Spread floor relative to the usual value. A very steady series (a loopback
+/// answering in 22 ± 0.3 ms) would otherwise flag a 1 ms wobble; with 5%, at the
+/// default sensitivity a reading must be about 15% off the usual to count, while a
+/// real step (e.g. 5×) still stands out at once.
+const RELATIVE_SPREAD_FLOOR: f64 = 0.05;
 /// Below this magnitude the usual value is treated as zero, because a ratio to
 /// it would be meaningless (or infinite).
 const NEAR_ZERO: f64 = 1e-9;
