@@ -70,7 +70,7 @@ async fn async_run() -> anyhow::Result<()> {
     let started = Instant::now();
     let rows = ctx.store.call(move |c| seed(c, now)).await?;
     let seeding = started.elapsed();
-    let size = db_size(&dir.path().join("opsmate.db"));
+    let size = common::db_size(&dir.path().join("opsmate.db"));
 
     let (start, end) = slo::digest_window(&o.digest_schedule, now);
     let mut digest_ms = Vec::new();
@@ -162,13 +162,4 @@ fn seed(c: &mut rusqlite::Connection, now: DateTime<Utc>) -> anyhow::Result<usiz
     }
     tx.commit()?;
     Ok(n)
-}
-
-fn db_size(path: &std::path::Path) -> u64 {
-    let wal = path.with_extension("db-wal");
-    [path.to_owned(), wal]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum()
 }

@@ -241,3 +241,13 @@ pub fn wrk_bench_setup() -> Option<(tempfile::TempDir, tokio::runtime::Runtime)>
         .unwrap();
     Some((tempfile::tempdir().unwrap(), rt))
 }
+
+/// A SQLite database's size on disk, with its write-ahead log.
+pub fn db_size(path: &std::path::Path) -> u64 {
+    let wal = path.with_extension("db-wal");
+    [path.to_owned(), wal]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}

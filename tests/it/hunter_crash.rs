@@ -56,7 +56,8 @@ fn launch(dir: &Path, aws: &str, port: u16) -> Child {
     child
 }
 
-async fn post_signed(port: u16, path: &str, body: String) -> u16 {
+/// POSTs a form body to the binary at `port`, signed as Slack signs it now.
+pub(crate) async fn post_signed(port: u16, path: &str, body: String) -> u16 {
     let ts = chrono::Utc::now().timestamp().to_string();
     let signature = SlackVerifier::new(Secret::new(SIGNING_SECRET)).sign(&ts, body.as_bytes());
     reqwest::Client::new()

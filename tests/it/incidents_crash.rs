@@ -4,13 +4,12 @@
 //! message says what happened to each.
 
 use crate::cli::{opsmate, wait_ready};
+use crate::hunter_crash::post_signed;
 use crate::support::eventually;
 use crate::support::fake_service::{FakeService, Mode};
 use crate::support::fake_slack::{FakeSlack, message_ts};
 use crate::support::slack::{CHANNEL, SIGNING_SECRET, all_text, button};
 use crate::support::slack_requests::{Click, click_payload, interactivity_body};
-use opsmate::chat::slack::verify::SlackVerifier;
-use opsmate::config::Secret;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -113,22 +112,6 @@ fn launch(dir: &Path, port: u16) -> Child {
     child
 }
 
-async fn click(port: u16, body: String) -> u16 {
-    let ts = chrono::Utc::now().timestamp().to_string();
-    let signature = SlackVerifier::new(Secret::new(SIGNING_SECRET)).sign(&ts, body.as_bytes());
-    reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/slack/interactivity"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts)
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 /// The newest text of the incident message (the first post).
 fn incident_text(fake: &FakeSlack) -> String {
     fake.calls()
@@ -173,7 +156,7 @@ async fn after_kill_9_mid_runbook_it_resumes_at_the_next_step_and_repeats_nothin
         ephemeral: false,
         response_url: &fake.response_url("run"),
     }));
-    assert_eq!(click(port, body).await, 200);
+    assert_eq!(post_signed(port, "/slack/interactivity", body).await, 200);
     let second = eventually(Duration::from_secs(30), || async {
         runs(dir.path(), "two") == 1
     })

@@ -11,12 +11,10 @@
 
 use super::Incidents;
 use super::config::{AutoRule, Plan};
-use super::remediate::{self, RemediateParams};
 use super::store::{self, Incident};
-use crate::approvals::{NewProposal, ProposalState, Proposed};
+use crate::approvals::{ProposalState, Proposed};
 use crate::dispatch::Context;
-use crate::domain::{ActionKind, ApprovalId};
-use crate::executor::Hint;
+use crate::domain::ApprovalId;
 
 /// Who the rule is, as the decider.
 pub fn rule_name(plan: &str) -> String {
@@ -99,27 +97,12 @@ impl Incidents {
         plan: &Plan<'_>,
         rule: AutoRule,
     ) -> anyhow::Result<bool> {
-        let params = RemediateParams {
-            incident: incident.id,
-            check: incident.check.clone(),
-            remediation: plan.name.to_owned(),
-            steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
-            approvers: plan.approvers.cloned(),
-        };
         let by = rule_name(plan.name);
-        let proposed = ctx
-            .gate
-            .propose(NewProposal {
-                kind: ActionKind::REMEDIATE,
-                target: remediate::target(incident.id, plan.name),
-                params: serde_json::to_value(&params)?,
-                reason: format!(
-                    "{} for incident #{} ({} is {}), by its auto rule",
-                    plan.name, incident.id, incident.check, incident.severity
-                ),
-                proposed_by: by.clone(),
-            })
-            .await?;
+        let reason = format!(
+            "{} for incident #{} ({} is {}), by its auto rule",
+            plan.name, incident.id, incident.check, incident.severity
+        );
+        let proposed = self.propose_plan(ctx, incident, plan, &by, reason).await?;
         let Proposed::Created(p) = proposed else {
             return Ok(false);
         };
@@ -133,22 +116,8 @@ impl Incidents {
         let Some(p) = ctx.gate.approve_unattended(&p.id, &by, &why).await? else {
             return Ok(false);
         };
-        let (id, incident_id, name, now) = (
-            p.id.to_string(),
-            incident.id,
-            plan.name.to_owned(),
-            ctx.clock.now(),
-        );
-        ctx.store
-            .call(move |c| store::record_run(c, &id, incident_id, &name, true, now))
+        self.start_run(ctx, p, incident, plan.name, true, None)
             .await?;
-        ctx.executor.submit(
-            p.id,
-            Hint {
-                message: None,
-                reply: None,
-            },
-        );
         Ok(true)
     }
 }

@@ -21,6 +21,7 @@ pub mod message;
 pub mod open;
 pub mod plug;
 pub mod press;
+pub mod propose;
 pub mod remediate;
 pub mod store;
 

@@ -9,16 +9,14 @@
 use super::Incidents;
 use super::message::{ACK, FIX, MUTE};
 use super::open::incident_subject;
-use super::remediate::{self, RemediateParams};
 use super::store::{self, Incident};
-use crate::approvals::{Decided, DecisionError, NewProposal};
+use crate::approvals::{Decided, DecisionError};
 use crate::audit;
 use crate::chat::answers;
 use crate::chat::message::ChatMessage;
 use crate::chat::slack::groups;
 use crate::dispatch::Context;
 use crate::domain::{ActionKind, Actor};
-use crate::executor::Hint;
 use crate::plugin::{PressAnswer, PressCall};
 use serde_json::json;
 
@@ -62,29 +60,47 @@ impl Incidents {
         Ok(answer)
     }
 
-    async fn ack(&self, ctx: &Context, i: &Incident, by: &Actor) -> anyhow::Result<PressAnswer> {
+    /// Applies one change to the incident with its audit row, in one transaction.
+    /// `change` returns false when the incident was not in a state to take it.
+    async fn change(
+        ctx: &Context,
+        i: &Incident,
+        by: &Actor,
+        event: &'static str,
+        details: serde_json::Value,
+        change: impl FnOnce(&rusqlite::Transaction<'_>, &str) -> anyhow::Result<bool> + Send + 'static,
+    ) -> anyhow::Result<bool> {
         let (id, who, now) = (i.id, by.key(), ctx.clock.now());
-        let check = i.check.clone();
-        let acked = ctx
-            .store
+        ctx.store
             .call(move |c| {
                 crate::store::immediate(c, |tx| {
-                    if !store::ack(tx, id, &who, now)? {
+                    if !change(tx, &who)? {
                         return Ok(false);
                     }
-                    super::escalate::on_acked(tx, id, now)?;
-                    audit::append(
-                        tx,
-                        now,
-                        &who,
-                        audit::events::INCIDENT_ACKED,
-                        &incident_subject(id),
-                        &json!({"check": check}),
-                    )?;
+                    audit::append(tx, now, &who, event, &incident_subject(id), &details)?;
                     Ok(true)
                 })
             })
-            .await?;
+            .await
+    }
+
+    async fn ack(&self, ctx: &Context, i: &Incident, by: &Actor) -> anyhow::Result<PressAnswer> {
+        let (id, now) = (i.id, ctx.clock.now());
+        let details = json!({"check": i.check});
+        let acked = Self::change(
+            ctx,
+            i,
+            by,
+            audit::events::INCIDENT_ACKED,
+            details,
+            move |tx, who| {
+                Ok(store::ack(tx, id, who, now)? && {
+                    super::escalate::on_acked(tx, id, now)?;
+                    true
+                })
+            },
+        )
+        .await?;
         if acked {
             return Ok(PressAnswer::Done(format!("You own incident #{id}")));
         }
@@ -101,28 +117,18 @@ impl Incidents {
     }
 
     async fn mute(&self, ctx: &Context, i: &Incident, by: &Actor) -> anyhow::Result<PressAnswer> {
-        let (id, who, now) = (i.id, by.key(), ctx.clock.now());
-        let until = now + chrono::Duration::from_std(self.settings.mute_for)?;
-        let check = i.check.clone();
-        let muted = ctx
-            .store
-            .call(move |c| {
-                crate::store::immediate(c, |tx| {
-                    if !store::mute(tx, id, &who, until)? {
-                        return Ok(false);
-                    }
-                    audit::append(
-                        tx,
-                        now,
-                        &who,
-                        audit::events::INCIDENT_MUTED,
-                        &incident_subject(id),
-                        &json!({"check": check, "until": until.to_rfc3339()}),
-                    )?;
-                    Ok(true)
-                })
-            })
-            .await?;
+        let id = i.id;
+        let until = ctx.clock.now() + chrono::Duration::from_std(self.settings.mute_for)?;
+        let details = json!({"check": i.check, "until": until.to_rfc3339()});
+        let muted = Self::change(
+            ctx,
+            i,
+            by,
+            audit::events::INCIDENT_MUTED,
+            details,
+            move |tx, who| store::mute(tx, id, who, until),
+        )
+        .await?;
         Ok(if muted {
             PressAnswer::Done(format!("Muted until {}", answers::local(until, self.tz)))
         } else {
@@ -147,27 +153,12 @@ impl Incidents {
                 format!("{} offers no remediation named {name:?}.", i.check),
             ));
         };
-        let params = RemediateParams {
-            incident: i.id,
-            check: i.check.clone(),
-            remediation: r.name.to_owned(),
-            steps: r.steps.iter().map(|s| s.name.clone()).collect(),
-            approvers: r.approvers.cloned(),
-        };
-        let proposed = ctx
-            .gate
-            .propose(NewProposal {
-                kind: ActionKind::REMEDIATE,
-                target: remediate::target(i.id, r.name),
-                params: serde_json::to_value(&params)?,
-                reason: format!(
-                    "{} for incident #{} ({} is {})",
-                    r.name, i.id, i.check, i.severity
-                ),
-                // The incident offers it; the press is the presser's approval.
-                proposed_by: "incidents".into(),
-            })
-            .await?;
+        let reason = format!(
+            "{} for incident #{} ({} is {})",
+            r.name, i.id, i.check, i.severity
+        );
+        // The incident offers it; the press is the presser's approval.
+        let proposed = self.propose_plan(ctx, i, r, "incidents", reason).await?;
         let p = proposed.proposal().clone();
         let decider = match r.approvers {
             Some(own) => {
@@ -181,18 +172,8 @@ impl Incidents {
             .await
         {
             Ok(Decided::Approved(p)) => {
-                let (id, incident, name, now) =
-                    (p.id.to_string(), i.id, r.name.to_owned(), ctx.clock.now());
-                ctx.store
-                    .call(move |c| store::record_run(c, &id, incident, &name, false, now))
+                self.start_run(ctx, p, i, r.name, false, call.message.cloned())
                     .await?;
-                ctx.executor.submit(
-                    p.id,
-                    Hint {
-                        message: call.message.cloned(),
-                        reply: None,
-                    },
-                );
                 PressAnswer::Done(format!("Running {}", r.name))
             }
             Ok(Decided::NeedsMoreApprovals { have, need, .. }) => private(
