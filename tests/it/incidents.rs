@@ -398,3 +398,61 @@ async fn on_telegram_the_alert_has_its_keyboard_ack_rewrites_it_and_incidents_li
     );
     t.h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ec2_reboot_remediation_reboots_the_tagged_instances_in_moto() {
+    use crate::support::aws_proxy::AwsProxy;
+    use crate::support::moto::Moto;
+    use crate::support::watchman::{REGION, instance};
+    use opsmate::features::incidents::config::RemediationKind;
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let proxy = AwsProxy::start(&moto.endpoint).await;
+    let ec2 = moto.aws(REGION).await.ec2(REGION);
+    let api_a = instance(&ec2, &[("Role", "api")]).await;
+    let api_b = instance(&ec2, &[("Role", "api")]).await;
+    let db = instance(&ec2, &[("Role", "db")]).await;
+    let endpoint = proxy.endpoint.clone();
+    let t = start(move |c, _| {
+        c.aws = opsmate::config::AwsConfig {
+            regions: vec![REGION.into()],
+            endpoint_url: Some(endpoint),
+            max_attempts: 3,
+        };
+        c.edit_section(|i: &mut IncidentsConfig| {
+            let mut r = command("reboot-api", vec![]);
+            r.kind = RemediationKind::Ec2Reboot;
+            r.timeout = None;
+            r.tags = [("Role".to_owned(), "api".to_owned())].into();
+            i.remediations.push(r);
+        });
+        c.edit_section(|o: &mut ObservatoryConfig| {
+            o.checks[0].remediations = vec!["reboot-api".into()];
+        });
+    })
+    .await;
+    t.h.service.set(Mode::Failing);
+    t.alert("api").await;
+    assert_eq!(t.press("UALICE", 1, "🔧 reboot-api", "alice").await, 200);
+    let done = t
+        .update_saying("reboot-api, approved by <@UALICE>: done")
+        .await;
+    let calls = proxy.calls_to("RebootInstances");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let mut rebooted: Vec<String> = calls[0]
+        .params
+        .iter()
+        .filter(|(k, _)| k.starts_with("InstanceId"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    rebooted.sort();
+    let mut want = vec![api_a.clone(), api_b.clone()];
+    want.sort();
+    assert_eq!(rebooted, want, "only the instances tagged Role=api");
+    assert!(!rebooted.contains(&db));
+    assert!(done.contains(&format!("in {REGION}")), "{done}");
+    assert!(
+        done.contains("api is still critical"),
+        "a reboot does not heal the fake: {done}"
+    );
+    t.h.stop().await;
+}

@@ -43,9 +43,12 @@ async fn launch(
     clock: &ManualClock,
     timers: bool,
 ) -> SlackHarness {
+    // AWS through `config.aws` with moto's static credentials (Incidents' EC2 reboot).
+    let aws = opsmate::cloud::Aws::with_static_credentials(&config.aws, "testing", "testing").await;
     let options = AppOptions {
         clock: Arc::new(clock.clone()),
         feature_timers: timers,
+        aws: Some(aws),
         ..AppOptions::default()
     };
     let mut h = SlackHarness::start_custom(

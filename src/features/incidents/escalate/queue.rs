@@ -136,15 +136,6 @@ pub fn triggers(c: &Connection, incident: i64) -> anyhow::Result<Vec<(String, Va
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Queued deliveries, for `/readyz`-style counts and tests.
-pub fn queued_count(c: &Connection) -> anyhow::Result<i64> {
-    Ok(c.query_row(
-        "SELECT count(*) FROM incident_deliveries WHERE state = 'queued'",
-        [],
-        |r| r.get(0),
-    )?)
-}
-
 /// Raises the level an incident reached, if it is still open, unacked and at
 /// `from`. False when something changed meanwhile (an ack, a recovery, another pass).
 pub fn raise_level(c: &Connection, incident: i64, from: i64, to: i64) -> anyhow::Result<bool> {

@@ -328,14 +328,15 @@ impl Remediator {
             .await?;
         let (ran, output) = match self.run(r).await {
             Ok(done) => done,
+            // The whole error goes to the audit row; chat gets its first 300 characters.
             Err(e) => (
                 Ran {
                     ok: false,
-                    result: format!("{e:#}"),
+                    result: format!("{e:#}").chars().take(300).collect(),
                     output: String::new(),
                     took_ms: 0,
                 },
-                String::new(),
+                format!("{e:#}"),
             ),
         };
         self.audit

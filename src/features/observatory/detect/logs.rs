@@ -66,10 +66,6 @@ impl LogWatchers {
         }
         Ok(Self(tokio::sync::Mutex::new(watched)))
     }
-
-    pub async fn is_empty(&self) -> bool {
-        self.0.lock().await.is_empty()
-    }
 }
 
 impl Observatory {
