@@ -39,6 +39,8 @@ impl FakeService {
                 };
                 let wait = *wait.lock().unwrap();
                 async move {
+                    // The service's own slowness (what a latency check measures), not a
+                    // wait of the test.
                     tokio::time::sleep(wait).await;
                     answer(mode).await
                 }

@@ -25,7 +25,9 @@ const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
 /// A silent client must not keep a task alive for the rest of the test run.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT_LIMIT: Duration = Duration::from_secs(10);
-const WAIT_POLL: Duration = Duration::from_millis(20);
+/// Pause of the accept loop after a failed accept (out of descriptors), so it
+/// does not spin; it is the server's own backoff, not a wait of a test.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
 /// One message as the server accepted it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,18 +93,23 @@ impl FakeSmtp {
         self.shared.lock().received.clone()
     }
 
-    /// Waits until `n` messages arrived (polls, up to 10 s), returns them.
+    /// Waits until `n` messages arrived (woken by each one, up to 10 s), returns them.
     ///
     /// Returns what arrived so far when the time is up, so the test's own
     /// assertion reports the shortfall.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
         loop {
+            let arrived = self.shared.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
             let received = self.received();
-            if received.len() >= n || tokio::time::Instant::now() >= deadline {
+            if received.len() >= n {
                 return received;
             }
-            tokio::time::sleep(WAIT_POLL).await;
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return self.received();
+            }
         }
     }
 
@@ -151,6 +158,8 @@ fn self_signed_localhost() -> (TlsAcceptor, String) {
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
+    /// Told of every message stored, for [`FakeSmtp::wait_for`].
+    arrived: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -190,6 +199,7 @@ impl Shared {
 
     fn store(&self, message: Received) {
         self.lock().received.push(message);
+        self.arrived.notify_waiters();
     }
 }
 
@@ -208,7 +218,7 @@ async fn accept_connections(
                 ));
             }
             // Running out of file descriptors is temporary; keep serving.
-            Err(_) => tokio::time::sleep(WAIT_POLL).await,
+            Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
         }
     }
 }
