@@ -19,6 +19,10 @@ mod aws_proxy;
 #[allow(dead_code)]
 mod fake_github;
 
+#[path = "../tests/it/support/fake_github_git.rs"]
+#[allow(dead_code)]
+mod fake_github_git;
+
 #[path = "../tests/it/support/fake_slack.rs"]
 #[allow(dead_code)]
 mod fake_slack;

@@ -84,21 +84,6 @@ fn config(services: std::net::SocketAddr, slack: std::net::SocketAddr) -> String
     text
 }
 
-/// utime + stime of a process, in seconds (Linux, 100 ticks a second).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // After the command: state is field 0, utime 11, stime 12.
-    (tick(11) + tick(12)) / 100.0
-}
-
 fn run() -> anyhow::Result<()> {
     let minutes: u64 = std::env::var("BENCH_MINUTES")
         .ok()
@@ -133,7 +118,7 @@ fn run() -> anyhow::Result<()> {
         common::launch_opsmate(dir.path(), &env, Some(&dir.path().join("serve.log")))?;
     let pid = child.id();
     let started = Instant::now();
-    let cpu_start = cpu_seconds(pid);
+    let cpu_start = common::cpu_seconds(pid);
     let mut rss = Vec::new();
     let mut latencies = Vec::new();
     let mut missed = 0;
@@ -170,7 +155,7 @@ fn run() -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_secs(11));
     }
     let wall = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(pid) - cpu_start;
+    let cpu = common::cpu_seconds(pid) - cpu_start;
     rss.push(common::rss_kib(pid));
     common::stop(child);
     latencies.sort_by(f64::total_cmp);

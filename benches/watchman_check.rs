@@ -24,6 +24,10 @@ mod aws_proxy;
 #[allow(dead_code)]
 mod fake_github;
 
+#[path = "../tests/it/support/fake_github_git.rs"]
+#[allow(dead_code)]
+mod fake_github_git;
+
 use anyhow::{Context, bail};
 use aws_proxy::{AwsProxy, ProxyCall};
 use aws_sdk_ec2::Client;

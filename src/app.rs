@@ -128,6 +128,7 @@ impl App {
             store: &store,
             audit: &audit,
             clock: &clock,
+            metrics: &metrics,
             actions: &mut actions,
             jobs: &core_jobs(&config)?,
         })

@@ -71,6 +71,60 @@ pub struct Metrics {
     /// Zombie Hunter's latest findings due for deletion, and their monthly cost.
     pub hunter_findings: Family<KindLabels, Gauge>,
     pub hunter_monthly_usd: Family<KindLabels, Gauge<f64, AtomicU64>>,
+    pub rollback: RollbackMetrics,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InvariantLabels {
+    /// `I1` to `I8`.
+    pub invariant: String,
+}
+
+/// Rollback Pilot's counters.
+#[derive(Clone)]
+pub struct RollbackMetrics {
+    pub degradations: Counter,
+    pub merged: Counter,
+    pub recovery_seconds: Histogram,
+    pub invariant_violations: Family<InvariantLabels, Counter>,
+}
+
+impl RollbackMetrics {
+    fn register(r: &mut Registry) -> Self {
+        let m = Self {
+            degradations: Counter::default(),
+            merged: Counter::default(),
+            // 10 s to about 3 h.
+            recovery_seconds: Histogram::new(exponential_buckets(10.0, 2.0, 11)),
+            invariant_violations: Family::default(),
+        };
+        r.register(
+            "opsmate_rollback_degradations",
+            "Argo CD applications that counted as degraded (degraded_checks Degraded polls in a row)",
+            m.degradations.clone(),
+        );
+        r.register(
+            "opsmate_rollback_merged",
+            "Rollback pull requests merged",
+            m.merged.clone(),
+        );
+        r.register(
+            "opsmate_rollback_recovery_seconds",
+            "From the first Degraded poll to Healthy on the merged rollback",
+            m.recovery_seconds.clone(),
+        );
+        r.register(
+            "opsmate_rollback_invariant_violations",
+            "Rollback invariants found false when deciding whether to merge, by invariant",
+            m.invariant_violations.clone(),
+        );
+        for i in 1..=8 {
+            let _ = m.invariant_violations.get_or_create(&InvariantLabels {
+                invariant: format!("I{i}"),
+            });
+        }
+        m
+    }
 }
 
 impl Default for Metrics {
@@ -147,7 +201,9 @@ impl Metrics {
             "Monthly cost of those idle resources in USD (snapshots: upper bound), by kind",
             hunter_monthly_usd.clone(),
         );
+        let rollback = RollbackMetrics::register(&mut r);
         let metrics = Self {
+            rollback,
             registry: Arc::new(r),
             http_requests,
             http_rejected_requests,

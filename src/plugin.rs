@@ -77,6 +77,7 @@ pub struct Build<'a> {
     pub store: &'a Store,
     pub audit: &'a Audit,
     pub clock: &'a SharedClock,
+    pub metrics: &'a crate::metrics::Metrics,
     /// Where the feature registers the handlers of its action kinds.
     pub actions: &'a mut ActionRegistry,
     /// The jobs scheduled so far (the core's and earlier features').

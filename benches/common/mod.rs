@@ -251,3 +251,18 @@ pub fn db_size(path: &std::path::Path) -> u64 {
         .map(|m| m.len())
         .sum()
 }
+
+/// utime + stime of a process, in seconds (Linux, 100 ticks a second).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // After the command: state is field 0, utime 11, stime 12.
+    (tick(11) + tick(12)) / 100.0
+}

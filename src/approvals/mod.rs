@@ -347,6 +347,33 @@ impl Gate {
         Ok(approved)
     }
 
+    /// Withdraws a pending proposal that no longer makes sense (the rollback's
+    /// application recovered on its own): it becomes rejected, with `by` (a rule) as
+    /// the decider, audited with the reason. Returns `false` when it was no longer
+    /// pending.
+    pub async fn withdraw(&self, id: &ApprovalId, by: &str, why: &str) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        let (id, by, why) = (id.clone(), by.to_owned(), why.to_owned());
+        self.store
+            .call(move |conn| {
+                store::immediate(conn, |tx| {
+                    if !sql::decide_pending(tx, &id, ProposalState::Rejected, &by, now)? {
+                        return Ok(false);
+                    }
+                    audit::append(
+                        tx,
+                        now,
+                        &by,
+                        audit::events::APPROVAL_WITHDRAWN,
+                        id.as_str(),
+                        &json!({"why": why}),
+                    )?;
+                    Ok(true)
+                })
+            })
+            .await
+    }
+
     async fn decide_in_db(
         &self,
         id: ApprovalId,

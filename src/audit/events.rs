@@ -12,6 +12,8 @@ pub const APPROVAL_REJECTED: &str = "approval.rejected";
 pub const APPROVAL_EXPIRED: &str = "approval.expired";
 pub const APPROVAL_VOTE: &str = "approval.vote";
 pub const APPROVAL_REFUSED: &str = "approval.refused";
+/// A pending proposal withdrawn by a rule (what it proposed no longer made sense).
+pub const APPROVAL_WITHDRAWN: &str = "approval.withdrawn";
 
 // The executor.
 pub const ACTION_STARTED: &str = "action.started";
@@ -63,6 +65,14 @@ pub const INCIDENT_REMEDIATION_RAN: &str = "incident.remediation_ran";
 pub const INCIDENT_REMEDIATION_VERIFIED: &str = "incident.remediation_verified";
 pub const INCIDENT_ESCALATED: &str = "incident.escalated";
 pub const INCIDENT_DELIVERY_FAILED: &str = "incident.delivery_failed";
+
+// Rollback Pilot: each transition is `rollback.<state>` (see
+// `features::rollback::state::State`); these are the ones readers count.
+pub const ROLLBACK_DEGRADED: &str = "rollback.degraded";
+pub const ROLLBACK_PR_OPEN: &str = "rollback.pr_open";
+pub const ROLLBACK_MERGED: &str = "rollback.merged";
+pub const ROLLBACK_RECOVERED: &str = "rollback.recovered";
+pub const ROLLBACK_ABORTED: &str = "rollback.aborted";
 
 pub const SLACK_REQUEST_REJECTED: &str = "slack.request_rejected";
 pub const TELEGRAM_REQUEST_REJECTED: &str = "telegram.request_rejected";

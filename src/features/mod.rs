@@ -6,6 +6,7 @@ pub mod guard;
 pub mod hunter;
 pub mod incidents;
 pub mod observatory;
+pub mod rollback;
 pub mod watchman;
 
 use crate::plugin::{Build, Features, Plug, Running};
@@ -18,6 +19,7 @@ pub const ALL: &[Plug] = &[
     watchman::PLUG,
     guard::PLUG,
     incidents::PLUG,
+    rollback::PLUG,
     observatory::PLUG,
 ];
 
@@ -34,6 +36,7 @@ pub async fn build_all(b: Build<'_>) -> anyhow::Result<(Features, Vec<ScheduledJ
             store: b.store,
             audit: b.audit,
             clock: b.clock,
+            metrics: b.metrics,
             actions: &mut *b.actions,
             jobs: &jobs,
         })

@@ -29,6 +29,8 @@ mod observatory_detectors;
 mod observatory_digest;
 mod observatory_probes;
 mod outbox;
+mod rollback;
+mod rollback_crash;
 mod scheduler;
 mod shutdown;
 mod slack_buttons;

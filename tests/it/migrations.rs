@@ -52,6 +52,8 @@ fn migrations_apply_to_an_empty_database() {
             "outbox",
             "parked_events",
             "proposals",
+            "rollback_apps",
+            "rollback_revisions",
             "slack_events_seen",
             "slack_members",
             "tagged_messages",

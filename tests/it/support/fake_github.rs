@@ -28,6 +28,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct FakeGithub {
     pub url: String,
+    /// Repositories' Git data and pull requests, served on the same address.
+    pub git: super::fake_github_git::GitRepos,
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -39,15 +41,17 @@ impl FakeGithub {
             url: url.clone(),
             ..Inner::default()
         }));
+        let git = super::fake_github_git::GitRepos::default();
         let app = Router::new()
             .route("/orgs/{org}/repos", get(org_repos))
             .route("/orgs/{org}/members", get(org_members))
             .route("/repos/{owner}/{repo}", get(repo))
-            .with_state(inner.clone());
+            .with_state(inner.clone())
+            .merge(git.clone().router());
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self { url, inner }
+        Self { url, git, inner }
     }
 
     /// Adds (or moves) a repository with its last push.

@@ -3,7 +3,9 @@
 
 pub mod actions;
 pub mod aws_proxy;
+pub mod fake_argocd;
 pub mod fake_github;
+pub mod fake_github_git;
 pub mod fake_linear;
 pub mod fake_pager;
 pub mod fake_service;
@@ -15,6 +17,7 @@ pub mod hunter;
 pub mod incidents;
 pub mod moto;
 pub mod observatory;
+pub mod rollback;
 pub mod slack;
 pub mod slack_requests;
 pub mod telegram_updates;
