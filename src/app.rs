@@ -312,6 +312,7 @@ impl App {
             .into_iter()
             .collect();
         doors.extend(self.telegram_door.clone().map(telegram::door::routes));
+        doors.push(crate::web::api::routes(self.ctx.clone()));
         http::router(
             HttpState {
                 store: self.ctx.store.clone(),

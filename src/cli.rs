@@ -61,6 +61,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// REST API tokens.
+    Token {
+        #[command(subcommand)]
+        command: crate::web::cli::TokenCommand,
+    },
     /// Exit 0 if the local server's /healthz answers 200 (for container health checks).
     Probe,
 }
@@ -142,6 +147,7 @@ fn run(command: Command, loaded: &Loaded) -> anyhow::Result<i32> {
             command: ConfigCommand::Check,
         } => config_check(loaded),
         Command::Audit { command } => audit_command(command, loaded),
+        Command::Token { command } => crate::web::cli::run(command, &open_store(loaded)?),
         Command::Probe => probe(loaded),
     }
 }

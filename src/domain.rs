@@ -174,6 +174,12 @@ pub enum Actor {
         groups: Vec<SlackGroupId>,
     },
     Telegram(TelegramUserId),
+    /// A REST API token, acting for its owner: the owner's Slack identity is what
+    /// the gate's policies check, and the token's name is kept in the record.
+    Token {
+        name: String,
+        owner: SlackUserId,
+    },
     Scheduler,
     Cli,
     System,
@@ -185,9 +191,22 @@ impl Actor {
         match self {
             Actor::Slack { user, .. } => format!("slack:{}", user.as_str()),
             Actor::Telegram(id) => format!("telegram:{}", id.0),
+            Actor::Token { name, owner } => format!("token:{name}@slack:{}", owner.as_str()),
             Actor::Scheduler => "scheduler".into(),
             Actor::Cli => "cli".into(),
             Actor::System => "system".into(),
+        }
+    }
+}
+
+impl Actor {
+    /// The person behind the actor: a token's owner, else the actor itself. Votes and
+    /// the self-approval rule count people, so one person is one approver whichever
+    /// way they decide.
+    pub fn person_key(&self) -> String {
+        match self {
+            Actor::Token { owner, .. } => format!("slack:{}", owner.as_str()),
+            other => other.key(),
         }
     }
 }

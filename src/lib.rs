@@ -43,3 +43,4 @@ pub mod plugin;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -74,6 +74,9 @@ pub(super) fn decide_tx(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Step> {
     let who = decider.key();
+    // Votes and the recorded decider are the person (a token's owner); the audit
+    // rows name the actor exactly (a token with its name).
+    let person = decider.person_key();
     let verb = match verdict {
         Verdict::Approve => "approve",
         Verdict::Reject => "reject",
@@ -117,7 +120,7 @@ pub(super) fn decide_tx(
 
     match verdict {
         Verdict::Reject => {
-            if !sql::decide_pending(tx, id, ProposalState::Rejected, &who, now)? {
+            if !sql::decide_pending(tx, id, ProposalState::Rejected, &person, now)? {
                 refuse("lost_race", Value::Null)?;
                 return Ok(Step::AlreadyDecided(sql::get(tx, id)?.unwrap_or(p)));
             }
@@ -128,7 +131,7 @@ pub(super) fn decide_tx(
             Ok(Step::Rejected(sql::get(tx, id)?.unwrap_or(p)))
         }
         Verdict::Approve => {
-            if !sql::add_vote(tx, id, &who, now)? {
+            if !sql::add_vote(tx, id, &person, now)? {
                 refuse("already_voted", Value::Null)?;
                 return Ok(Step::AlreadyVoted);
             }

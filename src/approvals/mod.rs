@@ -268,6 +268,18 @@ impl Gate {
             .await
     }
 
+    /// One page of proposals, newest first (see [`sql::page`]).
+    pub async fn page(
+        &self,
+        state: Option<ProposalState>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<(i64, Proposal)>> {
+        self.store
+            .call(move |c| sql::page(c, state, before, limit))
+            .await
+    }
+
     /// Decides a proposal on behalf of `decider`. An approval that completes the
     /// proposal leaves it `approved`, for the executor; nothing runs here.
     pub async fn decide(

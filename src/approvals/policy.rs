@@ -102,7 +102,7 @@ fn check(
     if !is_listed(policy, decider) {
         return Err(Refusal::NotAnApprover);
     }
-    if config.forbid_self_approval && decider.key() == proposed_by {
+    if config.forbid_self_approval && decider.person_key() == proposed_by {
         return Err(Refusal::OwnProposal);
     }
     Ok(())
@@ -115,6 +115,9 @@ fn is_listed(policy: &KindPolicy, decider: &Actor) -> bool {
                 || groups.iter().any(|g| policy.slack_groups.contains(g))
         }
         Actor::Telegram(id) => policy.telegram_users.contains(id),
+        // A token decides as its owner, without the owner's user groups (a token
+        // cannot show it is still in them).
+        Actor::Token { owner, .. } => policy.slack_users.contains(owner),
         // Decisions are for people; jobs and the CLI never approve.
         Actor::Scheduler | Actor::Cli | Actor::System => false,
     }

@@ -103,6 +103,27 @@ pub fn in_state(conn: &Connection, state: ProposalState) -> anyhow::Result<Vec<P
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// One page of proposals, newest first: those in `state` (any when `None`) stored
+/// before row `before` (from the start when `None`), with each one's row number,
+/// which is the next page's cursor.
+pub fn page(
+    conn: &Connection,
+    state: Option<ProposalState>,
+    before: Option<i64>,
+    limit: usize,
+) -> anyhow::Result<Vec<(i64, Proposal)>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS}, rowid FROM proposals
+         WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR rowid < ?2)
+         ORDER BY rowid DESC LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(
+        rusqlite::params![state.map(|s| s.as_str()), before, limit as i64],
+        |row| Ok((row.get::<_, i64>(17)?, from_row(row)?)),
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub fn pending_expired_by(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<Vec<Proposal>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM proposals WHERE state = 'pending' AND expires_at <= ?1"

@@ -88,6 +88,12 @@ pub const AUDIT_HEAD_POSTED: &str = "audit.head_posted";
 pub const OPSMATE_STOPPED: &str = "opsmate.stopped";
 pub const OUTBOX_FAILED: &str = "outbox.failed";
 
+// The REST API's bearer tokens.
+pub const TOKEN_CREATED: &str = "token.created";
+pub const TOKEN_REVOKED: &str = "token.revoked";
+/// A request with a token was refused for its scope (details say what it asked).
+pub const TOKEN_REFUSED: &str = "token.refused";
+
 /// The event that records how an execution ended.
 pub fn action_finished(state: ProposalState) -> &'static str {
     match state {

@@ -147,6 +147,55 @@ pub fn events_between(
     )
 }
 
+/// What a page of the log is narrowed to; every field is optional.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Filter {
+    /// An event name, or a prefix ending in `.` (`approval.` is every approval event).
+    pub event: Option<String>,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    /// Bounds on `at` (RFC 3339): since is inclusive, until exclusive.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One page of rows matching `filter`, newest first, all older than `before` (from
+/// the newest when `None`). The last row's `seq` is the next page's cursor.
+pub fn page(
+    conn: &Connection,
+    filter: &Filter,
+    before: Option<i64>,
+    limit: usize,
+) -> anyhow::Result<Vec<AuditRecord>> {
+    let (event, prefix) = match filter.event.as_deref() {
+        Some(e) if e.ends_with('.') => (None, Some(format!("{e}%"))),
+        Some(e) => (Some(e.to_owned()), None),
+        None => (None, None),
+    };
+    let stamp =
+        |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+    query(
+        conn,
+        select_rows!(
+            "WHERE (?1 IS NULL OR seq < ?1) AND (?2 IS NULL OR event = ?2)
+               AND (?3 IS NULL OR event LIKE ?3) AND (?4 IS NULL OR actor = ?4)
+               AND (?5 IS NULL OR subject = ?5) AND (?6 IS NULL OR at >= ?6)
+               AND (?7 IS NULL OR at < ?7)
+             ORDER BY seq DESC LIMIT ?8"
+        ),
+        params![
+            before,
+            event,
+            prefix,
+            filter.actor,
+            filter.subject,
+            stamp(filter.since),
+            stamp(filter.until),
+            limit as i64
+        ],
+    )
+}
+
 /// Calls `each` for every row in order, without loading the whole log into memory.
 pub fn for_each(
     conn: &Connection,

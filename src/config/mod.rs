@@ -46,6 +46,7 @@ pub struct Config {
     pub telegram: TelegramConfig,
     pub github: GithubConfig,
     pub linear: LinearConfig,
+    pub api: ApiConfig,
     /// The features' sections (`[hunter]`, `[watchman]`, …), each checked against
     /// its feature's type; an absent section means the feature is off.
     #[serde(flatten)]
@@ -68,6 +69,7 @@ impl Default for Config {
             telegram: TelegramConfig::default(),
             github: GithubConfig::default(),
             linear: LinearConfig::default(),
+            api: ApiConfig::default(),
             sections: Sections::default(),
         }
     }
@@ -520,6 +522,23 @@ impl Default for LinearConfig {
     }
 }
 
+/// The REST API under `/api/v1/` (reached with tokens from `opsmate token create`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Requests one token may make per minute (with bursts up to that many); more are
+    /// answered 429 with `Retry-After`. 1 to 100000.
+    pub requests_per_minute: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 120,
+        }
+    }
+}
+
 impl Config {
     /// The core's jobs, with their default cron.
     pub const CORE_JOBS: [(JobKind, &'static str); 2] = [
@@ -642,6 +661,12 @@ impl Config {
         }
         check_url("github.api_url", &self.github.api_url)?;
         check_url("linear.api_url", &self.linear.api_url)?;
+        if !(1..=100_000).contains(&self.api.requests_per_minute) {
+            return Err((
+                "api.requests_per_minute".into(),
+                "must be between 1 and 100000".into(),
+            ));
+        }
         for (job, _) in Self::CORE_JOBS {
             self.core_job_schedule(job).map_err(|e| {
                 (

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod api;
 mod aws_proxy;
 mod aws_smoke;
 mod cli;

@@ -32,6 +32,7 @@ fn migrations_apply_to_an_empty_database() {
         vec![
             "action_progress",
             "action_steps",
+            "api_tokens",
             "approval_votes",
             "audit_heads",
             "audit_log",
