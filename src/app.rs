@@ -14,6 +14,7 @@ use crate::chat::slack::send;
 use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::throttled_log::ThrottledLog;
 use crate::chat::slack::verify::SlackVerifier;
+use crate::chat::slack::views::SlackViews;
 use crate::chat::slack::web_api::{self, Slack, SlackWebApi};
 use crate::chat::telegram::door::TelegramDoor;
 use crate::chat::telegram::intake::TelegramIntake;
@@ -148,6 +149,7 @@ impl App {
 
         let mut transports = Transports::default();
         let mut slack_groups = None;
+        let mut slack_views = None;
         let slack_client = if secrets.slack_bot_token.is_some() || secrets.slack_app_token.is_some()
         {
             Some(web_api::client(
@@ -169,6 +171,7 @@ impl App {
                 web_api::webhook_client(&config.slack.api_url, config.outbox.delivery_timeout)?;
             transports.slack = Some(Arc::new(SlackWebApi::new(client.clone(), webhooks, token)));
             slack_groups = Some(Arc::new(SlackGroups::new(client.clone(), token)));
+            slack_views = Some(Arc::new(SlackViews::new(client.clone(), token)));
         }
         let sender = Sender::new(
             outbox.clone(),
@@ -242,6 +245,7 @@ impl App {
             clock,
             aws,
             slack_groups,
+            slack_views,
             features,
             commands,
         };

@@ -26,6 +26,11 @@ pub enum Event {
     Directory(DirectoryChange),
     /// A person pressed a feature's button (not a decision on a proposal).
     Press(PressRequest),
+    /// A person pressed Reject (or its kind's equivalent) in Slack: they are asked
+    /// why in a dialog before anything is decided.
+    AskReason(ReasonRequest),
+    /// A person opened OpsMate's Home tab in Slack.
+    HomeOpened(SlackUserId),
 }
 
 impl Event {
@@ -37,6 +42,8 @@ impl Event {
             Event::Command(_) => "command",
             Event::Directory(_) => "directory",
             Event::Press(_) => "press",
+            Event::AskReason(_) => "ask_reason",
+            Event::HomeOpened(_) => "home_opened",
         }
     }
 }
@@ -82,6 +89,35 @@ pub struct DecisionRequest {
     pub reply: Option<ReplyTo>,
     /// The message the button was on, to update after the decision.
     pub message: Option<PostedAt>,
+    /// Why, when the decider said (Slack's reason dialog).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A Reject pressed in Slack, to be asked about in a dialog opened with the click's
+/// `trigger_id` (valid for three seconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReasonRequest {
+    pub approval: ApprovalId,
+    pub decider: Actor,
+    pub verdict: Verdict,
+    pub trigger_id: String,
+    pub reply: Option<ReplyTo>,
+    pub message: Option<PostedAt>,
+}
+
+impl ReasonRequest {
+    /// The decision it stands for, without a reason (when no dialog can open).
+    pub fn decision(self) -> DecisionRequest {
+        DecisionRequest {
+            approval: self.approval,
+            decider: self.decider,
+            verdict: self.verdict,
+            reply: self.reply,
+            message: self.message,
+            note: None,
+        }
+    }
 }
 
 /// A feature's button pressed, already verified by the door it came through.
@@ -116,6 +152,9 @@ pub enum ReplyTo {
     /// A Telegram button press: answered with `answerCallbackQuery`, which also
     /// stops the client's spinner.
     TelegramCallback { chat_id: i64, callback_id: String },
+    /// A click on OpsMate's Home tab in Slack: answered by redrawing that person's
+    /// tab with the answer on top.
+    SlackHome { user: SlackUserId },
 }
 
 /// A change in the chat workspace's member directory.

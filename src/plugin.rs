@@ -53,6 +53,20 @@ pub struct Plug {
     pub cli: &'static [CliCommand],
     /// The answer to one of its commands while it is off: how to turn it on.
     pub off: fn() -> ChatMessage,
+    /// What it shows through the REST API, read-only, as `GET /api/v1/<name>`.
+    pub api: &'static [ApiResource],
+}
+
+/// A read-only REST resource of a feature: `GET /api/v1/<name>`, described in the
+/// OpenAPI document by `summary` and `schema`. It is read from the database only
+/// (never from a cloud API), so a poll of it costs nothing outside OpsMate.
+pub struct ApiResource {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// The JSON Schema of the answer (OpenAPI 3.1, so plain JSON Schema).
+    pub schema: fn() -> serde_json::Value,
+    /// Reads it. Only called while the feature is on.
+    pub read: for<'a> fn(&'a Context) -> BoxFuture<'a, anyhow::Result<serde_json::Value>>,
 }
 
 /// A subcommand of `opsmate` that a feature brings.
@@ -182,6 +196,16 @@ pub trait Feature: Any + Send + Sync {
         _ids: &'a [ApprovalId],
     ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
+    }
+
+    /// Its part of the overview (Slack's Home tab, the web console's first page):
+    /// what is open or waiting now, as a short neutral message, if it has anything
+    /// to show.
+    fn overview<'a>(
+        &'a self,
+        _ctx: &'a Context,
+    ) -> BoxFuture<'a, anyhow::Result<Option<ChatMessage>>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Its section of the daily digest for `[start, end)`, if it has one.

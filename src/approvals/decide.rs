@@ -64,15 +64,22 @@ fn expire_and_audit(
     Ok(moved)
 }
 
+/// What the decider chose, and why when they said.
+pub(super) struct Choice<'a> {
+    pub verdict: Verdict,
+    pub note: Option<&'a str>,
+}
+
 pub(super) fn decide_tx(
     tx: &rusqlite::Transaction<'_>,
     config: &ApprovalsConfig,
     telegram_approvers: &[TelegramUserId],
     id: &ApprovalId,
     decider: &Actor,
-    verdict: Verdict,
+    choice: Choice<'_>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Step> {
+    let Choice { verdict, note } = choice;
     let who = decider.key();
     // Votes and the recorded decider are the person (a token's owner); the audit
     // rows name the actor exactly (a token with its name).
@@ -124,9 +131,12 @@ pub(super) fn decide_tx(
                 refuse("lost_race", Value::Null)?;
                 return Ok(Step::AlreadyDecided(sql::get(tx, id)?.unwrap_or(p)));
             }
+            if let Some(note) = note {
+                sql::note_decision(tx, id, note)?;
+            }
             record(
                 audit::events::APPROVAL_REJECTED,
-                json!({"kind": p.kind, "target": p.target}),
+                json!({"kind": p.kind, "target": p.target, "note": note}),
             )?;
             Ok(Step::Rejected(sql::get(tx, id)?.unwrap_or(p)))
         }
@@ -140,7 +150,7 @@ pub(super) fn decide_tx(
             if have < p.required_approvals {
                 record(
                     audit::events::APPROVAL_VOTE,
-                    json!({"have": have, "need": p.required_approvals}),
+                    json!({"have": have, "need": p.required_approvals, "note": note}),
                 )?;
                 return Ok(Step::Vote { proposal: p, have });
             }
@@ -149,9 +159,12 @@ pub(super) fn decide_tx(
                 refuse("lost_race", Value::Null)?;
                 return Ok(Step::AlreadyDecided(sql::get(tx, id)?.unwrap_or(p)));
             }
+            if let Some(note) = note {
+                sql::note_decision(tx, id, note)?;
+            }
             record(
                 audit::events::APPROVAL_APPROVED,
-                json!({"kind": p.kind, "target": p.target, "approvers": voters}),
+                json!({"kind": p.kind, "target": p.target, "approvers": voters, "note": note}),
             )?;
             Ok(Step::Approved(sql::get(tx, id)?.unwrap_or(p)))
         }

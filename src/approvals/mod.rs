@@ -22,7 +22,7 @@ pub use action::{ActionHandler, ActionRegistry, ActionRun, BoxFuture, Precheck, 
 pub use execute::Recovery;
 pub use outcome::{ActionReport, Done, Outcome};
 pub use policy::Refusal;
-pub use proposal::{NewProposal, PostedAt, Proposal, ProposalState};
+pub use proposal::{MAX_NOTE_CHARS, NewProposal, PostedAt, Proposal, ProposalState, decision_note};
 pub use steps::Steps;
 
 use crate::audit;
@@ -32,7 +32,7 @@ use crate::domain::{ActionKind, Actor, ApprovalId, TelegramUserId};
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
 use chrono::{DateTime, Utc};
-use decide::{Step, decide_tx};
+use decide::{Choice, Step, decide_tx};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -133,6 +133,20 @@ impl Gate {
     pub fn with_telegram_approvers(mut self, ids: Vec<TelegramUserId>) -> Self {
         self.telegram_approvers = Arc::new(ids);
         self
+    }
+
+    /// Whether `decider` may decide `p` now, by the same rules as a click (without
+    /// auditing: this only chooses what to show them).
+    pub fn may_decide(&self, decider: &Actor, p: &Proposal) -> Result<(), Refusal> {
+        let kinds = policy::policy_kinds(p.kind, &p.params);
+        let config = policy::for_proposal(&self.config, p.kind, &p.params);
+        policy::check_all(
+            &config,
+            &self.telegram_approvers,
+            &kinds,
+            &p.proposed_by,
+            decider,
+        )
     }
 
     /// Checks, outside any proposal, that `decider` may decide `kind` proposals made
@@ -288,8 +302,20 @@ impl Gate {
         decider: &Actor,
         verdict: Verdict,
     ) -> Result<Decided, DecisionError> {
+        self.decide_noted(id, decider, verdict, None).await
+    }
+
+    /// [`Gate::decide`] with the reason the decider gave, recorded on the proposal
+    /// and in the decision's audit row.
+    pub async fn decide_noted(
+        &self,
+        id: &ApprovalId,
+        decider: &Actor,
+        verdict: Verdict,
+        note: Option<String>,
+    ) -> Result<Decided, DecisionError> {
         let step = self
-            .decide_in_db(id.clone(), decider.clone(), verdict)
+            .decide_in_db(id.clone(), decider.clone(), verdict, note)
             .await?;
         match step {
             Step::Missing => Err(DecisionError::NotFound(id.clone())),
@@ -391,13 +417,25 @@ impl Gate {
         id: ApprovalId,
         decider: Actor,
         verdict: Verdict,
+        note: Option<String>,
     ) -> anyhow::Result<Step> {
         let now = self.clock.now();
         let (config, telegram) = (self.config.clone(), self.telegram_approvers.clone());
         self.store
             .call(move |conn| {
                 store::immediate(conn, |tx| {
-                    decide_tx(tx, &config, &telegram, &id, &decider, verdict, now)
+                    decide_tx(
+                        tx,
+                        &config,
+                        &telegram,
+                        &id,
+                        &decider,
+                        Choice {
+                            verdict,
+                            note: note.as_deref(),
+                        },
+                        now,
+                    )
                 })
             })
             .await

@@ -108,6 +108,9 @@ pub struct Proposal {
     pub finished_at: Option<DateTime<Utc>>,
     pub outcome: Option<Outcome>,
     pub posted: Option<PostedAt>,
+    /// Why the decider decided so, when they said (Slack's reason dialog, a typed
+    /// reason, an API decision's `reason`).
+    pub decision_note: Option<String>,
 }
 
 impl Proposal {
@@ -133,4 +136,19 @@ pub struct NewProposal {
     pub reason: String,
     /// Actor key of who or what proposed it.
     pub proposed_by: String,
+}
+
+/// Longest reason a decider may give, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// A decider's reason, trimmed: `None` when blank, an error naming the limit when
+/// too long.
+pub fn decision_note(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.chars().count() > MAX_NOTE_CHARS {
+        return Err(format!(
+            "the reason is longer than {MAX_NOTE_CHARS} characters"
+        ));
+    }
+    Ok((!text.is_empty()).then(|| text.to_owned()))
 }

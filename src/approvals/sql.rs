@@ -9,7 +9,7 @@ use serde_json::Value;
 
 const COLUMNS: &str = "id, kind, target, params, reason, proposed_by, state, required_approvals,
     created_at, expires_at, decided_by, decided_at, finished_at, outcome,
-    posted_platform, posted_channel, posted_message_id";
+    posted_platform, posted_channel, posted_message_id, decision_note";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Proposal> {
     let text = |i: usize| -> rusqlite::Result<String> { row.get(i) };
@@ -49,6 +49,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Proposal> {
         finished_at: row.get::<_, Option<i64>>(12)?.map(from_millis),
         outcome: outcome.and_then(|o| serde_json::from_str(&o).ok()),
         posted,
+        decision_note: row.get(17)?,
     })
 }
 
@@ -119,7 +120,7 @@ pub fn page(
     ))?;
     let rows = stmt.query_map(
         rusqlite::params![state.map(|s| s.as_str()), before, limit as i64],
-        |row| Ok((row.get::<_, i64>(17)?, from_row(row)?)),
+        |row| Ok((row.get::<_, i64>(18)?, from_row(row)?)),
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -214,6 +215,15 @@ pub fn decide_pending(
         params![id.as_str(), to.as_str(), decided_by, to_millis(now)],
     )?;
     Ok(n == 1)
+}
+
+/// Records why the decider decided (the reason they typed), beside the decision.
+pub fn note_decision(conn: &Connection, id: &ApprovalId, note: &str) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE proposals SET decision_note = ?2 WHERE id = ?1",
+        params![id.as_str(), note],
+    )?;
+    Ok(())
 }
 
 /// Moves `from` to `to` if the proposal is still in `from`. Returns whether it moved.

@@ -217,6 +217,9 @@ pub fn decided(p: &Proposal, tz: Tz) -> ChatMessage {
     if let Some(by) = &p.decided_by {
         fields.push(("Decided by".into(), people(by)));
     }
+    if let Some(note) = &p.decision_note {
+        fields.push(("Reason".into(), note.clone()));
+    }
     if let Some(at) = p.decided_at.or(p.finished_at) {
         fields.push(("At".into(), local(at, tz)));
     }

@@ -6,11 +6,13 @@ use crate::audit;
 use crate::chat::answers::{self, Surface};
 use crate::chat::command::Command;
 use crate::chat::message::{ChatMessage, Part, Press};
-use crate::chat::slack::{groups, members, send};
+use crate::chat::slack::{groups, home, members, reason, send};
 use crate::chat::telegram;
 use crate::dispatch::Context;
 use crate::domain::Actor;
-use crate::events::{CommandRequest, DecisionRequest, DirectoryChange, PressRequest, ReplyTo};
+use crate::events::{
+    CommandRequest, DecisionRequest, DirectoryChange, PressRequest, ReasonRequest, ReplyTo,
+};
 use crate::executor::Hint;
 use crate::outbox::Platform;
 use crate::plugin::{CommandCall, CommandOwner, PressAnswer, PressCall};
@@ -20,7 +22,7 @@ use serde_json::json;
 /// Which platform an answer goes to, for the help and "did you mean".
 fn surface(reply: &ReplyTo) -> Surface {
     match reply {
-        ReplyTo::SlackResponseUrl { .. } => Surface::Slack,
+        ReplyTo::SlackResponseUrl { .. } | ReplyTo::SlackHome { .. } => Surface::Slack,
         ReplyTo::TelegramChat { .. } | ReplyTo::TelegramCallback { .. } => Surface::Telegram,
     }
 }
@@ -49,6 +51,7 @@ async fn reply(ctx: &Context, to: &ReplyTo, msg: &ChatMessage) -> anyhow::Result
                 .unwrap_or_else(|| msg.title.clone());
             telegram::send::answer_callback(&ctx.outbox, *chat_id, callback_id, &text, true).await
         }
+        ReplyTo::SlackHome { user } => home::publish(ctx, user, Some(msg)).await,
     }
 }
 
@@ -60,6 +63,14 @@ async fn acknowledge_click(ctx: &Context, to: &Option<ReplyTo>, text: &str) -> a
             callback_id,
         }) => {
             telegram::send::answer_callback(&ctx.outbox, *chat_id, callback_id, text, false).await
+        }
+        // The Home tab is drawn again, showing the click's effect.
+        Some(ReplyTo::SlackHome { user }) => {
+            let notice = ChatMessage {
+                title: text.to_owned(),
+                ..ChatMessage::default()
+            };
+            home::publish(ctx, user, Some(&notice)).await
         }
         _ => Ok(()),
     }
@@ -135,7 +146,11 @@ pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()>
         message: req.message.clone(),
         reply: req.reply.clone(),
     };
-    match ctx.gate.decide(&req.approval, &decider, req.verdict).await {
+    match ctx
+        .gate
+        .decide_noted(&req.approval, &decider, req.verdict, req.note.clone())
+        .await
+    {
         Ok(Decided::Approved(p)) => {
             acknowledge_click(ctx, &req.reply, "Approved: it runs now").await?;
             // The executor runs it and rewrites its messages when it ends.
@@ -174,6 +189,46 @@ pub async fn decision(ctx: &Context, req: DecisionRequest) -> anyhow::Result<()>
             None => Ok(()),
         },
     }
+}
+
+/// A Reject pressed in Slack: opens the reason dialog for someone who may decide
+/// the proposal now. Anyone else, or a proposal no longer pending, gets the same
+/// answer as a plain click (the gate refuses and audits it); without Slack's bot
+/// token the click is decided as it is.
+pub async fn ask_reason(ctx: &Context, req: ReasonRequest) -> anyhow::Result<()> {
+    let Some(views) = ctx.slack_views.clone() else {
+        return decision(ctx, req.decision()).await;
+    };
+    let Some(p) = ctx.gate.get(&req.approval).await? else {
+        return decision(ctx, req.decision()).await;
+    };
+    let kinds = crate::approvals::policy::policy_kinds(p.kind, &p.params);
+    let decider = groups::resolve(ctx, &req.decider, &kinds).await;
+    if p.state != crate::approvals::ProposalState::Pending
+        || p.expires_at <= ctx.clock.now()
+        || ctx.gate.may_decide(&decider, &p).is_err()
+    {
+        return decision(ctx, req.decision()).await;
+    }
+    let carried = reason::Carried {
+        approval: p.id.clone(),
+        message: req.message.clone(),
+        reply: req.reply.clone(),
+    };
+    if let Err(e) = views
+        .open(&req.trigger_id, reason::dialog(&p, &carried)?)
+        .await
+    {
+        tracing::warn!(approval = %p.id, error = %format!("{e:#}"), "the reason dialog did not open");
+        if let Some(to) = &req.reply {
+            let msg = ChatMessage::text(
+                "Nothing was decided",
+                "Slack did not open the dialog asking why. Press the button again.",
+            );
+            reply(ctx, to, &msg).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Hands a feature's button to its feature and answers the presser.

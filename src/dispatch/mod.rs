@@ -48,6 +48,8 @@ pub struct Context {
     pub aws: Aws,
     /// Slack user-group lookups, when Slack is on.
     pub slack_groups: Option<Arc<SlackGroups>>,
+    /// Slack's dialogs and Home tab, when the bot token is set.
+    pub slack_views: Option<Arc<crate::chat::slack::views::SlackViews>>,
     /// The features that are on; each finds its own state with `features.get`.
     pub features: Features,
     /// Every command word the bot knows, for parsing and the help.
@@ -72,6 +74,11 @@ pub async fn dispatch(ctx: &Context, event: Event) -> anyhow::Result<()> {
                 tracing::info_span!("press", action = %request.action, presser = %request.presser);
             handle::press(ctx, request).instrument(span).await
         }
+        Event::AskReason(request) => {
+            let span = tracing::info_span!("ask_reason", approval = %request.approval, decider = %request.decider);
+            handle::ask_reason(ctx, request).instrument(span).await
+        }
+        Event::HomeOpened(user) => crate::chat::slack::home::publish(ctx, &user, None).await,
     }
 }
 
@@ -141,6 +148,8 @@ pub fn order_key(event: &Event, commands: &CommandBook) -> Option<String> {
         Event::Directory(DirectoryChange::SlackMember(m)) => {
             Some(format!("directory:{}", m.user_id))
         }
+        Event::AskReason(r) => Some(format!("proposal:{}", r.approval)),
+        Event::HomeOpened(user) => Some(format!("home:{user}")),
         // One subject's presses in order (an incident's Ack before its Mute).
         Event::Press(p) => Some(format!(
             "press:{}:{}",

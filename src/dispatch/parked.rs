@@ -19,14 +19,18 @@ enum Parked {
     Press(PressRequest),
 }
 
-/// Keeps one event for the next start. Returns false (keeping nothing) for a job.
+/// Keeps one event for the next start. Returns false (keeping nothing) for a job,
+/// a Reject waiting for its dialog, and a Home tab to draw.
 pub fn park(conn: &Connection, now: DateTime<Utc>, event: Event) -> anyhow::Result<bool> {
     let parked = match event {
         Event::Decision(d) => Parked::Decision(d),
         Event::Command(c) => Parked::Command(c),
         Event::Directory(d) => Parked::Directory(d),
         Event::Press(p) => Parked::Press(p),
-        Event::Job(_) => return Ok(false),
+        // A job's next occurrence runs anyway; a dialog cannot open once its
+        // trigger has expired (the person presses again); a Home tab is drawn anew
+        // when next opened.
+        Event::Job(_) | Event::AskReason(_) | Event::HomeOpened(_) => return Ok(false),
     };
     conn.execute(
         "INSERT INTO parked_events (parked_at, event) VALUES (?1, ?2)",

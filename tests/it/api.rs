@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 
 /// Creates a token in the app's database, as `opsmate token create` does.
-async fn token(app: &TestApp, name: &str, scope: Scope, owner: &str) -> String {
+pub(crate) async fn token(app: &TestApp, name: &str, scope: Scope, owner: &str) -> String {
     let (name, owner) = (name.to_owned(), SlackUserId::parse(owner).unwrap());
     app.ctx
         .store
@@ -25,7 +25,7 @@ async fn token(app: &TestApp, name: &str, scope: Scope, owner: &str) -> String {
         .unwrap()
 }
 
-async fn get(app: &TestApp, path: &str, secret: &str) -> (u16, Value) {
+pub(crate) async fn get(app: &TestApp, path: &str, secret: &str) -> (u16, Value) {
     let r = reqwest::Client::new()
         .get(app.url(path))
         .bearer_auth(secret)
@@ -36,7 +36,7 @@ async fn get(app: &TestApp, path: &str, secret: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn decide(app: &TestApp, id: &str, secret: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn decide(app: &TestApp, id: &str, secret: &str, body: Value) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(app.url(&format!("/api/v1/approvals/{id}/decision")))
         .bearer_auth(secret)

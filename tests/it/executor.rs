@@ -101,7 +101,8 @@ async fn a_running_action_does_not_hold_up_clicks_commands_or_other_actions() {
     let help = h.wait_calls("response_url:help", 1).await;
     assert!(all_text(&help[0].body).contains("/opsmate"), "{help:?}");
     let other = h.posted_proposal("us-east-1/vol-other").await;
-    h.click("UBOB", "reject", &other, "other").await;
+    h.reject_with_reason("UBOB", &other, "other", "not now")
+        .await;
     let updates = h.wait_calls("chat.update", 1).await;
     assert!(all_text(&updates[0].body).contains("Rejected"));
     assert_eq!(state_of(&h.app, &slow.id).await, ProposalState::Executing);

@@ -577,6 +577,7 @@ async fn decisions_and_jobs_on_the_queue_reach_the_gate() {
             verdict: Verdict::Approve,
             reply: None,
             message: None,
+            note: None,
         }))
         .await
         .unwrap();

@@ -259,14 +259,26 @@ async fn keep_access_records_who_and_does_not_ask_again_for_keep_days() {
         .await
         .message_id;
     assert_eq!(h.slack.click_button("UBOB", &keep, &ts, "k").await, 200);
+    // Keep access asks why in a dialog first.
+    let opened = h.slack.wait_calls("views.open", 1).await;
+    assert_eq!(opened[0].body["view"]["title"]["text"], "Keep access");
+    h.slack
+        .submit_reason(
+            "UBOB",
+            &opened[0].body["view"],
+            "contractor, back in January",
+        )
+        .await;
     let updates = h.slack.wait_calls("chat.update", 1).await;
     let text = all_text(&updates[0].body);
     assert!(text.contains("Access kept: hank"), "{text}");
     assert!(text.contains("<@UBOB>"), "{text}");
     assert!(text.contains("will not ask again"), "{text}");
+    assert!(text.contains("contractor, back in January"), "{text}");
     let kept = crate::support::audit_rows(&h.slack.app, "guard.kept");
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].actor, "slack:UBOB");
+    assert_eq!(kept[0].details["reason"], "contractor, back in January");
 
     // Every daily scan for 30 days: kept, and nobody is asked.
     for _ in 0..29 {

@@ -3,6 +3,7 @@
 mod support;
 
 mod api;
+mod api_resources;
 mod aws_proxy;
 mod aws_smoke;
 mod cli;
@@ -37,6 +38,7 @@ mod shutdown;
 mod slack_buttons;
 mod slack_commands;
 mod slack_events;
+mod slack_home;
 mod slack_socket;
 mod slack_templates;
 mod slow_clients;

@@ -113,6 +113,7 @@ fn volume_proposal() -> Proposal {
             channel: "C0OPS".into(),
             message_id: "1763625600.000100".into(),
         }),
+        decision_note: None,
     }
 }
 
@@ -331,6 +332,7 @@ fn hunter_report() -> (StoredReport, HashMap<ApprovalId, Proposal>) {
         target,
         proposed_by: "zombie_hunter".into(),
         posted: None,
+        decision_note: None,
         ..volume_proposal()
     };
     let mut states: HashMap<ApprovalId, Proposal> = items
@@ -519,6 +521,7 @@ fn stop_proposal(check: &Check) -> Proposal {
         created_at: at("2026-11-19T19:00:00Z"),
         expires_at: at("2026-11-20T07:00:00Z"),
         posted: None,
+        decision_note: None,
         ..volume_proposal()
     }
 }
@@ -622,6 +625,7 @@ fn revoke_proposal(params: &RevokeParams) -> Proposal {
         created_at: at("2026-11-19T09:00:00Z"),
         expires_at: at("2026-11-26T09:00:00Z"),
         posted: None,
+        decision_note: None,
         ..volume_proposal()
     }
 }

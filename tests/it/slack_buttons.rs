@@ -39,16 +39,84 @@ async fn approve_runs_the_action_and_updates_the_message_with_the_decider() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reject_keeps_the_resource_and_says_who_rejected() {
+async fn reject_asks_why_keeps_the_resource_and_says_who_rejected_and_why() {
     let h = SlackHarness::start().await;
     let p = h.posted_proposal("us-east-1/vol-0a2").await;
-    h.click("UBOB", "reject", &p, "c1").await;
+    assert_eq!(h.click("UBOB", "reject", &p, "c1").await.status(), 200);
+    let opened = h.wait_calls("views.open", 1).await;
+    // Nothing is decided until the dialog is submitted.
+    assert_eq!(state(&h, &p).await, ProposalState::Pending);
+    assert_eq!(
+        opened[0].body["trigger_id"],
+        "12466734323.1395872398.e9a8b4f0c1c6b0d1"
+    );
+    let view = opened[0].body["view"].clone();
+    assert_eq!(view["type"], "modal");
+    assert_eq!(view["title"]["text"], "Keep");
+    h.submit_reason("UBOB", &view, "  still used by the nightly export  ")
+        .await;
+
     let updates = h.wait_calls("chat.update", 1).await;
     let text = all_text(&updates[0].body);
     assert!(text.contains("Rejected"), "{text}");
     assert!(text.contains("<@UBOB>"), "{text}");
+    assert!(
+        text.contains("Reason*\nstill used by the nightly export"),
+        "{text}"
+    );
+    assert_eq!(
+        updates[0].body["ts"],
+        p.posted.as_ref().unwrap().message_id.as_str()
+    );
     assert_eq!(h.action.executions(), 0);
     assert_eq!(state(&h, &p).await, ProposalState::Rejected);
+    let stored = h.app.ctx.gate.get(&p.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.decision_note.as_deref(),
+        Some("still used by the nightly export")
+    );
+    let rows = crate::support::audit_rows(&h.app, "approval.rejected");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].actor, "slack:UBOB");
+    assert_eq!(rows[0].details["note"], "still used by the nightly export");
+    h.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_who_may_not_decide_gets_no_dialog_and_nothing_changes() {
+    let h = SlackHarness::start().await;
+    let p = h.posted_proposal("us-east-1/vol-0a9").await;
+    assert_eq!(h.click("UMALLORY", "reject", &p, "m").await.status(), 200);
+    let answer = h.wait_calls("response_url:m", 1).await;
+    let text = all_text(&answer[0].body);
+    assert!(text.contains("not"), "a refusal: {text}");
+    h.app.settle().await;
+    assert!(h.fake.calls_to("views.open").is_empty());
+    assert_eq!(state(&h, &p).await, ProposalState::Pending);
+    assert_eq!(
+        crate::support::audit_rows(&h.app, "approval.refused").len(),
+        1
+    );
+    h.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dialog_submitted_after_someone_else_decided_changes_nothing() {
+    let h = SlackHarness::start().await;
+    let p = h.posted_proposal("us-east-1/vol-0aa").await;
+    h.click("UBOB", "reject", &p, "bob").await;
+    let opened = h.wait_calls("views.open", 1).await;
+    h.click("UALICE", "approve", &p, "alice").await;
+    h.wait_calls("chat.update", 1).await;
+    h.submit_reason("UBOB", &opened[0].body["view"], "too late")
+        .await;
+    let answer = h.wait_calls("response_url:bob", 1).await;
+    assert!(all_text(&answer[0].body).contains("already approved by <@UALICE>"));
+    h.app.settle().await;
+    assert_eq!(h.action.executions(), 1);
+    let stored = h.app.ctx.gate.get(&p.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, ProposalState::Succeeded);
+    assert_eq!(stored.decision_note, None);
     h.app.finish().await;
 }
 

@@ -99,7 +99,7 @@ async fn a_slash_command_envelope_is_queued_and_acknowledged_empty() {
 }
 
 #[tokio::test]
-async fn an_interactive_envelope_becomes_a_decision() {
+async fn an_interactive_reject_envelope_asks_for_a_reason() {
     let mut h = harness();
     let click: SlackInteractionEvent = envelope(
         "interactive",
@@ -119,10 +119,12 @@ async fn an_interactive_envelope_becomes_a_decision() {
     on_interaction(click, h.client.clone(), h.states.clone())
         .await
         .unwrap();
+    // A Reject first asks why, with the click's trigger.
     match h.rx.recv().await.unwrap() {
-        Event::Decision(d) => {
+        Event::AskReason(d) => {
             assert_eq!(d.approval.as_str(), "abcdefghij");
             assert_eq!(d.verdict, opsmate::approvals::Verdict::Reject);
+            assert_eq!(d.trigger_id, "1.2.3");
             assert_eq!(d.message.unwrap().message_id, "1700000000.000001");
         }
         other => panic!("unexpected {other:?}"),

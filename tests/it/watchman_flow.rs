@@ -172,12 +172,17 @@ async fn keep_online_cancels_tonight_and_a_hold_lapses_at_its_time() {
     let (notice, ts) = posted_notice(&h).await;
     let keep = button(&notice, "Keep online").to_owned();
     assert_eq!(h.slack.click_button("UBOB", &keep, &ts, "k").await, 200);
+    let opened = h.slack.wait_calls("views.open", 1).await;
+    h.slack
+        .submit_reason("UBOB", &opened[0].body["view"], "load test tonight")
+        .await;
     let updates = h.slack.wait_calls("chat.update", 1).await;
     let text = all_text(&updates[0].body);
     assert!(
         text.contains("Rejected") && text.contains("<@UBOB>"),
         "{text}"
     );
+    assert!(text.contains("load test tonight"), "{text}");
     h.clock.advance(Duration::minutes(20));
     h.deadlines().await;
     assert_eq!(state(&ec2, &a).await.0, "running", "kept online");

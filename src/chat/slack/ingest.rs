@@ -1,12 +1,13 @@
 //! Turning Slack's payloads (as slack-morphism types) into platform-neutral events.
 //! The HTTP endpoints and Socket Mode both call these, so both doors behave the same.
 
-use crate::approvals::PostedAt;
+use super::reason;
+use crate::approvals::{PostedAt, Verdict, decision_note};
 use crate::chat::command;
 use crate::chat::message::parse_verdict_word;
 use crate::domain::{Actor, ApprovalId, SlackUserId};
 use crate::events::{
-    CommandRequest, DecisionRequest, DirectoryChange, Event, PressRequest, ReplyTo,
+    CommandRequest, DecisionRequest, DirectoryChange, Event, PressRequest, ReasonRequest, ReplyTo,
 };
 use slack_morphism::prelude::*;
 
@@ -41,10 +42,14 @@ pub fn command(ev: &SlackCommandEvent) -> Result<Event, BadPayload> {
     }))
 }
 
-/// A button click → a decision event. Other interaction types are not used.
+/// A button click → a decision event (a Reject first asks why); the reason
+/// dialog's submission → the decision with its reason. Other interaction types are
+/// not used.
 pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPayload> {
-    let SlackInteractionEvent::BlockActions(click) = ev else {
-        return Ok(None);
+    let click = match ev {
+        SlackInteractionEvent::BlockActions(click) => click,
+        SlackInteractionEvent::ViewSubmission(submission) => return reason_given(submission),
+        _ => return Ok(None),
     };
     let user = click
         .user
@@ -82,13 +87,19 @@ pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPaylo
         }
         _ => None,
     };
-    let reply = click
-        .response_url
-        .as_ref()
-        .map(|url| ReplyTo::SlackResponseUrl {
+    let presser = slack_actor(user.id.as_ref())?;
+    let reply = match (&click.response_url, &click.container) {
+        (Some(url), _) => Some(ReplyTo::SlackResponseUrl {
             url: url.0.to_string(),
             channel: channel.clone().unwrap_or_default(),
-        });
+        }),
+        // OpsMate's only view with buttons is the Home tab.
+        (None, SlackInteractionActionContainer::View(_)) => match &presser {
+            Actor::Slack { user, .. } => Some(ReplyTo::SlackHome { user: user.clone() }),
+            _ => None,
+        },
+        (None, _) => None,
+    };
     let (verb, rest) = action_id
         .split_once(':')
         .ok_or_else(|| bad(format!("unknown action {action_id:?}")))?;
@@ -97,7 +108,7 @@ pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPaylo
         return Ok(Some(Event::Press(PressRequest {
             action,
             value,
-            presser: slack_actor(user.id.as_ref())?,
+            presser,
             reply,
             message,
         })));
@@ -108,12 +119,60 @@ pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPaylo
         return Err(bad("button value and action id disagree"));
     }
     let approval = ApprovalId::parse(value).map_err(|e| bad(e.to_string()))?;
+    if verdict == Verdict::Reject {
+        return Ok(Some(Event::AskReason(ReasonRequest {
+            approval,
+            decider: presser,
+            verdict,
+            trigger_id: click.trigger_id.to_string(),
+            reply,
+            message,
+        })));
+    }
     Ok(Some(Event::Decision(DecisionRequest {
         approval,
-        decider: slack_actor(user.id.as_ref())?,
+        decider: presser,
         verdict,
         reply,
         message,
+        note: None,
+    })))
+}
+
+/// The reason dialog submitted: the Reject it was opened for, with the reason.
+fn reason_given(
+    submission: &SlackInteractionViewSubmissionEvent,
+) -> Result<Option<Event>, BadPayload> {
+    let SlackView::Modal(modal) = &submission.view.view else {
+        return Ok(None);
+    };
+    if modal.callback_id.as_ref().map(|c| c.as_ref()) != Some(reason::CALLBACK_ID) {
+        return Ok(None);
+    }
+    let carried = modal
+        .private_metadata
+        .as_deref()
+        .ok_or_else(|| bad("reason dialog without its metadata"))
+        .and_then(|m| {
+            reason::carried(m).map_err(|e| bad(format!("reason dialog metadata: {e}")))
+        })?;
+    let typed = submission
+        .view
+        .state_params
+        .state
+        .as_ref()
+        .and_then(|s| s.values.get(&SlackBlockId::new(reason::BLOCK_ID.into())))
+        .and_then(|b| b.get(&SlackActionId::new(reason::ACTION_ID.into())))
+        .and_then(|v| v.value.as_deref())
+        .unwrap_or_default();
+    let note = decision_note(typed).map_err(bad)?;
+    Ok(Some(Event::Decision(DecisionRequest {
+        approval: carried.approval,
+        decider: slack_actor(submission.user.id.as_ref())?,
+        verdict: Verdict::Reject,
+        reply: carried.reply,
+        message: carried.message,
+        note,
     })))
 }
 
@@ -144,12 +203,20 @@ pub fn is_press_action(action: &str) -> bool {
     })
 }
 
-/// An Events API callback → a directory change for `team_join` and `user_change`;
-/// other events are acknowledged and ignored.
+/// An Events API callback → a directory change for `team_join` and `user_change`,
+/// a Home tab to draw for `app_home_opened`; other events are acknowledged and
+/// ignored.
 pub fn push(callback: &SlackPushEventCallback) -> Option<Event> {
     let (user, event) = match &callback.event {
         SlackEventCallbackBody::TeamJoin(e) => (&e.user, "team_join"),
         SlackEventCallbackBody::UserChange(e) => (&e.user, "user_change"),
+        SlackEventCallbackBody::AppHomeOpened(e)
+            if e.tab.as_deref().unwrap_or("home") == "home" =>
+        {
+            return SlackUserId::parse(e.user.as_ref())
+                .ok()
+                .map(Event::HomeOpened);
+        }
         _ => return None,
     };
     let mut member = super::members::from_slack(user, event)?;

@@ -14,6 +14,11 @@ fn renderer() -> &'static SlackRenderer {
     RENDERER.get_or_init(SlackRenderer::new)
 }
 
+/// A message's `chat.postMessage` payloads (`{"text", "blocks"}`), one per page.
+pub fn render(msg: &ChatMessage) -> anyhow::Result<Vec<Value>> {
+    renderer().render(msg)
+}
+
 fn slack(channel: &str) -> Destination {
     Destination {
         platform: Platform::Slack,

@@ -140,6 +140,7 @@ impl TelegramIntake {
                     verdict,
                     reply,
                     message: posted,
+                    note: None,
                 }))
             }
             _ => None,

@@ -12,6 +12,7 @@
 //! - [`run`] is the daily job, the chat commands and Keep access;
 //! - [`store`] holds its SQL; [`cli`] is `opsmate access scan`.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod details;

@@ -30,6 +30,7 @@ pub const PLUG: Plug = Plug {
     kinds: super::kinds::KINDS,
     cli: super::cli::CLI,
     off: run::off,
+    api: super::api::API,
 };
 
 const NAME: &str = "access_guard";

@@ -184,7 +184,7 @@ pub async fn refresh_for(ctx: &Context, ids: &[ApprovalId]) -> anyhow::Result<()
                 &g,
                 params.user.as_str(),
                 p.decided_by.as_deref().unwrap_or("unknown"),
-                None,
+                p.decision_note.clone(),
                 Some(&p.id),
                 at,
             )
@@ -306,7 +306,11 @@ pub async fn keep(
         crate::chat::slack::groups::resolve(ctx, from, &[ActionKind::REVOKE_ACCESS]).await;
     let now = ctx.clock.now();
     match waiting {
-        Some(p) => match ctx.gate.decide(&p.id, &decider, Verdict::Reject).await {
+        Some(p) => match ctx
+            .gate
+            .decide_noted(&p.id, &decider, Verdict::Reject, reason.clone())
+            .await
+        {
             Ok(Decided::Rejected(p)) => {
                 record_keep(ctx, g, user, &from.key(), reason, Some(&p.id), now).await?;
                 refresh_for(ctx, std::slice::from_ref(&p.id)).await?;

@@ -12,6 +12,7 @@
 //! - [`price`] is the price table.
 
 pub mod actions;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod detect;

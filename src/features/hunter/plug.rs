@@ -35,6 +35,7 @@ pub const PLUG: Plug = Plug {
             "Add a [hunter] section to the configuration to turn it on (see the README). `opsmate zombies` on the command line works without it.",
         )
     },
+    api: super::api::API,
 };
 
 const NAME: &str = "zombie_hunter";

@@ -88,6 +88,11 @@ pub async fn on_demand(
                 telegram_chat: Some(*chat_id),
             }
         }
+        // Commands are not typed on the Home tab; its report goes where reports go.
+        ReplyTo::SlackHome { .. } => Destinations {
+            slack_channel: ctx.config.slack.alert_channel.clone(),
+            telegram_chat: None,
+        },
     };
     let stored = report::propose(ctx, &result).await?;
     report::post(ctx, &stored, &to).await?;

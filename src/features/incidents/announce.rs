@@ -7,8 +7,9 @@ use super::escalate::queue;
 use super::message::{self, View};
 use super::remediate;
 use super::store::{self, Incident};
+use crate::chat::answers::local;
 use crate::chat::destinations::{Destinations, rewrite_tagged};
-use crate::chat::message::ChatMessage;
+use crate::chat::message::{ChatMessage, Part, Press};
 use crate::dispatch::Context;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +97,59 @@ impl Incidents {
             out.push(self.render(ctx, incident).await?);
         }
         Ok(out)
+    }
+
+    /// The overview's section: one line per open incident, with Ack for those
+    /// nobody has acknowledged yet.
+    pub async fn overview(&self, ctx: &Context) -> anyhow::Result<ChatMessage> {
+        let open = ctx.store.call(|c| store::open_all(c)).await?;
+        if open.is_empty() {
+            return Ok(ChatMessage::text(
+                "🚨 Open incidents: none",
+                "Every check that alerted has recovered.",
+            ));
+        }
+        let now = ctx.clock.now();
+        let lines: Vec<String> = open
+            .iter()
+            .map(|i| {
+                let mut line = format!(
+                    "• #{} {} ({}) since {}: {}",
+                    i.id,
+                    i.check,
+                    i.severity,
+                    local(i.opened_at, self.tz),
+                    i.summary
+                );
+                if let Some(by) = &i.acked_by {
+                    line.push_str(&format!("; acked by {by}"));
+                }
+                if i.is_muted(now) {
+                    line.push_str("; muted");
+                }
+                line
+            })
+            .collect();
+        let acks: Vec<Press> = open
+            .iter()
+            .filter(|i| i.acked_by.is_none())
+            .map(|i| {
+                Press::new(
+                    format!("👋 Ack #{} {}", i.id, i.check),
+                    message::ACK,
+                    i.id.to_string(),
+                )
+            })
+            .collect();
+        let mut parts = vec![Part::Text(lines.join("\n"))];
+        if !acks.is_empty() {
+            parts.push(Part::Presses(acks));
+        }
+        Ok(ChatMessage {
+            title: format!("🚨 Open incidents: {}", open.len()),
+            parts,
+            footer: None,
+        })
     }
 }
 

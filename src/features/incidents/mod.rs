@@ -13,6 +13,7 @@
 //! - [`store`] holds its SQL; [`config`] its section; [`plug`] plugs it in.
 
 pub mod announce;
+pub mod api;
 pub mod auto;
 pub mod config;
 pub mod escalate;

@@ -33,6 +33,7 @@ pub const PLUG: Plug = Plug {
             "Add an [incidents] section (and an [observatory] section with checks) to the configuration to turn them on (see the README).",
         )
     },
+    api: super::api::API,
 };
 
 const NAME: &str = "incidents";
@@ -113,6 +114,13 @@ impl Feature for IncidentsFeature {
         call: PressCall<'a>,
     ) -> BoxFuture<'a, anyhow::Result<PressAnswer>> {
         Box::pin(self.0.on_press(ctx, call))
+    }
+
+    fn overview<'a>(
+        &'a self,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, anyhow::Result<Option<ChatMessage>>> {
+        Box::pin(async move { self.0.overview(ctx).await.map(Some) })
     }
 
     /// A remediation moved on: its incident's message shows it.

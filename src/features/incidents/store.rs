@@ -99,6 +99,15 @@ pub fn open_all(c: &Connection) -> anyhow::Result<Vec<Incident>> {
     many(c, "WHERE resolved_at IS NULL ORDER BY opened_at, id", [])
 }
 
+/// The `n` incidents resolved last, newest first.
+pub fn recently_resolved(c: &Connection, n: usize) -> anyhow::Result<Vec<Incident>> {
+    many(
+        c,
+        "WHERE resolved_at IS NOT NULL ORDER BY resolved_at DESC, id DESC LIMIT ?1",
+        [n as i64],
+    )
+}
+
 /// Incidents whose message has not been posted yet.
 pub fn unannounced(c: &Connection) -> anyhow::Result<Vec<Incident>> {
     many(c, "WHERE announced = 0 ORDER BY id", [])

@@ -11,6 +11,7 @@
 //! - [`store`] holds its SQL; [`cli`] is `opsmate health` and `opsmate digest`.
 
 pub mod alerts;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod detect;

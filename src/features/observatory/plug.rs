@@ -29,6 +29,7 @@ pub const PLUG: Plug = Plug {
             "Add an [observatory] section with [[observatory.checks]] to the configuration to turn it on (see the README).",
         )
     },
+    api: super::api::API,
 };
 
 const NAME: &str = "observatory";
@@ -151,6 +152,13 @@ impl Feature for Observatory {
                 digest.message
             }])
         })
+    }
+
+    fn overview<'a>(
+        &'a self,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, anyhow::Result<Option<ChatMessage>>> {
+        Box::pin(async move { report::health(ctx, self).await.map(Some) })
     }
 
     fn spawn(

@@ -17,6 +17,7 @@
 //!   the CLI; [`plug`] plugs it in.
 
 pub mod announce;
+pub mod api;
 pub mod argocd;
 pub mod candidate;
 pub mod cli;

@@ -30,6 +30,7 @@ pub const PLUG: Plug = Plug {
             "Add a [rollback] section with argocd_url and [[rollback.apps]], and set ARGOCD_TOKEN, to turn it on (see the README).",
         )
     },
+    api: super::api::API,
 };
 
 const NAME: &str = "rollback";

@@ -11,6 +11,7 @@
 //! - [`price`] is the instance price table.
 
 pub mod actions;
+pub mod api;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::page::{Page, PageQuery};
 use super::{ApiError, ApiState};
-use crate::approvals::{Decided, DecisionError, Proposal, ProposalState, Verdict};
+use crate::approvals::{Decided, DecisionError, Proposal, ProposalState, Verdict, decision_note};
 use crate::domain::{Actor, ApprovalId};
 use crate::executor::Hint;
 use crate::web::tokens::Scope;
@@ -67,6 +67,9 @@ pub async fn one(
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     verdict: ApiVerdict,
+    /// Why, recorded with the decision (at most [`crate::approvals::MAX_NOTE_CHARS`] characters).
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -76,7 +79,8 @@ enum ApiVerdict {
     Reject,
 }
 
-/// `POST /api/v1/approvals/{id}/decision` with `{"verdict": "approve" | "reject"}`.
+/// `POST /api/v1/approvals/{id}/decision` with `{"verdict": "approve" | "reject"}`
+/// and optionally `"reason"`.
 /// The decision is the token owner's, recorded with the token's name; an approval
 /// is handed to the executor and the answer comes back before the action ends.
 pub async fn decide(
@@ -107,7 +111,12 @@ pub async fn decide(
         ApiVerdict::Approve => Verdict::Approve,
         ApiVerdict::Reject => Verdict::Reject,
     };
-    match s.ctx.gate.decide(&id, &decider, verdict).await {
+    let note = match body.reason.as_deref().map(decision_note) {
+        None => None,
+        Some(Ok(note)) => note,
+        Some(Err(e)) => return Err(ApiError::bad_request(e)),
+    };
+    match s.ctx.gate.decide_noted(&id, &decider, verdict, note).await {
         Ok(Decided::Approved(p)) => {
             // The executor runs it and rewrites its chat messages when it ends.
             s.ctx.executor.submit(p.id.clone(), Hint::default());

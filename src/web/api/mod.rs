@@ -1,5 +1,7 @@
-//! The REST API, `/api/v1/`: approvals (list, get, decide) and the audit log (list,
-//! verify), as JSON with cursor pagination.
+//! The REST API, `/api/v1/`: approvals (list, get, decide), the audit log (list,
+//! verify) and each feature's resources (findings, watchman, access, health,
+//! incidents, rollbacks), as JSON with cursor pagination, described at
+//! `/api/v1/openapi.json`.
 //!
 //! Every request carries `Authorization: Bearer <token>` (see [`super::tokens`]).
 //! A `read` token may look; a `decide` token may also decide proposals, as its owner,
@@ -9,7 +11,9 @@ mod approvals;
 mod audit;
 mod auth;
 mod error;
+pub mod openapi;
 mod page;
+pub mod resources;
 
 pub use auth::Limiter;
 pub use error::ApiError;
@@ -35,5 +39,7 @@ pub fn routes(ctx: Context) -> Router {
         .route("/api/v1/approvals/{id}/decision", post(approvals::decide))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/{resource}", get(resources::read))
         .with_state(ApiState { ctx, limiter })
 }

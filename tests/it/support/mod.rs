@@ -20,6 +20,7 @@ pub mod observatory;
 pub mod rollback;
 pub mod slack;
 pub mod slack_requests;
+pub mod slack_view_requests;
 pub mod telegram_updates;
 pub mod watchman;
 

@@ -276,6 +276,50 @@ impl SlackHarness {
         gate.get(&p.id).await.unwrap().unwrap()
     }
 
+    /// Posts an interactivity payload, signed.
+    pub async fn interact(&self, payload: &Value) -> reqwest::Response {
+        let body = slack_requests::interactivity_body(payload);
+        self.post_signed(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            &body,
+            0,
+        )
+        .await
+    }
+
+    /// Presses Reject on `p` as `user`, waits for the reason dialog OpsMate opens,
+    /// and submits it with `reason`. Returns the dialog as opened.
+    pub async fn reject_with_reason(
+        &self,
+        user: &str,
+        p: &Proposal,
+        reply: &str,
+        reason: &str,
+    ) -> Value {
+        let before = self.fake.calls_to("views.open").len();
+        assert_eq!(self.click(user, "reject", p, reply).await.status(), 200);
+        let opened = self.wait_calls("views.open", before + 1).await;
+        let view = opened[before].body["view"].clone();
+        self.submit_reason(user, &view, reason).await;
+        view
+    }
+
+    /// Submits the reason dialog `view` as `user` with `reason` typed in.
+    pub async fn submit_reason(&self, user: &str, view: &Value, reason: &str) {
+        use opsmate::chat::slack::reason::{ACTION_ID, BLOCK_ID};
+        let payload = super::slack_view_requests::view_submission_payload(
+            user, view, BLOCK_ID, ACTION_ID, reason,
+        );
+        let answer = self.interact(&payload).await;
+        assert_eq!(answer.status(), 200, "a submission closes the dialog");
+        assert_eq!(
+            answer.text().await.unwrap(),
+            "",
+            "an empty answer closes it"
+        );
+    }
+
     /// Waits until the fake has received `n` calls of `method`, and returns them. The
     /// bound is generous: posts pass the client's one-a-second throttle, and a loaded
     /// CI machine is slow; a passing test returns as soon as the calls are there.

@@ -420,6 +420,7 @@ mod tests {
             finished_at: None,
             outcome: None,
             posted: None,
+            decision_note: None,
         }
     }
 
