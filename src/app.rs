@@ -84,6 +84,8 @@ pub struct App {
     receiver: EventReceiver,
     scheduler: Scheduler,
     sender: Sender,
+    /// The web console's state (its routes are always served; they say when it is off).
+    console: crate::web::console::ConsoleState,
     /// Slack's HTTP endpoints, when `slack.mode = "http"` and the signing secret is set.
     slack_door: Option<Arc<SlackDoor>>,
     /// Slack's Socket Mode connection parameters, when `slack.mode = "socket"`.
@@ -249,7 +251,9 @@ impl App {
             features,
             commands,
         };
+        let console = crate::web::console::ConsoleState::new(ctx.clone()).await?;
         let app = Self {
+            console,
             ctx,
             queue,
             receiver,
@@ -317,6 +321,7 @@ impl App {
             .collect();
         doors.extend(self.telegram_door.clone().map(telegram::door::routes));
         doors.push(crate::web::api::routes(self.ctx.clone()));
+        doors.push(crate::web::console::routes(self.console.clone()));
         http::router(
             HttpState {
                 store: self.ctx.store.clone(),
@@ -338,6 +343,12 @@ impl App {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let router = self.router();
+        let closing = self.console.closing.clone();
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            closing.cancel();
+        });
         let Self {
             ctx,
             queue,
@@ -345,6 +356,7 @@ impl App {
             scheduler,
             sender,
             slack_door: _,
+            console: _,
             slack_socket,
             telegram_door,
             telegram,

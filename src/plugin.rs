@@ -55,6 +55,21 @@ pub struct Plug {
     pub off: fn() -> ChatMessage,
     /// What it shows through the REST API, read-only, as `GET /api/v1/<name>`.
     pub api: &'static [ApiResource],
+    /// Its pages in the web console, as `GET /<path>`.
+    pub pages: &'static [ConsolePage],
+}
+
+/// A page of a feature in the web console. The core draws the frame (navigation,
+/// sign-in, live updates) and fills `template` with what `data` reads.
+pub struct ConsolePage {
+    pub path: &'static str,
+    /// In the navigation and the page's title.
+    pub title: &'static str,
+    /// A minijinja template that extends `layout.html` (kept in the feature's
+    /// folder, included at build time).
+    pub template: &'static str,
+    /// What the template is filled with. Only called while the feature is on.
+    pub data: for<'a> fn(&'a Context) -> BoxFuture<'a, anyhow::Result<serde_json::Value>>,
 }
 
 /// A read-only REST resource of a feature: `GET /api/v1/<name>`, described in the

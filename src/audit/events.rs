@@ -94,6 +94,14 @@ pub const TOKEN_REVOKED: &str = "token.revoked";
 /// A request with a token was refused for its scope (details say what it asked).
 pub const TOKEN_REFUSED: &str = "token.refused";
 
+// The web console.
+pub const WEB_SIGNED_IN: &str = "web.signed_in";
+/// Slack confirmed who they are, but they are not on the console's list.
+pub const WEB_SIGNIN_REFUSED: &str = "web.signin_refused";
+pub const WEB_SIGNED_OUT: &str = "web.signed_out";
+/// A console POST without a valid CSRF token.
+pub const WEB_CSRF_REFUSED: &str = "web.csrf_refused";
+
 /// The event that records how an execution ended.
 pub fn action_finished(state: ProposalState) -> &'static str {
     match state {

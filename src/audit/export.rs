@@ -11,6 +11,20 @@ pub enum ExportFormat {
     Csv,
 }
 
+/// A row as its CSV fields, in [`super::COLUMNS`]' order.
+pub fn csv_record(row: AuditRecord) -> [String; 8] {
+    [
+        row.seq.to_string(),
+        row.at,
+        row.actor,
+        row.event,
+        row.subject,
+        row.details.to_string(),
+        row.prev_hash,
+        row.hash,
+    ]
+}
+
 /// Streams every row, oldest first. Returns the number of rows written.
 pub fn export(conn: &Connection, format: ExportFormat, out: impl Write) -> anyhow::Result<u64> {
     let mut count = 0u64;
@@ -29,16 +43,7 @@ pub fn export(conn: &Connection, format: ExportFormat, out: impl Write) -> anyho
             let mut w = csv::Writer::from_writer(out);
             w.write_record(super::COLUMNS)?;
             for_each(conn, |row: AuditRecord| {
-                w.write_record([
-                    row.seq.to_string(),
-                    row.at,
-                    row.actor,
-                    row.event,
-                    row.subject,
-                    row.details.to_string(),
-                    row.prev_hash,
-                    row.hash,
-                ])?;
+                w.write_record(csv_record(row))?;
                 count += 1;
                 Ok(())
             })?;

@@ -167,33 +167,54 @@ pub fn page(
     before: Option<i64>,
     limit: usize,
 ) -> anyhow::Result<Vec<AuditRecord>> {
-    let (event, prefix) = match filter.event.as_deref() {
-        Some(e) if e.ends_with('.') => (None, Some(format!("{e}%"))),
-        Some(e) => (Some(e.to_owned()), None),
-        None => (None, None),
-    };
-    let stamp =
-        |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
-    query(
-        conn,
-        select_rows!(
-            "WHERE (?1 IS NULL OR seq < ?1) AND (?2 IS NULL OR event = ?2)
-               AND (?3 IS NULL OR event LIKE ?3) AND (?4 IS NULL OR actor = ?4)
-               AND (?5 IS NULL OR subject = ?5) AND (?6 IS NULL OR at >= ?6)
-               AND (?7 IS NULL OR at < ?7)
-             ORDER BY seq DESC LIMIT ?8"
-        ),
-        params![
-            before,
-            event,
-            prefix,
-            filter.actor,
-            filter.subject,
-            stamp(filter.since),
-            stamp(filter.until),
-            limit as i64
-        ],
-    )
+    // Only the conditions given are in the statement, so SQLite can pick the index
+    // of the narrowest one (`audit_by_event`, `_by_actor`, `_by_subject`) instead of
+    // walking the whole log for a rare value.
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    let text = |v: &str| rusqlite::types::Value::Text(v.to_owned());
+    if let Some(b) = before {
+        clauses.push("seq < ?");
+        values.push(rusqlite::types::Value::Integer(b));
+    }
+    match filter.event.as_deref() {
+        Some(e) if e.ends_with('.') => {
+            // A prefix as a range, which the event index answers.
+            clauses.push("event >= ? AND event < ?");
+            values.push(text(e));
+            values.push(text(&format!("{}/", &e[..e.len() - 1])));
+        }
+        Some(e) => {
+            clauses.push("event = ?");
+            values.push(text(e));
+        }
+        None => {}
+    }
+    if let Some(a) = &filter.actor {
+        clauses.push("actor = ?");
+        values.push(text(a));
+    }
+    if let Some(subject) = &filter.subject {
+        clauses.push("subject = ?");
+        values.push(text(subject));
+    }
+    let stamp = |t: DateTime<Utc>| text(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
+    if let Some(t) = filter.since {
+        clauses.push("at >= ?");
+        values.push(stamp(t));
+    }
+    if let Some(t) = filter.until {
+        clauses.push("at < ?");
+        values.push(stamp(t));
+    }
+    let mut sql = select_rows!("").to_owned();
+    if !clauses.is_empty() {
+        sql.push_str("WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(" ORDER BY seq DESC LIMIT ?");
+    values.push(rusqlite::types::Value::Integer(limit as i64));
+    query(conn, &sql, rusqlite::params_from_iter(values))
 }
 
 /// Calls `each` for every row in order, without loading the whole log into memory.

@@ -47,6 +47,7 @@ pub struct Config {
     pub github: GithubConfig,
     pub linear: LinearConfig,
     pub api: ApiConfig,
+    pub web: WebConfig,
     /// The features' sections (`[hunter]`, `[watchman]`, …), each checked against
     /// its feature's type; an absent section means the feature is off.
     #[serde(flatten)]
@@ -70,6 +71,7 @@ impl Default for Config {
             github: GithubConfig::default(),
             linear: LinearConfig::default(),
             api: ApiConfig::default(),
+            web: WebConfig::default(),
             sections: Sections::default(),
         }
     }
@@ -539,6 +541,63 @@ impl Default for ApiConfig {
     }
 }
 
+/// The web console: who may sign in with Slack, and where it is reached.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Slack members who may look. With `allowed_groups`: when both are empty, every
+    /// approver named under `[approvals]` may look.
+    pub allowed_users: Vec<SlackUserId>,
+    /// Slack user groups whose members may look.
+    pub allowed_groups: Vec<SlackGroupId>,
+    /// Without Slack sign-in (no `SLACK_CLIENT_ID`/`SLACK_CLIENT_SECRET`), serve the
+    /// console read-only to anyone, for trying it out. Refused unless `http.listen`
+    /// is a loopback address.
+    pub local_admin: bool,
+    /// The address people open, for Slack's redirect back
+    /// (`https://opsmate.example.com`). Default: `http://` + `http.listen`. Over
+    /// https the session cookie is `Secure`.
+    pub public_url: Option<String>,
+    /// How long a sign-in lasts. 5 min to 30 days.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Slack's OpenID Connect authorization page. Default: the one beside
+    /// `slack.api_url` (`https://slack.com/openid/connect/authorize`).
+    pub authorize_url: Option<String>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            allowed_users: Vec::new(),
+            allowed_groups: Vec::new(),
+            local_admin: false,
+            public_url: None,
+            session_ttl: Duration::from_secs(12 * 3600),
+            authorize_url: None,
+        }
+    }
+}
+
+impl WebConfig {
+    /// Slack's authorization page: `authorize_url`, else the one beside `api_url`.
+    pub fn authorize_url(&self, api_url: &str) -> String {
+        self.authorize_url.clone().unwrap_or_else(|| {
+            let base = api_url.trim_end_matches('/');
+            let base = base.strip_suffix("/api").unwrap_or(base);
+            format!("{base}/openid/connect/authorize")
+        })
+    }
+
+    /// Where the console is reached, without a trailing slash.
+    pub fn base_url(&self, listen: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{listen}"),
+        }
+    }
+}
+
 impl Config {
     /// The core's jobs, with their default cron.
     pub const CORE_JOBS: [(JobKind, &'static str); 2] = [
@@ -661,6 +720,31 @@ impl Config {
         }
         check_url("github.api_url", &self.github.api_url)?;
         check_url("linear.api_url", &self.linear.api_url)?;
+        if !(Duration::from_secs(300)..=Duration::from_secs(30 * 86_400))
+            .contains(&self.web.session_ttl)
+        {
+            return Err((
+                "web.session_ttl".into(),
+                "must be between 5m and 30d".into(),
+            ));
+        }
+        if self.web.local_admin && !self.http.listen.ip().is_loopback() {
+            return Err((
+                "web.local_admin".into(),
+                format!(
+                    "only works on a loopback address, and http.listen is {}",
+                    self.http.listen
+                ),
+            ));
+        }
+        if let Some(url) = &self.web.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err((
+                "web.public_url".into(),
+                "must start with https:// or http://".into(),
+            ));
+        }
         if !(1..=100_000).contains(&self.api.requests_per_minute) {
             return Err((
                 "api.requests_per_minute".into(),

@@ -51,6 +51,9 @@ pub struct Secrets {
     pub telegram_webhook_secret: Option<Secret>,
     pub github_token: Option<Secret>,
     pub linear_api_key: Option<Secret>,
+    /// Sign in with Slack (the web console): the app's OAuth client id and secret.
+    pub slack_client_id: Option<Secret>,
+    pub slack_client_secret: Option<Secret>,
     /// Every other variable of the environment, for secrets the configuration names
     /// by variable (a remediation's header, a pager's routing key, SMTP credentials).
     pub named: BTreeMap<String, Secret>,
@@ -73,6 +76,8 @@ impl Secrets {
             telegram_webhook_secret: get("TELEGRAM_WEBHOOK_SECRET"),
             github_token: get("GITHUB_TOKEN"),
             linear_api_key: get("LINEAR_API_KEY"),
+            slack_client_id: get("SLACK_CLIENT_ID"),
+            slack_client_secret: get("SLACK_CLIENT_SECRET"),
             named: env
                 .iter()
                 .filter(|(k, v)| !SECRET_VARS.contains(&k.as_str()) && !v.trim().is_empty())

@@ -80,6 +80,7 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
         telegram_status(config, secrets),
     ];
     out.extend(ALL.iter().map(|plug| (plug.status)(config, secrets)));
+    out.push(crate::web::console::status(config, secrets));
     out.push(FeatureStatus {
         name: "aws",
         on: true,

@@ -7,6 +7,8 @@ mod api_resources;
 mod aws_proxy;
 mod aws_smoke;
 mod cli;
+mod console;
+mod console_browser;
 mod executor;
 mod gate;
 mod guard_cli;

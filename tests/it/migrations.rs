@@ -60,7 +60,9 @@ fn migrations_apply_to_an_empty_database() {
             "tagged_messages",
             "telegram_updates_seen",
             "watchman_holds",
-            "watchman_notices"
+            "watchman_notices",
+            "web_keys",
+            "web_sessions"
         ]
     );
     // Applying again is a no-op.

@@ -16,7 +16,7 @@ pub const API: &[ApiResource] = &[ApiResource {
     read,
 }];
 
-fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
+pub(super) fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
     Box::pin(async move {
         let grace_days = ctx
             .features

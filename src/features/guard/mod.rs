@@ -21,6 +21,7 @@ pub mod directories;
 pub mod identity;
 pub mod kinds;
 pub mod messages;
+pub mod page;
 pub mod plug;
 pub mod revoke;
 pub mod run;

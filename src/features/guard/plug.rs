@@ -31,6 +31,7 @@ pub const PLUG: Plug = Plug {
     cli: super::cli::CLI,
     off: run::off,
     api: super::api::API,
+    pages: super::page::PAGES,
 };
 
 const NAME: &str = "access_guard";

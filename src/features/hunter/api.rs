@@ -5,16 +5,17 @@ use crate::approvals::BoxFuture;
 use crate::clock::from_millis;
 use crate::dispatch::Context;
 use crate::plugin::ApiResource;
+use chrono::Datelike;
 use serde_json::{Value, json};
 
 pub const API: &[ApiResource] = &[ApiResource {
     name: "findings",
-    summary: "Idle EBS volumes, old snapshots and unassociated Elastic IPs still idle, with their monthly cost and when they were first seen, costliest first.",
+    summary: "Idle EBS volumes, old snapshots and unassociated Elastic IPs still idle, with their monthly cost and when they were first seen, costliest first; and this month's deletions and their savings.",
     schema,
     read,
 }];
 
-fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
+pub(super) fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
     Box::pin(async move {
         let findings = ctx
             .store
@@ -41,25 +42,63 @@ fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
             .await?;
-        let total: f64 = findings
-            .iter()
-            .filter_map(|f| f["monthly_cost_usd"].as_f64())
-            .sum();
+        let w = waste(ctx).await?;
         Ok(json!({
-            "count": findings.len(),
-            "monthly_cost_usd": (total * 100.0).round() / 100.0,
+            "count": w.count,
+            "monthly_cost_usd": w.monthly_cost_usd,
+            "deleted_this_month": w.deleted_this_month,
+            "saved_this_month_usd": w.saved_this_month_usd,
             "findings": findings,
         }))
     })
 }
 
+/// The waste the last scans left standing, and this month's deletions.
+pub struct Waste {
+    pub count: i64,
+    pub monthly_cost_usd: f64,
+    pub deleted_this_month: usize,
+    pub saved_this_month_usd: f64,
+}
+
+/// Reads [`Waste`] (the month in UTC).
+pub async fn waste(ctx: &Context) -> anyhow::Result<Waste> {
+    let now = ctx.clock.now();
+    let month = now
+        .date_naive()
+        .with_day(1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    ctx.store
+        .call(move |c| {
+            let (count, cost): (i64, f64) = c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(monthly_cost_usd), 0) FROM hunter_findings
+                 WHERE resolved_at IS NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let (_, _, deleted, saved) = super::plug::numbers(c, month, now)?;
+            let cents = |v: f64| (v * 100.0).round() / 100.0;
+            Ok(Waste {
+                count,
+                monthly_cost_usd: cents(cost),
+                deleted_this_month: deleted,
+                saved_this_month_usd: cents(saved),
+            })
+        })
+        .await
+}
+
 fn schema() -> Value {
     json!({
         "type": "object",
-        "required": ["count", "monthly_cost_usd", "findings"],
+        "required": ["count", "monthly_cost_usd", "deleted_this_month", "saved_this_month_usd", "findings"],
         "properties": {
             "count": {"type": "integer", "minimum": 0},
             "monthly_cost_usd": {"type": "number", "minimum": 0},
+            "deleted_this_month": {"type": "integer", "minimum": 0},
+            "saved_this_month_usd": {"type": "number", "minimum": 0},
             "findings": {"type": "array", "items": {
                 "type": "object",
                 "required": ["account", "region", "kind", "resource_id", "first_seen", "last_seen", "monthly_cost_usd"],

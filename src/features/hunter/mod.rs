@@ -19,6 +19,7 @@ pub mod detect;
 pub mod findings;
 pub mod hunt;
 pub mod kinds;
+pub mod page;
 pub mod plug;
 pub mod price;
 pub mod report;

@@ -36,6 +36,7 @@ pub const PLUG: Plug = Plug {
         )
     },
     api: super::api::API,
+    pages: super::page::PAGES,
 };
 
 const NAME: &str = "zombie_hunter";
@@ -102,6 +103,25 @@ impl Feature for Hunter {
         Box::pin(async move { report::refresh_for(ctx, ids).await.map(|_| ()) })
     }
 
+    fn overview<'a>(
+        &'a self,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, anyhow::Result<Option<ChatMessage>>> {
+        Box::pin(async move {
+            let w = super::api::waste(ctx).await?;
+            Ok(Some(ChatMessage::text(
+                format!(
+                    "🧟 Zombie Hunter: ${:.2}/month of waste",
+                    w.monthly_cost_usd
+                ),
+                format!(
+                    "{} idle resource(s) as of the last scan. Deleted this month: {}, saving ${:.2}/month.",
+                    w.count, w.deleted_this_month, w.saved_this_month_usd
+                ),
+            )))
+        })
+    }
+
     fn digest<'a>(
         &'a self,
         ctx: &'a Context,
@@ -127,7 +147,7 @@ impl Feature for Hunter {
 
 /// Found, their monthly waste, deleted, and the monthly savings of those deleted, in
 /// `[start, end)`.
-fn numbers(
+pub(super) fn numbers(
     c: &rusqlite::Connection,
     start: DateTime<Utc>,
     end: DateTime<Utc>,

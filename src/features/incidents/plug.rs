@@ -34,6 +34,7 @@ pub const PLUG: Plug = Plug {
         )
     },
     api: super::api::API,
+    pages: &[],
 };
 
 const NAME: &str = "incidents";

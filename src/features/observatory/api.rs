@@ -15,7 +15,7 @@ pub const API: &[ApiResource] = &[ApiResource {
     read,
 }];
 
-fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
+pub(super) fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
     Box::pin(async move {
         let Some(o) = ctx.features.get::<Observatory>() else {
             anyhow::bail!("Observatory is off");

@@ -17,6 +17,7 @@ pub mod config;
 pub mod detect;
 pub mod digest;
 pub mod listen;
+pub mod page;
 pub mod plug;
 pub mod probes;
 pub mod report;

@@ -30,6 +30,7 @@ pub const PLUG: Plug = Plug {
         )
     },
     api: super::api::API,
+    pages: super::page::PAGES,
 };
 
 const NAME: &str = "observatory";

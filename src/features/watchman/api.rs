@@ -6,7 +6,9 @@ use super::signals::holds;
 use crate::approvals::BoxFuture;
 use crate::audit::{self, Filter};
 use crate::dispatch::Context;
+use crate::domain::ActionKind;
 use crate::plugin::ApiResource;
+use chrono::Datelike;
 use serde_json::{Value, json};
 
 /// History rows returned, newest first.
@@ -14,15 +16,21 @@ const HISTORY: usize = 50;
 
 pub const API: &[ApiResource] = &[ApiResource {
     name: "watchman",
-    summary: "Night Watchman's last decision and its reasons, the hold in force, and its last 50 audited checks, stops and restarts.",
+    summary: "Night Watchman's last decision and its reasons, the hold in force, its last 50 audited checks, stops and restarts, and this month's stops with their estimated savings.",
     schema,
     read,
 }];
 
-fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
+pub(super) fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
     Box::pin(async move {
         let now = ctx.clock.now();
-        let (last, hold, history) = ctx
+        let month = crate::clock::to_millis(
+            now.date_naive()
+                .with_day(1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(now, |t| t.and_utc()),
+        );
+        let (last, hold, history, (nights, saved)) = ctx
             .store
             .call(move |c| {
                 let checked = Filter {
@@ -35,13 +43,22 @@ fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
                     ..Filter::default()
                 };
                 let history = audit::page(c, &all, None, HISTORY)?;
-                Ok((last, holds::active(c, now)?, history))
+                // The nights stopped this month and what they were estimated to save.
+                let savings: (i64, f64) = c.query_row(
+                    "SELECT COUNT(*), COALESCE(SUM(json_extract(params, '$.estimated_savings_usd')), 0)
+                     FROM proposals WHERE kind = ?1 AND state = 'succeeded' AND created_at >= ?2",
+                    rusqlite::params![ActionKind::STOP_INSTANCES.as_str(), month],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                Ok((last, holds::active(c, now)?, history, savings))
             })
             .await?;
         Ok(json!({
             "last_decision": last,
             "hold": hold.map(|h| json!({"until": h.until, "set_by": h.set_by, "reason": h.reason})),
             "history": history,
+            "stops_this_month": nights,
+            "saved_this_month_usd": (saved * 100.0).round() / 100.0,
         }))
     })
 }
@@ -49,8 +66,10 @@ fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
 fn schema() -> Value {
     json!({
         "type": "object",
-        "required": ["last_decision", "hold", "history"],
+        "required": ["last_decision", "hold", "history", "stops_this_month", "saved_this_month_usd"],
         "properties": {
+            "stops_this_month": {"type": "integer", "minimum": 0},
+            "saved_this_month_usd": {"type": "number", "minimum": 0},
             "last_decision": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/AuditRecord"}]},
             "hold": {"oneOf": [{"type": "null"}, {
                 "type": "object",

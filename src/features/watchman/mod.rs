@@ -18,6 +18,7 @@ pub mod config;
 pub mod decide;
 pub mod kinds;
 pub mod messages;
+pub mod page;
 pub mod plug;
 pub mod price;
 pub mod run;

@@ -40,6 +40,7 @@ pub const PLUG: Plug = Plug {
     cli: super::cli::CLI,
     off: run::off,
     api: super::api::API,
+    pages: super::page::PAGES,
 };
 
 const NAME: &str = "night_watchman";

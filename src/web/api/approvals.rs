@@ -6,7 +6,6 @@ use super::page::{Page, PageQuery};
 use super::{ApiError, ApiState};
 use crate::approvals::{Decided, DecisionError, Proposal, ProposalState, Verdict, decision_note};
 use crate::domain::{Actor, ApprovalId};
-use crate::executor::Hint;
 use crate::web::tokens::Scope;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -116,16 +115,13 @@ pub async fn decide(
         Some(Ok(note)) => note,
         Some(Err(e)) => return Err(ApiError::bad_request(e)),
     };
-    match s.ctx.gate.decide_noted(&id, &decider, verdict, note).await {
-        Ok(Decided::Approved(p)) => {
-            // The executor runs it and rewrites its chat messages when it ends.
-            s.ctx.executor.submit(p.id.clone(), Hint::default());
-            Ok((StatusCode::ACCEPTED, Json(json!({"proposal": p}))))
-        }
-        Ok(Decided::Rejected(p)) => {
-            crate::chat::handle::show_outcome(&s.ctx, &p, &Hint::default()).await?;
-            Ok((StatusCode::OK, Json(json!({"proposal": p}))))
-        }
+    let decided = s.ctx.gate.decide_noted(&id, &decider, verdict, note).await;
+    if let Ok(d) = &decided {
+        crate::web::after_decision(&s.ctx, d).await?;
+    }
+    match decided {
+        Ok(Decided::Approved(p)) => Ok((StatusCode::ACCEPTED, Json(json!({"proposal": p})))),
+        Ok(Decided::Rejected(p)) => Ok((StatusCode::OK, Json(json!({"proposal": p})))),
         Ok(Decided::NeedsMoreApprovals {
             proposal,
             have,

@@ -43,7 +43,15 @@ struct Inner {
     members: Vec<Value>,
     /// `response_url` names that accept the request and never answer.
     hung: std::collections::HashSet<String>,
+    /// Sign in with Slack: who the next authorization signs in as, and the codes
+    /// given out (with the nonce and client they were asked for).
+    signing_in: Option<(String, String)>,
+    codes: HashMap<String, (String, String, String, String)>,
 }
+
+/// The OAuth client the fake accepts.
+pub const CLIENT_ID: &str = "1111.2222";
+pub const CLIENT_SECRET: &str = "oidc-client-secret";
 
 /// The ts the fake gives the `n`-th message posted to it (from 1), in the order the
 /// `chat.postMessage` calls arrive.
@@ -69,6 +77,7 @@ impl FakeSlack {
         let app = Router::new()
             .route("/api/{method}", any(web_api))
             .route("/response/{name}", post(response_url))
+            .route("/openid/connect/authorize", axum::routing::get(authorize))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -76,6 +85,12 @@ impl FakeSlack {
             axum::serve(listener, app).await.unwrap();
         });
         Self { addr, inner }
+    }
+
+    /// The person who signs in at the authorization page from now on (as if they
+    /// had been signed in to Slack and pressed Allow).
+    pub fn sign_in_as(&self, user: &str, name: &str) {
+        self.inner.lock().unwrap().signing_in = Some((user.into(), name.into()));
     }
 
     /// Base URL to put in `slack.api_url`.
@@ -170,8 +185,11 @@ async fn web_api(
 ) -> Response {
     let body: Value = if http_method == Method::GET {
         json!(query)
+    } else if let Ok(json) = serde_json::from_slice::<Value>(&body) {
+        json
     } else {
-        serde_json::from_slice(&body).unwrap_or(Value::Null)
+        // A form (openid.connect.token).
+        json!(serde_urlencoded::from_bytes::<HashMap<String, String>>(&body).unwrap_or_default())
     };
     let mut inner = inner.lock().unwrap();
     let mut call = Call {
@@ -236,6 +254,23 @@ async fn web_api(
                         }
                     }
                 }
+                "openid.connect.token" => oidc_token(&mut inner, &body),
+                "openid.connect.userInfo" => {
+                    let token = call.authorization.clone().unwrap_or_default();
+                    let token = token.trim_start_matches("Bearer ");
+                    match token.strip_prefix("xoxp-oidc-") {
+                        Some(user) => axum::Json(json!({
+                            "ok": true, "sub": user, "https://slack.com/user_id": user,
+                            "https://slack.com/team_id": "T0TEAM", "name": format!("{user} name"),
+                            "email": format!("{}@corp.com", user.to_lowercase())
+                        }))
+                        .into_response(),
+                        None => {
+                            call.succeeded = false;
+                            axum::Json(json!({"ok": false, "error": "invalid_auth"})).into_response()
+                        }
+                    }
+                }
                 // Slack answers with the view as stored: the request's view with
                 // its id, team, hash and (empty) state added.
                 "views.open" | "views.publish" => {
@@ -294,4 +329,63 @@ async fn response_url(
         Some(reply) => scripted(reply),
         None => (StatusCode::OK, [("content-type", "text/plain")], "ok").into_response(),
     }
+}
+
+/// Slack's authorization page, for someone already signed in to Slack who presses
+/// Allow: back to `redirect_uri` with a code (or `access_denied` when nobody is set
+/// to sign in).
+async fn authorize(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+    let state = q.get("state").cloned().unwrap_or_default();
+    let ok = q.get("response_type").map(String::as_str) == Some("code")
+        && q.get("scope")
+            .is_some_and(|s| s.split(' ').any(|w| w == "openid"))
+        && q.get("client_id").map(String::as_str) == Some(CLIENT_ID);
+    let to = match (inner.signing_in.clone(), ok) {
+        (Some((user, name)), true) => {
+            let code = format!("code-{}-{}", user, inner.codes.len());
+            let nonce = q.get("nonce").cloned().unwrap_or_default();
+            inner.codes.insert(
+                code.clone(),
+                (nonce, redirect.clone(), user.clone(), name.clone()),
+            );
+            format!("{redirect}?code={code}&state={state}")
+        }
+        _ => format!("{redirect}?error=access_denied&state={state}"),
+    };
+    axum::response::Redirect::to(&to).into_response()
+}
+
+/// `openid.connect.token`: a code given out once, for the right client and
+/// redirect, becomes an access token and an ID token (a JWT whose claims carry the
+/// nonce; the signature part is not checked by OpsMate, which got it over TLS).
+fn oidc_token(inner: &mut Inner, form: &Value) -> Response {
+    let field = |k: &str| form[k].as_str().unwrap_or_default().to_owned();
+    let refuse = |error: &str| axum::Json(json!({"ok": false, "error": error})).into_response();
+    if field("client_id") != CLIENT_ID || field("client_secret") != CLIENT_SECRET {
+        return refuse("invalid_client_id");
+    }
+    let Some((nonce, redirect, user, name)) = inner.codes.remove(&field("code")) else {
+        return refuse("invalid_code");
+    };
+    if field("redirect_uri") != redirect {
+        return refuse("bad_redirect_uri");
+    }
+    use base64::Engine;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let jwt = format!(
+        "{}.{}.{}",
+        b64(json!({"alg": "RS256", "typ": "JWT", "kid": "fake"})),
+        b64(
+            json!({"iss": "https://slack.com", "sub": user, "aud": CLIENT_ID, "nonce": nonce,
+                   "https://slack.com/user_id": user, "https://slack.com/team_id": "T0TEAM", "name": name})
+        ),
+        "c2lnbmF0dXJl"
+    );
+    axum::Json(json!({"ok": true, "access_token": format!("xoxp-oidc-{user}"), "token_type": "Bearer", "id_token": jwt}))
+        .into_response()
 }

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod aws_proxy;
+pub mod browser;
 pub mod fake_argocd;
 pub mod fake_github;
 pub mod fake_github_git;
@@ -23,6 +24,7 @@ pub mod slack_requests;
 pub mod slack_view_requests;
 pub mod telegram_updates;
 pub mod watchman;
+pub mod web_user;
 
 use opsmate::app::{App, AppOptions};
 use opsmate::config::{Config, ConfigSource, Loaded, Secrets};

@@ -33,6 +33,8 @@ pub fn secrets() -> Secrets {
     Secrets {
         slack_bot_token: Some(Secret::new(BOT_TOKEN)),
         slack_signing_secret: Some(Secret::new(SIGNING_SECRET)),
+        slack_client_id: Some(Secret::new(super::fake_slack::CLIENT_ID)),
+        slack_client_secret: Some(Secret::new(super::fake_slack::CLIENT_SECRET)),
         ..Secrets::default()
     }
 }
@@ -58,6 +60,23 @@ impl SlackHarness {
         config
             .approvals
             .set_policy(opsmate::domain::ActionKind::DELETE_VOLUME, policy());
+        Self::start_with(dir, fake, config).await
+    }
+
+    /// [`Self::start`] with only `users` allowed into the web console
+    /// (`web.allowed_users`).
+    pub async fn with_web_users(users: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeSlack::start(vec![]).await;
+        let mut config = config_in(dir.path());
+        config.slack.api_url = fake.api_url();
+        config
+            .approvals
+            .set_policy(ActionKind::DELETE_VOLUME, policy());
+        config.web.allowed_users = users
+            .iter()
+            .map(|u| SlackUserId::parse(u).unwrap())
+            .collect();
         Self::start_with(dir, fake, config).await
     }
 
