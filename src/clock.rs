@@ -56,3 +56,12 @@ pub fn to_millis(t: DateTime<Utc>) -> i64 {
 pub fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
+
+/// The first instant of `t`'s month, in UTC.
+pub fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Datelike;
+    t.date_naive()
+        .with_day(1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(t, |d| d.and_utc())
+}

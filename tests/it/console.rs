@@ -234,14 +234,16 @@ async fn the_audit_page_filters_and_exports_what_it_shows() {
         "newest first"
     );
     // The chain's status appears once walked (in the background).
-    let mut intact = false;
-    for _ in 0..50 {
-        if web.get("/audit").await.body.contains("Chain intact") {
-            intact = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let web = tokio::sync::Mutex::new(web);
+    let intact = crate::support::eventually(std::time::Duration::from_secs(10), || async {
+        web.lock()
+            .await
+            .get("/audit")
+            .await
+            .body
+            .contains("Chain intact")
+    })
+    .await;
     assert!(intact, "the chain's status is shown");
     h.app.finish().await;
 }

@@ -5,7 +5,6 @@ use crate::approvals::BoxFuture;
 use crate::clock::from_millis;
 use crate::dispatch::Context;
 use crate::plugin::ApiResource;
-use chrono::Datelike;
 use serde_json::{Value, json};
 
 pub const API: &[ApiResource] = &[ApiResource {
@@ -64,12 +63,7 @@ pub struct Waste {
 /// Reads [`Waste`] (the month in UTC).
 pub async fn waste(ctx: &Context) -> anyhow::Result<Waste> {
     let now = ctx.clock.now();
-    let month = now
-        .date_naive()
-        .with_day(1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .unwrap_or(now);
+    let month = crate::clock::month_start(now);
     ctx.store
         .call(move |c| {
             let (count, cost): (i64, f64) = c.query_row(

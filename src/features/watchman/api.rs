@@ -8,7 +8,6 @@ use crate::audit::{self, Filter};
 use crate::dispatch::Context;
 use crate::domain::ActionKind;
 use crate::plugin::ApiResource;
-use chrono::Datelike;
 use serde_json::{Value, json};
 
 /// History rows returned, newest first.
@@ -24,12 +23,7 @@ pub const API: &[ApiResource] = &[ApiResource {
 pub(super) fn read(ctx: &Context) -> BoxFuture<'_, anyhow::Result<Value>> {
     Box::pin(async move {
         let now = ctx.clock.now();
-        let month = crate::clock::to_millis(
-            now.date_naive()
-                .with_day(1)
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map_or(now, |t| t.and_utc()),
-        );
+        let month = crate::clock::to_millis(crate::clock::month_start(now));
         let (last, hold, history, (nights, saved)) = ctx
             .store
             .call(move |c| {

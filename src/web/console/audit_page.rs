@@ -6,7 +6,7 @@
 //! (walked again at most once a minute, on a connection of its own), and exports
 //! read on their own connection too: neither holds up the bot's writes.
 
-use super::pages::{frame, message, render};
+use super::pages::{frame, malformed, message, render};
 use super::{ConsoleState, Viewer};
 use crate::audit::{self, AuditRecord, Filter, Verification};
 use axum::body::{Body, Bytes};
@@ -151,12 +151,7 @@ type Q = Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>;
 
 pub async fn page(State(s): State<ConsoleState>, viewer: Viewer, query: Q) -> Response {
     let Ok(Query(q)) = query else {
-        return message(
-            &s,
-            StatusCode::BAD_REQUEST,
-            "Not understood",
-            "The page's address is malformed.",
-        );
+        return malformed(&s);
     };
     let filter = match q.filter() {
         Ok(f) => f,
@@ -235,12 +230,7 @@ fn encode(format: Format, rows: &[AuditRecord], header: bool) -> anyhow::Result<
 /// connection of its own.
 fn export(s: ConsoleState, query: Q, format: Format) -> Response {
     let Ok(Query(q)) = query else {
-        return message(
-            &s,
-            StatusCode::BAD_REQUEST,
-            "Not understood",
-            "The address is malformed.",
-        );
+        return malformed(&s);
     };
     let filter = match q.filter() {
         Ok(f) => f,

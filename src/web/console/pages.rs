@@ -82,6 +82,16 @@ pub fn message(s: &ConsoleState, status: StatusCode, title: &str, text: &str) ->
     render_with(status, "message.html", m)
 }
 
+/// A page whose address does not parse.
+pub fn malformed(s: &ConsoleState) -> Response {
+    message(
+        s,
+        StatusCode::BAD_REQUEST,
+        "Not understood",
+        "The page's address is malformed.",
+    )
+}
+
 /// Every page while neither Sign in with Slack nor `web.local_admin` is set.
 pub fn console_off(s: &ConsoleState) -> Response {
     message(
@@ -229,12 +239,7 @@ pub async fn approvals(
     query: Result<Query<ApprovalsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
-        return message(
-            &s,
-            StatusCode::BAD_REQUEST,
-            "Not understood",
-            "The page's address is malformed.",
-        );
+        return malformed(&s);
     };
     let (pending, page) = match tokio::try_join!(
         s.ctx.gate.pending(),

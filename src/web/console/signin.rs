@@ -169,16 +169,9 @@ pub async fn callback(
         }
     };
     if !may_look(&s, &person.user).await {
-        let _ = s
-            .ctx
-            .audit
-            .record(
-                format!("slack:{}", person.user),
-                events::WEB_SIGNIN_REFUSED,
-                person.user.as_str(),
-                json!({"name": person.name}),
-            )
-            .await;
+        if let Err(e) = record(&s, &person, events::WEB_SIGNIN_REFUSED).await {
+            tracing::warn!(error = %format!("{e:#}"), "a refused sign-in could not be audited");
+        }
         return refuse(
             StatusCode::FORBIDDEN,
             "You are not on this console's list (web.allowed_users, web.allowed_groups).",
@@ -190,28 +183,23 @@ pub async fn callback(
         s.ctx.clock.now(),
         s.ctx.config.web.session_ttl,
     );
-    let created = s
-        .ctx
-        .store
-        .call(move |c| session::create(c, &user, name.as_deref(), now, ttl))
-        .await;
+    // No session without its audit row.
+    let created = match record(&s, &person, events::WEB_SIGNED_IN).await {
+        Ok(()) => {
+            s.ctx
+                .store
+                .call(move |c| session::create(c, &user, name.as_deref(), now, ttl))
+                .await
+        }
+        Err(e) => Err(e),
+    };
     let id = match created {
         Ok(id) => id,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "could not store a web session");
+            tracing::error!(error = %format!("{e:#}"), "could not record a web sign-in");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    let _ = s
-        .ctx
-        .audit
-        .record(
-            format!("slack:{}", person.user),
-            events::WEB_SIGNED_IN,
-            person.user.as_str(),
-            json!({"name": person.name}),
-        )
-        .await;
     let cookie = session::set_signed(&s.key, session::COOKIE, &id, Some(ttl), s.secure);
     let mut r = redirect_with_cookie(&next, cookie);
     let clear = session::set_signed(&s.key, SIGNIN_COOKIE, "", None, s.secure);
@@ -219,6 +207,20 @@ pub async fn callback(
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
+}
+
+/// Audits `event` about the person Slack confirmed.
+async fn record(s: &ConsoleState, person: &Person, event: &str) -> anyhow::Result<()> {
+    s.ctx
+        .audit
+        .record(
+            format!("slack:{}", person.user),
+            event,
+            person.user.as_str(),
+            json!({"name": person.name}),
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Who Slack says signed in.
@@ -355,11 +357,14 @@ pub async fn logout(
     if let Err(r) = super::check_csrf(&s, &viewer, &body).await {
         return r;
     }
-    if let Some(id) = session::read_signed(&headers, &s.key, session::COOKIE) {
-        let _ = s.ctx.store.call(move |c| session::delete(c, &id)).await;
+    if let Some(id) = session::read_signed(&headers, &s.key, session::COOKIE)
+        && let Err(e) = s.ctx.store.call(move |c| session::delete(c, &id)).await
+    {
+        tracing::error!(error = %format!("{e:#}"), "a session could not be ended");
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    if let Actor::Slack { user, .. } = &viewer.actor {
-        let _ = s
+    if let Actor::Slack { user, .. } = &viewer.actor
+        && let Err(e) = s
             .ctx
             .audit
             .record(
@@ -368,7 +373,9 @@ pub async fn logout(
                 user.as_str(),
                 json!({}),
             )
-            .await;
+            .await
+    {
+        tracing::warn!(error = %format!("{e:#}"), "a sign-out could not be audited");
     }
     let clear = session::set_signed(&s.key, session::COOKIE, "", None, s.secure);
     redirect_with_cookie("/signed-out", clear)
