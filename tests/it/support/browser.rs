@@ -91,23 +91,28 @@ impl Browser {
             }),
         );
         let url = format!("http://127.0.0.1:{port}");
-        let mut last = None;
-        for _ in 0..100 {
-            let mut builder =
-                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
-            match builder.capabilities(caps.clone()).connect(&url).await {
-                Ok(client) => {
-                    return Self {
-                        client,
-                        driver,
-                        _profile: profile,
-                    };
-                }
-                Err(e) => last = Some(e.to_string()),
+        // ChromeDriver says on `/status` when it takes sessions.
+        let ready = super::eventually(Duration::from_secs(10), || async {
+            match reqwest::get(format!("{url}/status")).await {
+                Ok(r) => r
+                    .json::<serde_json::Value>()
+                    .await
+                    .is_ok_and(|v| v["value"]["ready"] == true),
+                Err(_) => false,
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        })
+        .await;
+        assert!(ready, "chromedriver on port {port} never said it was ready");
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("chromedriver starts a Chromium session");
+        Self {
+            client,
+            driver,
+            _profile: profile,
         }
-        panic!("chromedriver did not start a session: {last:?}");
     }
 
     /// Saves a screenshot of the page as `target/console-screenshots/<name>.png`.
@@ -123,19 +128,20 @@ impl Browser {
 
     /// Waits (up to 20 s) until the page's main part contains `needle`.
     pub async fn wait_for_text(&self, needle: &str) -> String {
-        let mut text = String::new();
-        for _ in 0..200 {
-            if let Ok(main) = self.client.find(Locator::Id("main")).await
-                && let Ok(t) = main.text().await
-            {
-                text = t;
-                if text.contains(needle) {
-                    return text;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the page never showed {needle:?}; it shows:\n{text}");
+        let seen = std::sync::Mutex::new(String::new());
+        let shown = super::eventually(Duration::from_secs(20), || async {
+            let Ok(main) = self.client.find(Locator::Id("main")).await else {
+                return false;
+            };
+            let text = main.text().await.unwrap_or_default();
+            let found = text.contains(needle);
+            *seen.lock().unwrap() = text;
+            found
+        })
+        .await;
+        let text = seen.into_inner().unwrap();
+        assert!(shown, "the page never showed {needle:?}; it shows:\n{text}");
+        text
     }
 
     /// How many times the page swapped its content after a live event.

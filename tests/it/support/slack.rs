@@ -53,19 +53,24 @@ pub fn policy() -> KindPolicy {
 
 impl SlackHarness {
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let fake = FakeSlack::start(vec![]).await;
-        let mut config = config_in(dir.path());
-        config.slack.api_url = fake.api_url();
-        config
-            .approvals
-            .set_policy(opsmate::domain::ActionKind::DELETE_VOLUME, policy());
-        Self::start_with(dir, fake, config).await
+        Self::start_tweaked(|_| {}).await
     }
 
     /// [`Self::start`] with only `users` allowed into the web console
     /// (`web.allowed_users`).
     pub async fn with_web_users(users: &[&str]) -> Self {
+        Self::start_tweaked(|config| {
+            config.web.allowed_users = users
+                .iter()
+                .map(|u| SlackUserId::parse(u).unwrap())
+                .collect();
+        })
+        .await
+    }
+
+    /// The fake Slack and the app with deletions approvable by [`policy`], after
+    /// `tweak` adjusts the config.
+    async fn start_tweaked(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let fake = FakeSlack::start(vec![]).await;
         let mut config = config_in(dir.path());
@@ -73,10 +78,7 @@ impl SlackHarness {
         config
             .approvals
             .set_policy(ActionKind::DELETE_VOLUME, policy());
-        config.web.allowed_users = users
-            .iter()
-            .map(|u| SlackUserId::parse(u).unwrap())
-            .collect();
+        tweak(&mut config);
         Self::start_with(dir, fake, config).await
     }
 
