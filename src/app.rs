@@ -28,7 +28,7 @@ use crate::events::{self, EventQueue, EventReceiver};
 use crate::executor::Executor;
 use crate::features;
 use crate::http::rejections::Rejections;
-use crate::http::{self, HttpState};
+use crate::http::{self, HttpState, webhooks};
 use crate::metrics::Metrics;
 use crate::outbox::sender::Sender;
 use crate::outbox::{Outbox, Transports};
@@ -320,6 +320,7 @@ impl App {
             .into_iter()
             .collect();
         doors.extend(self.telegram_door.clone().map(telegram::door::routes));
+        doors.extend(self.webhook_doors().into_iter().map(webhooks::routes));
         doors.push(crate::web::api::routes(self.ctx.clone()));
         doors.push(crate::web::console::routes(self.console.clone()));
         http::router(
@@ -332,6 +333,28 @@ impl App {
             doors,
             self.ctx.config.http.request_timeout,
         )
+    }
+
+    /// The doors of the running features' webhooks whose secret is set.
+    fn webhook_doors(&self) -> Vec<Arc<webhooks::WebhookDoor>> {
+        let mut doors = Vec::new();
+        for plug in self.ctx.features.running_plugs() {
+            for spec in plug.webhooks {
+                let Some(secret) = self.ctx.secrets.named(spec.secret_var) else {
+                    continue;
+                };
+                doors.push(Arc::new(webhooks::WebhookDoor {
+                    spec,
+                    feature: plug.name,
+                    secret: secret.clone(),
+                    store: self.ctx.store.clone(),
+                    queue: self.queue.clone(),
+                    clock: self.ctx.clock.clone(),
+                    rejections: self.rejections.clone(),
+                }));
+            }
+        }
+        doors
     }
 
     /// Serves HTTP on `listener` and runs the dispatcher, outbox sender and scheduler
@@ -397,6 +420,12 @@ impl App {
             }
         });
         let dispatcher = tokio::spawn(dispatch::run(ctx.clone(), receiver, shutdown.clone()));
+        let requeue = webhooks::requeue(ctx.store.clone(), queue.clone());
+        tokio::spawn(async move {
+            if let Err(e) = requeue.await {
+                tracing::warn!(error = %format!("{e:#}"), "could not queue the webhook deliveries left by the last stop");
+            }
+        });
         // The sender outlives the dispatcher and the executor, so what they queue
         // while stopping still goes out.
         let sender_stop = CancellationToken::new();

@@ -31,6 +31,8 @@ pub enum Event {
     AskReason(ReasonRequest),
     /// A person opened OpsMate's Home tab in Slack.
     HomeOpened(SlackUserId),
+    /// A signed webhook delivery, stored by its door, for its feature to handle.
+    Webhook(crate::http::webhooks::WebhookRef),
 }
 
 impl Event {
@@ -44,6 +46,7 @@ impl Event {
             Event::Press(_) => "press",
             Event::AskReason(_) => "ask_reason",
             Event::HomeOpened(_) => "home_opened",
+            Event::Webhook(_) => "webhook",
         }
     }
 }

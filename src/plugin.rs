@@ -57,6 +57,8 @@ pub struct Plug {
     pub api: &'static [ApiResource],
     /// Its pages in the web console, as `GET /<path>`.
     pub pages: &'static [ConsolePage],
+    /// The signed webhooks it takes, served while it is on and their secret is set.
+    pub webhooks: &'static [crate::http::webhooks::WebhookSpec],
 }
 
 /// A page of a feature in the web console. The core draws the frame (navigation,
@@ -223,6 +225,17 @@ pub trait Feature: Any + Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// Handles one of its webhooks' deliveries, verified and stored by the door. It
+    /// runs once per delivery (a redelivery is not handed over again).
+    fn webhook<'a>(
+        &'a self,
+        _ctx: &'a Context,
+        delivery: &'a crate::http::webhooks::Delivery,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        let event = delivery.event.clone();
+        Box::pin(async move { anyhow::bail!("{} takes no webhook {event}", self.name()) })
+    }
+
     /// Its section of the daily digest for `[start, end)`, if it has one.
     fn digest<'a>(
         &'a self,
@@ -282,6 +295,11 @@ impl Features {
             on.push((r.plug, r.feature));
         }
         Self(Arc::new(Inner { plugs, on, jobs }))
+    }
+
+    /// The plugs of the running features, in order.
+    pub fn running_plugs(&self) -> impl Iterator<Item = &'static Plug> + '_ {
+        self.0.on.iter().map(|(p, _)| *p)
     }
 
     /// The running features.

@@ -79,6 +79,13 @@ pub async fn dispatch(ctx: &Context, event: Event) -> anyhow::Result<()> {
             handle::ask_reason(ctx, request).instrument(span).await
         }
         Event::HomeOpened(user) => crate::chat::slack::home::publish(ctx, &user, None).await,
+        Event::Webhook(delivery) => {
+            let span =
+                tracing::info_span!("webhook", source = %delivery.source, key = %delivery.key);
+            crate::http::webhooks::handle(ctx, delivery)
+                .instrument(span)
+                .await
+        }
     }
 }
 
@@ -156,6 +163,10 @@ pub fn order_key(event: &Event, commands: &CommandBook) -> Option<String> {
             crate::chat::message::Press::feature_of(&p.action),
             p.value.split(':').next().unwrap_or_default()
         )),
+        Event::Webhook(w) => w
+            .lane
+            .as_ref()
+            .map(|lane| format!("webhook:{}:{lane}", w.source)),
     }
 }
 
@@ -397,6 +408,12 @@ async fn prune_job_runs(ctx: &Context) -> anyhow::Result<()> {
         .store
         .call(move |c| crate::chat::telegram::seen::prune(c, seen_before))
         .await?;
+    // GitHub and Lemon Squeezy redeliver within days; a month of keys is plenty.
+    let hooks_before = now - chrono::Duration::days(30);
+    let w = ctx
+        .store
+        .call(move |c| crate::http::webhooks::sql::prune(c, hooks_before))
+        .await?;
     let delivered_before = now
         - chrono::Duration::from_std(ctx.config.outbox.retention)
             .unwrap_or(chrono::Duration::days(7));
@@ -416,6 +433,7 @@ async fn prune_job_runs(ctx: &Context) -> anyhow::Result<()> {
         job_runs = n,
         slack_event_ids = m,
         telegram_update_ids = t,
+        webhook_deliveries = w,
         delivered_messages = delivered,
         "old bookkeeping pruned"
     );

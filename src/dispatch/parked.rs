@@ -30,7 +30,10 @@ pub fn park(conn: &Connection, now: DateTime<Utc>, event: Event) -> anyhow::Resu
         // A job's next occurrence runs anyway; a dialog cannot open once its
         // trigger has expired (the person presses again); a Home tab is drawn anew
         // when next opened.
-        Event::Job(_) | Event::AskReason(_) | Event::HomeOpened(_) => return Ok(false),
+        // A webhook delivery is stored by its door and queued again at the next start.
+        Event::Job(_) | Event::AskReason(_) | Event::HomeOpened(_) | Event::Webhook(_) => {
+            return Ok(false);
+        }
     };
     conn.execute(
         "INSERT INTO parked_events (parked_at, event) VALUES (?1, ?2)",

@@ -8,6 +8,7 @@ mod health;
 mod metrics;
 pub mod rejections;
 pub mod serve;
+pub mod webhooks;
 
 use crate::approvals::Gate;
 use crate::metrics::{Metrics, RouteLabels};

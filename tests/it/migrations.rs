@@ -62,7 +62,8 @@ fn migrations_apply_to_an_empty_database() {
             "watchman_holds",
             "watchman_notices",
             "web_keys",
-            "web_sessions"
+            "web_sessions",
+            "webhook_deliveries"
         ]
     );
     // Applying again is a no-op.

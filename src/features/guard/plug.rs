@@ -32,6 +32,7 @@ pub const PLUG: Plug = Plug {
     off: run::off,
     api: super::api::API,
     pages: super::page::PAGES,
+    webhooks: &[],
 };
 
 const NAME: &str = "access_guard";

@@ -35,6 +35,7 @@ pub const PLUG: Plug = Plug {
     },
     api: super::api::API,
     pages: &[],
+    webhooks: &[],
 };
 
 const NAME: &str = "incidents";

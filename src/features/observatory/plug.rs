@@ -31,6 +31,7 @@ pub const PLUG: Plug = Plug {
     },
     api: super::api::API,
     pages: super::page::PAGES,
+    webhooks: &[],
 };
 
 const NAME: &str = "observatory";
