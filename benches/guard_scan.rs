@@ -23,6 +23,10 @@ mod fake_github;
 #[allow(dead_code)]
 mod fake_github_git;
 
+#[path = "../tests/it/support/fake_github_checks.rs"]
+#[allow(dead_code)]
+mod fake_github_checks;
+
 #[path = "../tests/it/support/fake_slack.rs"]
 #[allow(dead_code)]
 mod fake_slack;

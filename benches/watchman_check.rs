@@ -28,6 +28,10 @@ mod fake_github;
 #[allow(dead_code)]
 mod fake_github_git;
 
+#[path = "../tests/it/support/fake_github_checks.rs"]
+#[allow(dead_code)]
+mod fake_github_checks;
+
 use anyhow::{Context, bail};
 use aws_proxy::{AwsProxy, ProxyCall};
 use aws_sdk_ec2::Client;

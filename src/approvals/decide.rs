@@ -124,6 +124,13 @@ pub(super) fn decide_tx(
         refuse("expired", Value::Null)?;
         return Ok(Step::Expired(p));
     }
+    if verdict == Verdict::Approve
+        && note.is_none()
+        && super::kinds::spec(p.kind).is_some_and(|s| s.approve_needs_reason)
+    {
+        refuse(Refusal::ReasonRequired.code(), json!({"kind": p.kind}))?;
+        return Ok(Step::Refused(p, Refusal::ReasonRequired));
+    }
 
     match verdict {
         Verdict::Reject => {

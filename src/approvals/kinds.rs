@@ -25,6 +25,9 @@ pub struct KindSpec {
     /// `params.kinds`; whoever decides it must pass every one of their policies, and
     /// it has no `[approvals.<kind>]` section of its own.
     pub set_of: Option<&'static [ActionKind]>,
+    /// The destructive button asks why, like Reject, and the gate refuses an
+    /// approval without a reason (a waived rule must say why it was waived).
+    pub approve_needs_reason: bool,
 }
 
 impl KindSpec {
@@ -43,6 +46,15 @@ impl KindSpec {
             reject,
             confirm,
             set_of: None,
+            approve_needs_reason: false,
+        }
+    }
+
+    /// The same kind, whose approval needs a reason.
+    pub const fn approved_with_reason(self) -> Self {
+        Self {
+            approve_needs_reason: true,
+            ..self
         }
     }
 }

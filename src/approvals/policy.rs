@@ -15,6 +15,9 @@ pub enum Refusal {
     /// A Telegram user not in `telegram.approver_user_ids`: nobody else may decide
     /// anything from Telegram.
     NotATelegramApprover,
+    /// The kind's approval needs a reason ([`super::kinds::KindSpec::approve_needs_reason`])
+    /// and none was given.
+    ReasonRequired,
 }
 
 impl Refusal {
@@ -24,6 +27,7 @@ impl Refusal {
             Refusal::NotAnApprover => "not_an_approver",
             Refusal::OwnProposal => "own_proposal",
             Refusal::NotATelegramApprover => "not_a_telegram_approver",
+            Refusal::ReasonRequired => "reason_required",
         }
     }
 }

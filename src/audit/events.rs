@@ -74,6 +74,13 @@ pub const ROLLBACK_MERGED: &str = "rollback.merged";
 pub const ROLLBACK_RECOVERED: &str = "rollback.recovered";
 pub const ROLLBACK_ABORTED: &str = "rollback.aborted";
 
+// Sentinel.
+pub const SENTINEL_CHECKED: &str = "sentinel.checked";
+pub const SENTINEL_WAIVED: &str = "sentinel.waived";
+/// A pull request merged while its check was failing and unwaived.
+pub const SENTINEL_BYPASS: &str = "sentinel.bypass";
+pub const GITHUB_REQUEST_REJECTED: &str = "github.request_rejected";
+
 pub const SLACK_REQUEST_REJECTED: &str = "slack.request_rejected";
 pub const TELEGRAM_REQUEST_REJECTED: &str = "telegram.request_rejected";
 pub const TELEGRAM_CHAT_IGNORED: &str = "telegram.chat_ignored";

@@ -131,22 +131,25 @@ pub fn kind_label(kind: ActionKind) -> &'static str {
 
 /// The decision buttons of a proposal: the destructive one red, with a confirmation.
 pub fn buttons(p: &Proposal) -> Vec<Button> {
-    let (approve, reject, confirm) = kinds::spec(p.kind)
-        .map_or(("Approve", "Reject", "Carry out this action?"), |s| {
-            (s.approve, s.reject, s.confirm)
-        });
+    let (approve, reject, confirm, why) = kinds::spec(p.kind).map_or(
+        ("Approve", "Reject", "Carry out this action?", false),
+        |s| (s.approve, s.reject, s.confirm, s.approve_needs_reason),
+    );
     vec![
         Button {
             label: approve.into(),
             approval: p.id.clone(),
             verdict: Verdict::Approve,
-            confirm: Some(confirm.into()),
+            // A dialog asking why comes instead of the confirmation.
+            confirm: (!why).then(|| confirm.into()),
+            asks_reason: why,
         },
         Button {
             label: reject.into(),
             approval: p.id.clone(),
             verdict: Verdict::Reject,
             confirm: None,
+            asks_reason: true,
         },
     ]
 }
@@ -280,6 +283,10 @@ pub fn refusal(error: &DecisionError, tz: Tz) -> ChatMessage {
             Refusal::NotATelegramApprover => {
                 "You are not allowed to decide proposals from Telegram.".into()
             }
+            Refusal::ReasonRequired => format!(
+                "“{}” needs a reason, recorded with the decision. Press the button in Slack (a dialog asks why), type the reason after the command, or give one on the web console.",
+                kind_label(*kind)
+            ),
         },
         DecisionError::AlreadyDecided { state, by, at } => already_decided(*state, by, at, tz),
         DecisionError::Expired(at) => format!("This proposal expired at {}.", local(*at, tz)),
@@ -336,7 +343,7 @@ fn already_decided(state: ProposalState, by: &str, at: &str, tz: Tz) -> String {
 
 /// Comma-separated actor keys as a list in words: `a`, `a and b`, `a, b and c`.
 /// Slack keys (`slack:U…`) stay as they are; the Slack renderer turns them into mentions.
-fn people(keys: &str) -> String {
+pub fn people(keys: &str) -> String {
     let names: Vec<&str> = keys
         .split(',')
         .map(str::trim)

@@ -212,6 +212,7 @@ pub async fn ask_reason(ctx: &Context, req: ReasonRequest) -> anyhow::Result<()>
     }
     let carried = reason::Carried {
         approval: p.id.clone(),
+        verdict: req.verdict,
         message: req.message.clone(),
         reply: req.reply.clone(),
     };

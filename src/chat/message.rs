@@ -39,6 +39,9 @@ pub struct Button {
     pub verdict: Verdict,
     /// Destructive: red, with a confirmation dialog saying this text.
     pub confirm: Option<String>,
+    /// Where a dialog can ask, the decider is asked why before anything is decided
+    /// (every Reject, and an Approve whose kind needs a reason).
+    pub asks_reason: bool,
 }
 
 /// A feature's button. `action` names the feature and its verb (`incidents.ack`),
@@ -118,11 +121,24 @@ pub fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
-/// Parses a button's verb back.
-pub fn parse_verdict_word(word: &str) -> Option<Verdict> {
+/// The verb of an Approve that asks why first (`approve_why:<id>`).
+pub const APPROVE_WITH_REASON: &str = "approve_why";
+
+/// The verb a button carries in Slack: its verdict's, or [`APPROVE_WITH_REASON`].
+pub fn button_word(b: &Button) -> &'static str {
+    match (b.verdict, b.asks_reason) {
+        (Verdict::Approve, true) => APPROVE_WITH_REASON,
+        (v, _) => verdict_word(v),
+    }
+}
+
+/// Parses a button's verb back: the verdict, and whether a dialog asks why first
+/// (always for Reject).
+pub fn parse_verdict_word(word: &str) -> Option<(Verdict, bool)> {
     match word {
-        "approve" => Some(Verdict::Approve),
-        "reject" => Some(Verdict::Reject),
+        "approve" => Some((Verdict::Approve, false)),
+        APPROVE_WITH_REASON => Some((Verdict::Approve, true)),
+        "reject" => Some((Verdict::Reject, true)),
         _ => None,
     }
 }

@@ -7,6 +7,7 @@ pub mod hunter;
 pub mod incidents;
 pub mod observatory;
 pub mod rollback;
+pub mod sentinel;
 pub mod watchman;
 
 use crate::plugin::{Build, Features, Plug, Running};
@@ -20,6 +21,7 @@ pub const ALL: &[Plug] = &[
     guard::PLUG,
     incidents::PLUG,
     rollback::PLUG,
+    sentinel::PLUG,
     observatory::PLUG,
 ];
 

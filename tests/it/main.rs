@@ -36,6 +36,7 @@ mod outbox;
 mod rollback;
 mod rollback_crash;
 mod scheduler;
+mod sentinel;
 mod shutdown;
 mod slack_buttons;
 mod slack_commands;

@@ -55,6 +55,8 @@ fn migrations_apply_to_an_empty_database() {
             "proposals",
             "rollback_apps",
             "rollback_revisions",
+            "sentinel_bypasses",
+            "sentinel_pulls",
             "slack_events_seen",
             "slack_members",
             "tagged_messages",

@@ -98,8 +98,20 @@ async fn after_kill_9_between_the_pull_request_and_the_merge_there_is_one_pull_r
     assert!(!pulls[0].merged);
 
     let mut child = start(dir.path(), port).await;
+    // Merged on GitHub, and the merge recorded (the poller moves the state on after
+    // the action ends; a stop in between would leave it for the next start).
+    let db = dir.path().join("opsmate.db");
     let merged = eventually(Duration::from_secs(30), || async {
         github.git.pulls(REPO).first().is_some_and(|p| p.merged)
+            && rusqlite::Connection::open(&db)
+                .and_then(|c| {
+                    c.query_row(
+                        "SELECT state FROM rollback_apps WHERE app = 'web'",
+                        [],
+                        |r| r.get::<_, String>(0),
+                    )
+                })
+                .is_ok_and(|s| s == "merged" || s == "verifying")
     })
     .await;
     let _ = std::process::Command::new("kill")

@@ -26,12 +26,14 @@ fn sample() -> ChatMessage {
                     approval: id.clone(),
                     verdict: Verdict::Approve,
                     confirm: Some("Delete <this> volume?".into()),
+                    asks_reason: false,
                 },
                 Button {
                     label: "Keep".into(),
                     approval: id,
                     verdict: Verdict::Reject,
                     confirm: None,
+                    asks_reason: true,
                 },
             ]),
         ],
@@ -89,6 +91,7 @@ fn long_messages_stay_within_slacks_limits() {
             approval: id.clone(),
             verdict: Verdict::Approve,
             confirm: None,
+            asks_reason: false,
         }]));
         parts.push(Part::Fields(
             (0..13)

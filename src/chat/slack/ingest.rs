@@ -2,7 +2,7 @@
 //! The HTTP endpoints and Socket Mode both call these, so both doors behave the same.
 
 use super::reason;
-use crate::approvals::{PostedAt, Verdict, decision_note};
+use crate::approvals::{PostedAt, decision_note};
 use crate::chat::command;
 use crate::chat::message::parse_verdict_word;
 use crate::domain::{Actor, ApprovalId, SlackUserId};
@@ -113,13 +113,13 @@ pub fn interaction(ev: &SlackInteractionEvent) -> Result<Option<Event>, BadPaylo
             message,
         })));
     }
-    let verdict =
+    let (verdict, asks_reason) =
         parse_verdict_word(verb).ok_or_else(|| bad(format!("unknown action {action_id:?}")))?;
     if value != rest {
         return Err(bad("button value and action id disagree"));
     }
     let approval = ApprovalId::parse(value).map_err(|e| bad(e.to_string()))?;
-    if verdict == Verdict::Reject {
+    if asks_reason {
         return Ok(Some(Event::AskReason(ReasonRequest {
             approval,
             decider: presser,
@@ -169,7 +169,7 @@ fn reason_given(
     Ok(Some(Event::Decision(DecisionRequest {
         approval: carried.approval,
         decider: slack_actor(submission.user.id.as_ref())?,
-        verdict: Verdict::Reject,
+        verdict: carried.verdict,
         reply: carried.reply,
         message: carried.message,
         note,

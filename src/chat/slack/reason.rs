@@ -7,7 +7,7 @@
 //! it stands for. Slack signs the submission as it signs the click.
 
 use super::render::escape_mrkdwn;
-use crate::approvals::{MAX_NOTE_CHARS, PostedAt, Proposal, kinds};
+use crate::approvals::{MAX_NOTE_CHARS, PostedAt, Proposal, Verdict, kinds};
 use crate::domain::ApprovalId;
 use crate::events::ReplyTo;
 use minijinja::Environment;
@@ -29,6 +29,9 @@ const MAX_TITLE: usize = 24;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Carried {
     pub approval: ApprovalId,
+    /// What the button decides (Reject, unless an Approve that needs a reason).
+    #[serde(default = "reject")]
+    pub verdict: Verdict,
     /// The message the button was on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<PostedAt>,
@@ -48,11 +51,17 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
-/// The dialog's title: the kind's reject button without its emoji ("Keep access").
-fn title(p: &Proposal) -> String {
-    let label = kinds::spec(p.kind).map_or("Reject", |s| s.reject);
+/// The dialog's title: the button's label without its emoji ("Keep access").
+fn title(p: &Proposal, verdict: Verdict) -> String {
+    let (label, fallback) = match verdict {
+        Verdict::Reject => (kinds::spec(p.kind).map_or("Reject", |s| s.reject), "Reject"),
+        Verdict::Approve => (
+            kinds::spec(p.kind).map_or("Approve", |s| s.approve),
+            "Approve",
+        ),
+    };
     let words = label.trim_start_matches(|c: char| !c.is_alphanumeric());
-    let words = if words.is_empty() { "Reject" } else { words };
+    let words = if words.is_empty() { fallback } else { words };
     words.chars().take(MAX_TITLE).collect()
 }
 
@@ -69,13 +78,17 @@ pub fn dialog(p: &Proposal, carried: &Carried) -> anyhow::Result<Value> {
         .render(minijinja::context! {
             callback_id => CALLBACK_ID,
             metadata => serde_json::to_string(carried)?,
-            title => title(p),
+            title => title(p, carried.verdict),
             summary => summary.chars().take(2900).collect::<String>(),
             block_id => BLOCK_ID,
             action_id => ACTION_ID,
             max_length => MAX_NOTE_CHARS,
         })?;
     Ok(serde_json::from_str(&rendered)?)
+}
+
+fn reject() -> Verdict {
+    Verdict::Reject
 }
 
 /// Reads what the dialog carried back.
@@ -116,6 +129,7 @@ mod tests {
         let p = proposal(ActionKind::REVOKE_ACCESS);
         let carried = Carried {
             approval: p.id.clone(),
+            verdict: Verdict::Reject,
             message: None,
             reply: Some(ReplyTo::SlackResponseUrl {
                 url: "https://hooks.slack.com/x".into(),

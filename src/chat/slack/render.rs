@@ -1,7 +1,7 @@
 //! Rendering a neutral [`ChatMessage`] into Slack Block Kit, from the templates in
 //! `blocks/`, within Slack's size limits.
 
-use crate::chat::message::{ChatMessage, Part, verdict_word};
+use crate::chat::message::{ChatMessage, Part, button_word};
 use minijinja::Environment;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -202,7 +202,7 @@ fn body_blocks(msg: &ChatMessage) -> Vec<BlockView> {
                         buttons: chunk
                             .iter()
                             .map(|b| ButtonView {
-                                action_id: format!("{}:{}", verdict_word(b.verdict), b.approval),
+                                action_id: format!("{}:{}", button_word(b), b.approval),
                                 value: b.approval.to_string(),
                                 label: truncate(&b.label, 75),
                                 confirm: b.confirm.as_deref().map(|c| truncate(c, 280)),

@@ -2,6 +2,7 @@
 //! Every dynamic value is escaped; messages over Telegram's 4,096-character limit are
 //! split at line boundaries, with the keyboard on the last part.
 
+use crate::approvals::Verdict;
 use crate::chat::message::{ChatMessage, Part};
 use crate::chat::slack::render::split_text;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
@@ -76,9 +77,12 @@ pub fn render(msg: &ChatMessage) -> Vec<TelegramMessage> {
                     lines.push(format!("<b>{}</b>: {}", escape(k), escape(v)));
                 }
             }
+            // Telegram has no dialog to ask why: an Approve that needs a reason is
+            // given with the command instead (the message says how).
             Part::Buttons(buttons) => rows.push(
                 buttons
                     .iter()
+                    .filter(|b| !(b.verdict == Verdict::Approve && b.asks_reason))
                     .map(|b| {
                         InlineKeyboardButton::callback(
                             b.label.clone(),
@@ -164,6 +168,7 @@ mod tests {
                     approval: ApprovalId::parse("abcdefghij").unwrap(),
                     verdict: Verdict::Approve,
                     confirm: None,
+                    asks_reason: false,
                 }]),
             ],
             footer: None,

@@ -30,6 +30,8 @@ pub struct FakeGithub {
     pub url: String,
     /// Repositories' Git data and pull requests, served on the same address.
     pub git: super::fake_github_git::GitRepos,
+    /// Check runs and team memberships, served on the same address.
+    pub checks: super::fake_github_checks::Checks,
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -42,16 +44,23 @@ impl FakeGithub {
             ..Inner::default()
         }));
         let git = super::fake_github_git::GitRepos::default();
+        let checks = super::fake_github_checks::Checks::default();
         let app = Router::new()
             .route("/orgs/{org}/repos", get(org_repos))
             .route("/orgs/{org}/members", get(org_members))
             .route("/repos/{owner}/{repo}", get(repo))
             .with_state(inner.clone())
-            .merge(git.clone().router());
+            .merge(git.clone().router())
+            .merge(checks.clone().router());
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self { url, git, inner }
+        Self {
+            url,
+            git,
+            checks,
+            inner,
+        }
     }
 
     /// Adds (or moves) a repository with its last push.

@@ -43,6 +43,9 @@ struct PullData {
     /// The head's sha when the branch was last seen (kept once it is deleted).
     head_sha: String,
     reviews: Vec<(String, String)>,
+    /// Who opened it, and who merged it.
+    author: String,
+    merged_by: Option<String>,
 }
 
 #[derive(Default)]
@@ -351,7 +354,8 @@ impl RepoData {
             "body": p.body,
             "html_url": format!("https://github.com/{full}/pull/{}", p.number),
             "url": format!("https://api.github.com/repos/{full}/pulls/{}", p.number),
-            "user": {"login": "opsmate-bot", "id": 1},
+            "user": {"login": p.author, "id": 1},
+            "merged_by": p.merged_by.as_ref().map(|m| json!({"login": m})),
             "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
             "head": {"ref": p.head, "sha": self.pull_head_sha(p), "label": format!("{owner}:{}", p.head),
                      "repo": {"full_name": full}},
@@ -766,6 +770,8 @@ async fn create_pull(
             labels: Vec::new(),
             head_sha,
             reviews: Vec::new(),
+            author: "opsmate-bot".into(),
+            merged_by: None,
         });
         let p = repo.pulls.last().unwrap();
         (
@@ -833,12 +839,17 @@ async fn pull_files(State(inner): State<Shared>, Path((owner, name, n)): PullArg
         let head = repo.pull_head_sha(p);
         let base = repo.branches.get(&p.base).cloned().unwrap_or_default();
         let from = repo.merge_base(&base, &head).unwrap_or(base);
+        let (old, new) = (repo.files_at(&from), repo.files_at(&head));
         let files: Vec<Value> = repo
             .changed(&from, &head)
             .into_iter()
             .map(|(f, status)| {
-                json!({"filename": f, "status": status, "additions": 1, "deletions": 1,
-                                      "changes": 2, "patch": "@@ -1 +1 @@"})
+                let (patch, additions, deletions) = unified_patch(
+                    old.get(&f).map_or("", String::as_str),
+                    new.get(&f).map_or("", String::as_str),
+                );
+                json!({"filename": f, "status": status, "additions": additions,
+                       "deletions": deletions, "changes": additions + deletions, "patch": patch})
             })
             .collect();
         axum::Json(files).into_response()
@@ -1147,8 +1158,62 @@ impl GitRepos {
             labels: Vec::new(),
             head_sha,
             reviews: Vec::new(),
+            author: "opsmate-bot".into(),
+            merged_by: None,
         });
         number
+    }
+
+    /// Changes a pull request as a person would on GitHub: its author, body, labels.
+    pub fn edit_pull(
+        &self,
+        full: &str,
+        n: u64,
+        author: Option<&str>,
+        body: Option<&str>,
+        labels: Option<&[&str]>,
+    ) {
+        let mut inner = self.lock();
+        let p = inner
+            .repos
+            .get_mut(full)
+            .unwrap()
+            .pulls
+            .iter_mut()
+            .find(|p| p.number == n)
+            .unwrap();
+        if let Some(a) = author {
+            p.author = a.to_owned();
+        }
+        if let Some(b) = body {
+            p.body = b.to_owned();
+        }
+        if let Some(l) = labels {
+            p.labels = l.iter().map(|l| (*l).to_owned()).collect();
+        }
+    }
+
+    /// Merges a pull request as someone clicking Merge despite a failing check
+    /// (an admin past branch protection): the base gets the head's tree.
+    pub fn force_merge(&self, full: &str, n: u64, by: &str) -> String {
+        let mut inner = self.lock();
+        let (head, base, title) = {
+            let repo = &inner.repos[full];
+            let p = repo.pulls.iter().find(|p| p.number == n).unwrap();
+            (repo.pull_head_sha(p), p.base.clone(), p.title.clone())
+        };
+        let files = inner.repos[full].files_at(&head);
+        let base_head = inner.repos[full].branches[&base].clone();
+        let sha = inner.write_commit(full, files, vec![base_head, head.clone()], &title);
+        let repo = inner.repos.get_mut(full).unwrap();
+        repo.branches.insert(base, sha.clone());
+        let p = repo.pulls.iter_mut().find(|p| p.number == n).unwrap();
+        p.head_sha = head;
+        p.state = "closed".into();
+        p.merged = true;
+        p.merged_by = Some(by.to_owned());
+        p.merge_commit_sha = Some(sha.clone());
+        sha
     }
 
     /// CI of one commit: the combined status and the check run's conclusion
@@ -1208,4 +1273,33 @@ impl GitRepos {
         });
         Held { reached, release }
     }
+}
+
+/// A one-hunk unified diff of two texts (the changed middle between their common
+/// first and last lines), with its added and removed line counts, as GitHub's
+/// `patch` field carries it.
+fn unified_patch(old: &str, new: &str) -> (String, usize, usize) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let tail = a[head..]
+        .iter()
+        .rev()
+        .zip(b[head..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (gone, came) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
+    let mut patch = format!(
+        "@@ -{},{} +{},{} @@",
+        head + 1,
+        gone.len(),
+        head + 1,
+        came.len()
+    );
+    for l in gone {
+        patch.push_str(&format!("\n-{l}"));
+    }
+    for l in came {
+        patch.push_str(&format!("\n+{l}"));
+    }
+    (patch, came.len(), gone.len())
 }

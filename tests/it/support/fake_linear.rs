@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 struct Inner {
     /// `(identifier, title)` of open urgent issues.
     urgent: Vec<(String, String)>,
+    /// Every issue by identifier: (title, state type, state name).
+    issues: Vec<(String, String, String, String)>,
     calls: Vec<(Option<String>, Value)>,
 }
 
@@ -44,6 +46,16 @@ impl FakeLinear {
             .push((identifier.into(), title.into()));
     }
 
+    /// An issue Sentinel's lookup finds (`state_type`: started, canceled, …).
+    pub fn issue(&self, identifier: &str, title: &str, state_type: &str, state_name: &str) {
+        self.inner.lock().unwrap().issues.push((
+            identifier.into(),
+            title.into(),
+            state_type.into(),
+            state_name.into(),
+        ));
+    }
+
     /// Each request's `Authorization` header and JSON body.
     pub fn calls(&self) -> Vec<(Option<String>, Value)> {
         self.inner.lock().unwrap().calls.clone()
@@ -61,6 +73,32 @@ async fn graphql(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     inner.calls.push((auth, body.0.clone()));
+    if body["query"]
+        .as_str()
+        .is_some_and(|q| q.contains("SentinelIssues"))
+    {
+        // `filter.or` holds {team: {key: {eq}}, number: {eq}} pairs.
+        let wanted: Vec<String> = body["variables"]["filter"]["or"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}-{}",
+                    f["team"]["key"]["eq"].as_str().unwrap_or(""),
+                    f["number"]["eq"]
+                )
+            })
+            .collect();
+        let nodes: Vec<Value> = inner
+            .issues
+            .iter()
+            .filter(|(id, ..)| wanted.contains(id))
+            .map(|(id, title, kind, name)| json!({"identifier": id, "title": title, "state": {"type": kind, "name": name}}))
+            .collect();
+        return axum::Json(json!({"data": {"issues": {"nodes": nodes}}})).into_response();
+    }
     let nodes: Vec<Value> = inner
         .urgent
         .iter()

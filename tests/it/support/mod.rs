@@ -6,6 +6,7 @@ pub mod aws_proxy;
 pub mod browser;
 pub mod fake_argocd;
 pub mod fake_github;
+pub mod fake_github_checks;
 pub mod fake_github_git;
 pub mod fake_linear;
 pub mod fake_pager;
@@ -19,6 +20,7 @@ pub mod incidents;
 pub mod moto;
 pub mod observatory;
 pub mod rollback;
+pub mod sentinel;
 pub mod slack;
 pub mod slack_requests;
 pub mod slack_view_requests;
@@ -109,6 +111,7 @@ impl TestApp {
             self.ctx.dispatch.idle().await;
             self.ctx.executor.idle().await;
             self.queue.is_empty()
+                && self.webhooks_waiting() == 0
                 && self.ctx.dispatch.in_flight() == 0
                 && self.ctx.executor.active() == 0
                 && self.undelivered().is_empty()
@@ -149,6 +152,15 @@ impl TestApp {
             .collect()
     }
 
+    /// Webhook deliveries taken and not yet handled.
+    fn webhooks_waiting(&self) -> i64 {
+        self.ctx
+            .store
+            .with_conn(opsmate::http::webhooks::sql::counts)
+            .unwrap()
+            .0
+    }
+
     /// True when the queue of (platform, channel) waits on a rate limit.
     fn rate_limited(&self, platform: &str, channel: &str) -> bool {
         self.ctx
@@ -180,6 +192,12 @@ impl TestApp {
         );
         let failed = self.ctx.outbox.failed_count().await.unwrap();
         assert_eq!(failed, 0, "messages failed for good");
+        let (_, failed_hooks) = self
+            .ctx
+            .store
+            .with_conn(opsmate::http::webhooks::sql::counts)
+            .unwrap();
+        assert_eq!(failed_hooks, 0, "a webhook delivery's handling failed");
         self.stop().await;
     }
 

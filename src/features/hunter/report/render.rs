@@ -254,6 +254,7 @@ fn delete_button(approval: &ApprovalId, label: String, confirm: String) -> Part 
         approval: approval.clone(),
         verdict: Verdict::Approve,
         confirm: Some(confirm),
+        asks_reason: false,
     }])
 }
 
