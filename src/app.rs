@@ -124,6 +124,7 @@ impl App {
             None => Aws::load(&config.aws).await,
         };
         let mut actions = options.actions;
+        let dry_run_switch = crate::approvals::DryRunSwitch::default();
         let (features, jobs) = features::build_all(Build {
             config: &config,
             secrets: &secrets,
@@ -133,6 +134,7 @@ impl App {
             clock: &clock,
             metrics: &metrics,
             actions: &mut actions,
+            dry_run_switch: &dry_run_switch,
             jobs: &core_jobs(&config)?,
         })
         .await?;
@@ -146,6 +148,7 @@ impl App {
             metrics.clone(),
             config.dry_run,
         )
+        .with_dry_run_switch(dry_run_switch)
         .with_telegram_approvers(config.telegram.approver_user_ids.clone());
         let executor = Executor::new(gate.clone(), config.approvals.workers);
 

@@ -111,6 +111,9 @@ pub struct Build<'a> {
     pub metrics: &'a crate::metrics::Metrics,
     /// Where the feature registers the handlers of its action kinds.
     pub actions: &'a mut ActionRegistry,
+    /// Dry run turned on while running, shared with the gate (billing sets it when
+    /// the subscription lapses).
+    pub dry_run_switch: &'a crate::approvals::DryRunSwitch,
     /// The jobs scheduled so far (the core's and earlier features').
     pub jobs: &'a [ScheduledJob],
 }

@@ -8,7 +8,7 @@
 
 use super::proposal::{Proposal, ProposalState};
 use super::sql;
-use super::{ActionHandler, Gate, Outcome};
+use super::{ActionHandler, DryRunMode, Gate, Outcome};
 use crate::audit;
 use crate::clock::to_millis;
 use crate::domain::ApprovalId;
@@ -39,9 +39,19 @@ impl Gate {
         self.clock.now()
     }
 
-    /// True when actions only say what they would do.
+    /// True when actions only say what they would do: the configuration says so,
+    /// or the switch is on.
     pub fn dry_run(&self) -> bool {
-        self.dry_run
+        self.dry_run_mode().dry_run
+    }
+
+    /// How an action starting now runs, with the switch's reason when it is on.
+    pub fn dry_run_mode(&self) -> DryRunMode {
+        let reason = self.switch.reason();
+        DryRunMode {
+            dry_run: self.dry_run || reason.is_some(),
+            reason,
+        }
     }
 
     pub(crate) fn store(&self) -> &crate::store::Store {
@@ -58,7 +68,7 @@ impl Gate {
     ) -> anyhow::Result<Option<Proposal>> {
         let now = self.clock.now();
         let id = id.clone();
-        let dry_run = self.dry_run;
+        let mode = self.dry_run_mode();
         self.store
             .call(move |conn| {
                 store::immediate(conn, |tx| {
@@ -69,13 +79,22 @@ impl Gate {
                     if resumable {
                         insert_progress(tx, &id, None, now)?;
                     }
+                    // Kept with the action, so a switch flipped later (or a restart)
+                    // never turns a running action into a dry run half-way.
+                    super::steps::put(
+                        tx,
+                        &id,
+                        super::lapse::MODE_STEP,
+                        &serde_json::to_string(&mode)?,
+                        now,
+                    )?;
                     audit::append(
                         tx,
                         now,
                         "system",
                         audit::events::ACTION_STARTED,
                         id.as_str(),
-                        &json!({"dry_run": dry_run, "resumable": resumable}),
+                        &json!({"dry_run": mode.dry_run, "dry_run_reason": mode.reason, "resumable": resumable}),
                     )?;
                     sql::get(tx, &id)
                 })
@@ -125,6 +144,13 @@ impl Gate {
         self.store
             .call(move |conn| {
                 store::immediate(conn, |tx| {
+                    // A dry run the switch forced says why, in every report of it.
+                    let outcome = if outcome.dry_run && outcome.dry_run_reason.is_none() {
+                        let reason = kept_mode(tx, &id)?.and_then(|m| m.reason);
+                        outcome.with_dry_run_reason(reason)
+                    } else {
+                        outcome
+                    };
                     if sql::finish(tx, &id, state, &outcome, now)? {
                         tx.execute(
                             "DELETE FROM action_progress WHERE proposal_id = ?1",
@@ -234,4 +260,22 @@ fn progress_rows(
     let mut stmt = tx.prepare("SELECT proposal_id, parent_id FROM action_progress")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The dry-run mode kept when the action (or the set that claimed it) began.
+fn kept_mode(
+    tx: &rusqlite::Transaction<'_>,
+    id: &ApprovalId,
+) -> anyhow::Result<Option<DryRunMode>> {
+    use rusqlite::OptionalExtension;
+    let raw: Option<String> = tx
+        .query_row(
+            "SELECT value FROM action_steps WHERE key = ?2 AND proposal_id IN
+               (?1, (SELECT parent_id FROM action_progress WHERE proposal_id = ?1))
+             ORDER BY proposal_id = ?1 DESC LIMIT 1",
+            params![id.as_str(), super::lapse::MODE_STEP],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(raw.and_then(|v| serde_json::from_str(&v).ok()))
 }

@@ -12,6 +12,7 @@ mod action;
 mod decide;
 mod execute;
 pub mod kinds;
+pub mod lapse;
 mod outcome;
 pub mod policy;
 mod proposal;
@@ -20,7 +21,8 @@ mod steps;
 
 pub use action::{ActionHandler, ActionRegistry, ActionRun, BoxFuture, Precheck, Progress};
 pub use execute::Recovery;
-pub use outcome::{ActionReport, Done, Outcome};
+pub use lapse::{DryRunMode, DryRunSwitch};
+pub use outcome::{ActionReport, Done, Outcome, dry_run_notice};
 pub use policy::Refusal;
 pub use proposal::{MAX_NOTE_CHARS, NewProposal, PostedAt, Proposal, ProposalState, decision_note};
 pub use steps::Steps;
@@ -105,6 +107,8 @@ pub struct Gate {
     actions: Arc<ActionRegistry>,
     metrics: Metrics,
     dry_run: bool,
+    /// Dry run turned on while running (a lapsed subscription), with its reason.
+    switch: DryRunSwitch,
     /// Who may decide anything from Telegram (`telegram.approver_user_ids`).
     telegram_approvers: Arc<Vec<TelegramUserId>>,
 }
@@ -125,8 +129,15 @@ impl Gate {
             actions: Arc::new(actions),
             metrics,
             dry_run,
+            switch: DryRunSwitch::default(),
             telegram_approvers: Arc::default(),
         }
+    }
+
+    /// Shares `switch`, so whoever holds it can turn dry run on while running.
+    pub fn with_dry_run_switch(mut self, switch: DryRunSwitch) -> Self {
+        self.switch = switch;
+        self
     }
 
     /// Sets who may decide anything from Telegram.

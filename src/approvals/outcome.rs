@@ -13,6 +13,10 @@ pub struct Outcome {
     /// The action only said what it would do.
     #[serde(default)]
     pub dry_run: bool,
+    /// Why it was a dry run when the configuration did not ask for one (the
+    /// subscription lapsed): shown with the outcome wherever it is reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run_reason: Option<String>,
     /// The kind's own report, for the audit trail and its feature's messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<Value>,
@@ -50,7 +54,18 @@ impl Outcome {
             report: Some(done.report),
             summary: done.summary,
             skipped: None,
+            dry_run_reason: None,
         }
+    }
+
+    /// Notes why a dry run was one, as the summary's first line too, so every report
+    /// that shows the summary shows the notice.
+    pub fn with_dry_run_reason(mut self, reason: Option<String>) -> Self {
+        if let (true, Some(reason)) = (self.dry_run, reason) {
+            self.summary.insert(0, dry_run_notice(&reason));
+            self.dry_run_reason = Some(reason);
+        }
+        self
     }
 
     /// The kind's report as its feature's type.
@@ -99,4 +114,9 @@ impl Done {
             failed: report.failed(),
         })
     }
+}
+
+/// The line every report of a dry run the switch forced carries.
+pub fn dry_run_notice(reason: &str) -> String {
+    format!("Dry run: {reason}; nothing was changed.")
 }

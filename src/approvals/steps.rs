@@ -75,7 +75,7 @@ fn all(c: &Connection, id: &ApprovalId) -> anyhow::Result<Vec<(String, String)>>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn put(
+pub(super) fn put(
     c: &Connection,
     id: &ApprovalId,
     key: &str,

@@ -81,6 +81,16 @@ pub const SENTINEL_WAIVED: &str = "sentinel.waived";
 pub const SENTINEL_BYPASS: &str = "sentinel.bypass";
 pub const GITHUB_REQUEST_REJECTED: &str = "github.request_rejected";
 
+// Billing (Lemon Squeezy).
+pub const BILLING_REQUEST_REJECTED: &str = "billing.request_rejected";
+/// A subscription row changed (created, status, plan, dates), from a webhook.
+pub const BILLING_SUBSCRIPTION_CHANGED: &str = "billing.subscription_changed";
+/// Destructive actions turned to dry run because the subscription lapsed, or back.
+pub const BILLING_LAPSED: &str = "billing.lapsed";
+pub const BILLING_RESTORED: &str = "billing.restored";
+pub const BILLING_USAGE_REPORTED: &str = "billing.usage_reported";
+pub const BILLING_USAGE_REPORT_FAILED: &str = "billing.usage_report_failed";
+
 pub const SLACK_REQUEST_REJECTED: &str = "slack.request_rejected";
 pub const TELEGRAM_REQUEST_REJECTED: &str = "telegram.request_rejected";
 pub const TELEGRAM_CHAT_IGNORED: &str = "telegram.chat_ignored";

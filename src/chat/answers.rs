@@ -258,6 +258,10 @@ fn outcome_text(p: &Proposal) -> Option<String> {
         });
     }
     let dry = outcome.dry_run;
+    // A dry run the switch forced starts its lines with the notice saying why.
+    if dry && outcome.dry_run_reason.is_some() {
+        return lines;
+    }
     // An action's report is for the audit trail; chat shows only its summary lines.
     match (dry, lines) {
         (true, Some(lines)) => Some(format!("Dry run, nothing was changed:\n{lines}")),

@@ -16,9 +16,10 @@
 
 mod locks;
 
+use crate::approvals::lapse::MODE_STEP;
 use crate::approvals::{
-    ActionRun, BoxFuture, Gate, Outcome, PostedAt, Precheck, Progress, Proposal, ProposalState,
-    Recovery, Steps,
+    ActionRun, BoxFuture, DryRunMode, Gate, Outcome, PostedAt, Precheck, Progress, Proposal,
+    ProposalState, Recovery, Steps,
 };
 use crate::domain::ApprovalId;
 use crate::events::ReplyTo;
@@ -371,13 +372,18 @@ async fn one_pass(inner: &Inner, id: &ApprovalId, first: bool) -> anyhow::Result
         }
     }
     let steps = Steps::new(gate.store().clone(), id.clone());
+    // Fixed when the action began (an action begun before this was kept reads the
+    // gate now).
+    let mode = match steps.get::<DryRunMode>(MODE_STEP).await? {
+        Some(mode) => mode,
+        None => gate.dry_run_mode(),
+    };
     let run = ActionRun {
-        dry_run: gate.dry_run(),
+        dry_run: mode.dry_run,
         rechecked: first,
         steps: &steps,
         gate,
     };
-    let dry_run = run.dry_run;
     match handler.execute(&p, &run).await {
         Ok(Progress::Done(done)) => {
             let state = if done.failed > 0 {
@@ -385,7 +391,7 @@ async fn one_pass(inner: &Inner, id: &ApprovalId, first: bool) -> anyhow::Result
             } else {
                 ProposalState::Succeeded
             };
-            let outcome = Outcome::done(dry_run, done);
+            let outcome = Outcome::done(mode.dry_run, done);
             Ok(Pass::Ended(finish(state, outcome, None).await?))
         }
         Ok(Progress::Skipped(why)) => Ok(Pass::Ended(

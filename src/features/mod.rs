@@ -2,6 +2,7 @@
 //! which integrations and features are on and why. The report is logged at start-up and printed by
 //! `opsmate config check`, so nobody has to guess why something stays quiet.
 
+pub mod billing;
 pub mod guard;
 pub mod hunter;
 pub mod incidents;
@@ -22,6 +23,7 @@ pub const ALL: &[Plug] = &[
     incidents::PLUG,
     rollback::PLUG,
     sentinel::PLUG,
+    billing::PLUG,
     observatory::PLUG,
 ];
 
@@ -40,6 +42,7 @@ pub async fn build_all(b: Build<'_>) -> anyhow::Result<(Features, Vec<ScheduledJ
             clock: b.clock,
             metrics: b.metrics,
             actions: &mut *b.actions,
+            dry_run_switch: b.dry_run_switch,
             jobs: &jobs,
         })
         .await?;

@@ -6,6 +6,7 @@ mod api;
 mod api_resources;
 mod aws_proxy;
 mod aws_smoke;
+mod billing;
 mod cli;
 mod console;
 mod console_browser;

@@ -3,11 +3,13 @@
 
 pub mod actions;
 pub mod aws_proxy;
+pub mod billing;
 pub mod browser;
 pub mod fake_argocd;
 pub mod fake_github;
 pub mod fake_github_checks;
 pub mod fake_github_git;
+pub mod fake_lemonsqueezy;
 pub mod fake_linear;
 pub mod fake_pager;
 pub mod fake_service;
