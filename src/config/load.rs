@@ -529,7 +529,9 @@ mod tests {
         assert_eq!(err.key(), Some("huntr"), "{text}");
         assert!(text.contains(":3:"), "line 3 expected in: {text}");
         assert!(
-            text.contains("hunter, watchman, guard, incidents, rollback, sentinel, billing, observatory"),
+            text.contains(
+                "hunter, watchman, guard, incidents, rollback, sentinel, billing, observatory"
+            ),
             "{text}"
         );
 

@@ -25,6 +25,17 @@ fn audit_count(h: &SentinelHarness, event: &str) -> i64 {
         .unwrap()
 }
 
+/// Everything the fake Slack received at the `response_url` named `reply`.
+fn answered(h: &SentinelHarness, reply: &str) -> String {
+    h.slack
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == format!("response_url:{reply}"))
+        .map(|c| all_text(&c.body))
+        .collect()
+}
+
 /// A pull request that passes every rule: OPS-7 is in progress, both sections,
 /// the team label, a small change.
 fn tidy(h: &SentinelHarness, branch: &str) -> (u64, String) {
@@ -292,14 +303,7 @@ async fn waive_is_refused_to_a_non_approver_and_the_author_and_an_approver_turns
         h.slack.fake.calls_to("views.open").is_empty(),
         "no dialog for them"
     );
-    let answers = h.slack.fake.calls();
-    let said = |who: &str| {
-        answers
-            .iter()
-            .filter(|c| c.method == format!("response_url:{who}"))
-            .map(|c| all_text(&c.body))
-            .collect::<String>()
-    };
+    let said = |who: &str| answered(&h, who);
     assert!(
         said("mallory").contains("not allowed"),
         "{}",
@@ -402,14 +406,7 @@ async fn a_merge_while_failing_and_unwaived_is_a_bypass_posted_at_once_and_count
     // `/opsmate sentinel` lists the week's bypass; the digest counts it.
     h.slack.command("UBOB", "sentinel", "list").await;
     h.slack.app.settle().await;
-    let listed: String = h
-        .slack
-        .fake
-        .calls()
-        .iter()
-        .filter(|c| c.method == "response_url:list")
-        .map(|c| all_text(&c.body))
-        .collect();
+    let listed = answered(&h, "list");
     assert!(
         listed.contains("Bypasses in the last 7 days (1)"),
         "{listed}"
@@ -436,14 +433,7 @@ async fn a_failing_pull_request_is_listed_and_waived_by_a_typed_command_with_its
     let (n, head, _) = failing_by_alice(&h).await;
     h.slack.command("UBOB", "sentinel acme/api", "list").await;
     h.slack.app.settle().await;
-    let listed: String = h
-        .slack
-        .fake
-        .calls()
-        .iter()
-        .filter(|c| c.method == "response_url:list")
-        .map(|c| all_text(&c.body))
-        .collect();
+    let listed = answered(&h, "list");
     assert!(listed.contains("Failing (1)"), "{listed}");
     assert!(
         listed.contains("acme/api#1 Hotfix the login by alice (<@UALICE>): Linear issue"),

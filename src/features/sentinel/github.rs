@@ -195,13 +195,7 @@ impl<'a> Repo<'a> {
             .status(CheckRunStatus::Completed)
             .conclusion(conclusion)
             .completed_at(chrono::Utc::now())
-            .output(CheckRunOutput {
-                title: title.clone(),
-                summary: summary.clone(),
-                text: text.clone(),
-                annotations,
-                images: Vec::new(),
-            })
+            .output(output(&title, &summary, &text, annotations))
             .send()
             .await
             .map_err(|e| gh_error(e, format!("creating the check run on {}", self.full())))?;
@@ -227,13 +221,7 @@ impl<'a> Repo<'a> {
             .status(CheckRunStatus::Completed)
             .conclusion(conclusion)
             .completed_at(chrono::Utc::now())
-            .output(CheckRunOutput {
-                title: title.clone(),
-                summary: summary.clone(),
-                text: text.clone(),
-                annotations,
-                images: Vec::new(),
-            })
+            .output(output(&title, &summary, &text, annotations))
             .send()
             .await
             .map_err(|e| gh_error(e, format!("updating the check run on {}", self.full())))?;
@@ -254,19 +242,29 @@ impl<'a> Repo<'a> {
             self.client
                 .checks(&self.owner, &self.name)
                 .update_check_run(CheckRunId(id))
-                .output(CheckRunOutput {
-                    title: title.to_owned(),
-                    summary: summary.to_owned(),
-                    text: text.clone(),
-                    annotations: rest,
-                    images: Vec::new(),
-                })
+                .output(output(title, summary, text, rest))
                 .send()
                 .await
                 .map_err(|e| gh_error(e, format!("annotating the check run on {}", self.full())))?;
             rest = more;
         }
         Ok(())
+    }
+}
+
+/// A check run's output (every write repeats the title and summary).
+fn output(
+    title: &str,
+    summary: &str,
+    text: &Option<String>,
+    annotations: Vec<CheckRunOutputAnnotation>,
+) -> CheckRunOutput {
+    CheckRunOutput {
+        title: title.to_owned(),
+        summary: summary.to_owned(),
+        text: text.clone(),
+        annotations,
+        images: Vec::new(),
     }
 }
 
