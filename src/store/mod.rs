@@ -5,6 +5,7 @@
 //! which runs the closure on tokio's blocking pool, never on a worker thread.
 
 pub mod migrations;
+pub mod retry_queue;
 
 use anyhow::Context;
 use rusqlite::Connection;

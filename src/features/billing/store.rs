@@ -2,9 +2,12 @@
 //! and `billing_state`.
 
 use crate::clock::{from_millis, to_millis};
+use crate::store::retry_queue;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+
+const TABLE: &str = "billing_usage_reports";
 
 /// One subscription, as its last applied webhook left it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -249,30 +252,15 @@ pub fn due_report(c: &Connection, now: DateTime<Utc>) -> anyhow::Result<Option<R
 }
 
 pub fn delivered(c: &Connection, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    c.execute(
-        "UPDATE billing_usage_reports SET state = 'delivered', attempts = attempts + 1,
-           delivered_at = ?2, last_error = NULL WHERE id = ?1",
-        params![id, to_millis(now)],
-    )?;
-    Ok(())
+    retry_queue::delivered(c, TABLE, id, now)
 }
 
 pub fn retry(c: &Connection, id: i64, error: &str, next: DateTime<Utc>) -> anyhow::Result<()> {
-    c.execute(
-        "UPDATE billing_usage_reports SET attempts = attempts + 1, last_error = ?2, next_at = ?3
-         WHERE id = ?1",
-        params![id, error, to_millis(next)],
-    )?;
-    Ok(())
+    retry_queue::retry(c, TABLE, id, error, next)
 }
 
 pub fn failed(c: &Connection, id: i64, error: &str) -> anyhow::Result<()> {
-    c.execute(
-        "UPDATE billing_usage_reports SET state = 'failed', attempts = attempts + 1, last_error = ?2
-         WHERE id = ?1",
-        params![id, error],
-    )?;
-    Ok(())
+    retry_queue::failed(c, TABLE, id, error)
 }
 
 /// Reports by state, with the last error of a queued one.

@@ -2,9 +2,12 @@
 //! order per target and retried until it arrives.
 
 use crate::clock::{from_millis, to_millis};
+use crate::store::retry_queue;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde_json::Value;
+
+const TABLE: &str = "incident_deliveries";
 
 /// One queued delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,30 +77,15 @@ pub fn due_heads(c: &Connection, now: DateTime<Utc>) -> anyhow::Result<Vec<Deliv
 }
 
 pub fn delivered(c: &Connection, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    c.execute(
-        "UPDATE incident_deliveries SET state = 'delivered', attempts = attempts + 1,
-           delivered_at = ?2, last_error = NULL WHERE id = ?1",
-        params![id, to_millis(now)],
-    )?;
-    Ok(())
+    retry_queue::delivered(c, TABLE, id, now)
 }
 
 pub fn retry(c: &Connection, id: i64, error: &str, next: DateTime<Utc>) -> anyhow::Result<()> {
-    c.execute(
-        "UPDATE incident_deliveries SET attempts = attempts + 1, last_error = ?2, next_at = ?3
-         WHERE id = ?1",
-        params![id, error, to_millis(next)],
-    )?;
-    Ok(())
+    retry_queue::retry(c, TABLE, id, error, next)
 }
 
 pub fn failed(c: &Connection, id: i64, error: &str) -> anyhow::Result<()> {
-    c.execute(
-        "UPDATE incident_deliveries SET state = 'failed', attempts = attempts + 1, last_error = ?2
-         WHERE id = ?1",
-        params![id, error],
-    )?;
-    Ok(())
+    retry_queue::failed(c, TABLE, id, error)
 }
 
 /// Every delivery of an incident, oldest first.
