@@ -34,12 +34,14 @@ use crate::outbox::sender::Sender;
 use crate::outbox::{Outbox, Transports};
 use crate::plugin::Build;
 use crate::scheduler::{ScheduledJob, Scheduler};
+use crate::standby::Role;
 use crate::store::Store;
 use anyhow::Context as _;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// How long shutdown waits for background tasks to finish their current step.
@@ -63,6 +65,10 @@ pub struct AppOptions {
     /// Run the features' own timers (Observatory's checks) while serving. Tests that
     /// drive checks by hand turn them off.
     pub feature_timers: bool,
+    /// This machine's part. A replica opens the database read-only, writes nothing
+    /// at start-up, and its router sends writes to the primary (see
+    /// [`crate::standby`]); it is never [`App::start`]ed.
+    pub role: Role,
 }
 
 impl Default for AppOptions {
@@ -73,6 +79,7 @@ impl Default for AppOptions {
             aws: None,
             one_shot: false,
             feature_timers: true,
+            role: Role::Primary,
         }
     }
 }
@@ -98,6 +105,7 @@ pub struct App {
     feature_timers: bool,
     /// The doors' rejected requests, audited per window.
     rejections: Rejections,
+    role: Role,
 }
 
 impl App {
@@ -113,9 +121,17 @@ impl App {
         let metrics = Metrics::new();
 
         let (path, busy) = (config.storage.path.clone(), config.storage.busy_timeout);
-        let store = tokio::task::spawn_blocking(move || Store::open(&path, busy))
-            .await
-            .context("opening the database")??;
+        let role = options.role;
+        let read_only = !role.is_primary();
+        let store = tokio::task::spawn_blocking(move || {
+            if read_only {
+                Store::open_read_only(&path, busy)
+            } else {
+                Store::open(&path, busy)
+            }
+        })
+        .await
+        .context("opening the database")??;
 
         let outbox = Outbox::new(store.clone(), clock.clone());
         let audit = Audit::new(store.clone(), clock.clone());
@@ -268,13 +284,14 @@ impl App {
             telegram,
             feature_timers: options.feature_timers,
             rejections,
+            role,
         };
         let hook_ctx = app.ctx.clone();
         app.ctx.executor.on_change(Arc::new(move |p, hint| {
             let ctx = hook_ctx.clone();
             Box::pin(async move { handle::show_outcome(&ctx, &p, &hint).await })
         }));
-        if !options.one_shot {
+        if !options.one_shot && !read_only {
             app.announce(loaded).await?;
             app.recover().await?;
         }
@@ -332,6 +349,7 @@ impl App {
                 metrics: self.ctx.metrics.clone(),
                 gate: self.ctx.gate.clone(),
                 outbox: self.ctx.outbox.clone(),
+                role: self.role.clone(),
             },
             doors,
             self.ctx.config.http.request_timeout,
@@ -369,12 +387,33 @@ impl App {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let router = self.router();
+        let limits = http::serve::Limits::new(&self.ctx.config.http);
+        let running = self.start(shutdown.clone());
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "listening; /healthz, /readyz and /metrics are up");
+        log_limits(&limits, &running.ctx.config);
+        http::serve::serve(listener, router, limits, shutdown.clone()).await;
+        running.stop().await
+    }
+
+    /// Ends the console's live streams when `shutdown` fires (the HTTP server waits
+    /// for open requests, and a stream never ends by itself).
+    pub fn close_streams_on(&self, shutdown: &CancellationToken) {
         let closing = self.console.closing.clone();
         let stopping = shutdown.clone();
         tokio::spawn(async move {
             stopping.cancelled().await;
             closing.cancel();
         });
+    }
+
+    /// Starts the primary's work, everything but the HTTP server: the dispatcher,
+    /// the executor's recovered actions, the outbox sender, the scheduler, Slack's
+    /// Socket Mode, Telegram (polling, or registering the webhook) and the
+    /// features' timers. They run until `shutdown` fires; then [`Running::stop`]
+    /// lets them finish their step, or [`Running::abandon`] cuts them off.
+    pub fn start(self, shutdown: CancellationToken) -> Running {
+        self.close_streams_on(&shutdown);
         let Self {
             ctx,
             queue,
@@ -388,6 +427,7 @@ impl App {
             telegram,
             feature_timers,
             rejections,
+            role: _,
         } = self;
         let socket = slack_socket.map(|(client, token)| {
             let intake = Intake {
@@ -424,7 +464,7 @@ impl App {
         });
         let dispatcher = tokio::spawn(dispatch::run(ctx.clone(), receiver, shutdown.clone()));
         let requeue = webhooks::requeue(ctx.store.clone(), queue.clone());
-        tokio::spawn(async move {
+        let requeue = tokio::spawn(async move {
             if let Err(e) = requeue.await {
                 tracing::warn!(error = %format!("{e:#}"), "could not queue the webhook deliveries left by the last stop");
             }
@@ -442,71 +482,18 @@ impl App {
                 tasks.extend(f.clone().spawn(&ctx, &shutdown));
             }
         }
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, "listening; /healthz, /readyz and /metrics are up");
-        let limits = http::serve::Limits::new(&ctx.config.http);
-        tracing::info!(
-            max_connections = limits.max_connections,
-            descriptors = ?limits.descriptors,
-            header_read_timeout = ?limits.header_read_timeout,
-            "accepting at most {} connections at once",
-            limits.max_connections
-        );
-        if limits.max_connections < ctx.config.http.max_connections {
-            tracing::warn!(
-                configured = ctx.config.http.max_connections,
-                "http.max_connections lowered to {} to fit the descriptor limit; raise it with `ulimit -n`",
-                limits.max_connections
-            );
+        Running {
+            ctx,
+            shutdown,
+            socket,
+            telegram_task,
+            dispatcher,
+            requeue,
+            tasks,
+            sender_stop,
+            sender_task,
+            rejections_stop,
         }
-        http::serve::serve(listener, router, limits, shutdown.clone()).await;
-        if let Some(socket) = socket {
-            let _ = socket.await;
-        }
-        if let Some(task) = telegram_task {
-            let _ = task.await;
-        }
-        // The server returns once shutdown fired and open requests finished.
-        shutdown.cancel();
-        rejections_stop.cancel();
-        let wait_all = async {
-            for t in tasks {
-                let _ = t.await;
-            }
-        };
-        if tokio::time::timeout(SHUTDOWN_GRACE, wait_all)
-            .await
-            .is_err()
-        {
-            tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");
-        }
-        let _ = dispatcher.await;
-        let working = ctx.executor.shutdown(SHUTDOWN_GRACE).await;
-        if working > 0 {
-            tracing::warn!(
-                working,
-                "actions were still working when the shutdown grace passed; they are checked at the next start"
-            );
-        }
-        let deadline = tokio::time::Instant::now() + OUTBOX_FLUSH;
-        while tokio::time::Instant::now() < deadline {
-            match ctx.outbox.depth().await {
-                Ok((0, _)) | Err(_) => break,
-                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-        sender_stop.cancel();
-        let _ = sender_task.await;
-        ctx.audit
-            .record(
-                "system",
-                crate::audit::events::OPSMATE_STOPPED,
-                "opsmate",
-                json!({}),
-            )
-            .await?;
-        tracing::info!("stopped");
-        Ok(())
     }
 
     async fn announce(&self, loaded: &Loaded) -> anyhow::Result<()> {
@@ -598,6 +585,127 @@ impl App {
             telegram::send::post(&self.ctx.outbox, chat, &msg, None).await?;
         }
         Ok(())
+    }
+}
+
+/// The primary's work, started by [`App::start`].
+pub struct Running {
+    pub ctx: Context,
+    shutdown: CancellationToken,
+    socket: Option<JoinHandle<()>>,
+    telegram_task: Option<JoinHandle<()>>,
+    dispatcher: JoinHandle<()>,
+    requeue: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+    sender_stop: CancellationToken,
+    sender_task: JoinHandle<()>,
+    rejections_stop: CancellationToken,
+}
+
+impl Running {
+    /// A stop: each task finishes its current step, actions get the shutdown grace,
+    /// what is queued in the outbox gets a few seconds to go out, and the stop is
+    /// audited. Call it once the HTTP server has answered its last request.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let Self {
+            ctx,
+            shutdown,
+            socket,
+            telegram_task,
+            dispatcher,
+            requeue: _,
+            tasks,
+            sender_stop,
+            sender_task,
+            rejections_stop,
+        } = self;
+        if let Some(socket) = socket {
+            let _ = socket.await;
+        }
+        if let Some(task) = telegram_task {
+            let _ = task.await;
+        }
+        shutdown.cancel();
+        rejections_stop.cancel();
+        let wait_all = async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, wait_all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");
+        }
+        let _ = dispatcher.await;
+        let working = ctx.executor.shutdown(SHUTDOWN_GRACE).await;
+        if working > 0 {
+            tracing::warn!(
+                working,
+                "actions were still working when the shutdown grace passed; they are checked at the next start"
+            );
+        }
+        let deadline = tokio::time::Instant::now() + OUTBOX_FLUSH;
+        while tokio::time::Instant::now() < deadline {
+            match ctx.outbox.depth().await {
+                Ok((0, _)) | Err(_) => break,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        sender_stop.cancel();
+        let _ = sender_task.await;
+        ctx.audit
+            .record(
+                "system",
+                crate::audit::events::OPSMATE_STOPPED,
+                "opsmate",
+                json!({}),
+            )
+            .await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// This machine lost the primary lease: the database is fenced first (every
+    /// later use of it fails, and a use under way is waited for), then every task
+    /// is cut off. Nothing is flushed and nothing is audited here; the new primary
+    /// finds what was cut off and marks it interrupted, as after any crash.
+    pub async fn abandon(self) {
+        let store = self.ctx.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.fence()).await;
+        self.shutdown.cancel();
+        self.sender_stop.cancel();
+        self.rejections_stop.cancel();
+        self.ctx.executor.shutdown(Duration::ZERO).await;
+        let handles = self
+            .tasks
+            .into_iter()
+            .chain([self.dispatcher, self.requeue, self.sender_task])
+            .chain(self.socket)
+            .chain(self.telegram_task);
+        for task in handles {
+            task.abort();
+        }
+        tracing::warn!("the primary's work stopped: this machine is no longer the primary");
+    }
+}
+
+/// Logs the connection limits the server runs with.
+pub(crate) fn log_limits(limits: &http::serve::Limits, config: &Config) {
+    tracing::info!(
+        max_connections = limits.max_connections,
+        descriptors = ?limits.descriptors,
+        header_read_timeout = ?limits.header_read_timeout,
+        "accepting at most {} connections at once",
+        limits.max_connections
+    );
+    if limits.max_connections < config.http.max_connections {
+        tracing::warn!(
+            configured = config.http.max_connections,
+            "http.max_connections lowered to {} to fit the descriptor limit; raise it with `ulimit -n`",
+            limits.max_connections
+        );
     }
 }
 

@@ -158,7 +158,14 @@ fn serve(loaded: &Loaded) -> anyhow::Result<i32> {
         .thread_name("opsmate")
         .build()?;
     runtime.block_on(async {
-        let app = App::build(loaded, AppOptions::default()).await?;
+        // One machine builds its app before binding, so a bad start never answers
+        // /healthz. A standby machine binds first: it serves (reads, or 503 while it
+        // waits for the primary's database) whatever its role.
+        let standby = loaded.config.standby.primary_file.is_some();
+        let app = match standby {
+            false => Some(App::build(loaded, AppOptions::default()).await?),
+            true => None,
+        };
         let listen = loaded.config.http.listen;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -171,7 +178,13 @@ fn serve(loaded: &Loaded) -> anyhow::Result<i32> {
             shutdown_signal().await;
             trigger.cancel();
         });
-        app.serve(listener, shutdown).await?;
+        match app {
+            Some(app) => app.serve(listener, shutdown).await?,
+            None => {
+                crate::standby::serve::serve(loaded, AppOptions::default, listener, shutdown)
+                    .await?
+            }
+        }
         Ok(exit_code::OK)
     })
 }

@@ -19,6 +19,8 @@
 //! - `cloud/`: AWS clients with an endpoint override;
 //! - `github.rs`: the GitHub client shared by the features;
 //! - `features/`: the four jobs, one folder each (`hunter`, `watchman`, `guard`, …);
+//! - `standby/`: a second machine on LiteFS: the role from `.primary`, writes sent
+//!   to the primary, the primary's work started and stopped with the lease;
 //! - `cli.rs`: the `opsmate` command line.
 
 pub mod app;
@@ -41,6 +43,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod plugin;
 pub mod scheduler;
+pub mod standby;
 pub mod store;
 pub mod telemetry;
 pub mod web;

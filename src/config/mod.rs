@@ -48,6 +48,7 @@ pub struct Config {
     pub linear: LinearConfig,
     pub api: ApiConfig,
     pub web: WebConfig,
+    pub standby: StandbyConfig,
     /// The features' sections (`[hunter]`, `[watchman]`, …), each checked against
     /// its feature's type; an absent section means the feature is off.
     #[serde(flatten)]
@@ -72,6 +73,7 @@ impl Default for Config {
             linear: LinearConfig::default(),
             api: ApiConfig::default(),
             web: WebConfig::default(),
+            standby: StandbyConfig::default(),
             sections: Sections::default(),
         }
     }
@@ -399,6 +401,31 @@ impl Default for ShutdownConfig {
     }
 }
 
+/// A second machine that takes over (LiteFS replicates the database and holds the
+/// primary lease). Off while `primary_file` is unset: one machine, always primary.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StandbyConfig {
+    /// LiteFS's `.primary` file in its mount (e.g. `/litefs/.primary`). While it
+    /// exists this machine is a replica, and the file names the primary; while it is
+    /// absent this machine holds the lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_file: Option<PathBuf>,
+    /// How often the file is looked at: a promotion starts the primary's work, and
+    /// a demotion stops it, within one look.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
+impl Default for StandbyConfig {
+    fn default() -> Self {
+        Self {
+            primary_file: None,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
 /// How Slack reaches OpsMate.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -660,6 +687,14 @@ impl Config {
         }
         if self.outbox.retention < Duration::from_secs(3600) {
             return Err(("outbox.retention".into(), "must be at least 1h".into()));
+        }
+        if !(Duration::from_millis(50)..=Duration::from_secs(30))
+            .contains(&self.standby.poll_interval)
+        {
+            return Err((
+                "standby.poll_interval".into(),
+                "must be between 50ms and 30s".into(),
+            ));
         }
         let secs = Duration::from_secs;
         for (key, value, range) in [

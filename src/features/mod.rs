@@ -101,6 +101,21 @@ pub fn report(config: &Config, secrets: &Secrets) -> Vec<FeatureStatus> {
         },
     });
     out.push(FeatureStatus {
+        name: "standby",
+        on: config.standby.primary_file.is_some(),
+        why: match &config.standby.primary_file {
+            Some(file) => format!(
+                "the role follows LiteFS's {} (looked at every {:?})",
+                file.display(),
+                config.standby.poll_interval
+            ),
+            None => {
+                "one machine, always primary (set standby.primary_file to run a LiteFS standby)"
+                    .into()
+            }
+        },
+    });
+    out.push(FeatureStatus {
         name: "dry_run",
         on: config.dry_run,
         why: if config.dry_run {

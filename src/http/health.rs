@@ -17,7 +17,10 @@ pub async fn healthz() -> Json<Value> {
 /// Readiness: the database answers and every embedded migration is applied. The
 /// body carries the audit chain's head (`ID:HASH`), so whatever scrapes it keeps a
 /// copy outside the database for `opsmate audit verify --head`.
+///
+/// It also says this machine's role, and the primary's hostname on a replica.
 pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<Value>) {
+    let role = state.role.clone();
     let latest = migrations::latest_version();
     let checked = state
         .store
@@ -39,6 +42,8 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<Value>)
                 "status": "ready",
                 "schema_version": v,
                 "audit_head": head.map(|h| h.to_string()),
+                "role": role.name(),
+                "primary": role.primary(),
             })),
         ),
         Ok((v, _)) => (

@@ -13,6 +13,7 @@ pub mod webhooks;
 use crate::approvals::Gate;
 use crate::metrics::{Metrics, RouteLabels};
 use crate::outbox::Outbox;
+use crate::standby::Role;
 use crate::store::Store;
 use axum::Extension;
 use axum::Router;
@@ -36,6 +37,8 @@ pub struct HttpState {
     pub metrics: Metrics,
     pub gate: Gate,
     pub outbox: Outbox,
+    /// This machine's part; a replica sends writes to the primary.
+    pub role: Role,
 }
 
 /// Builds the router, with the chat doors (e.g. Slack's endpoints) merged in. Tests
@@ -45,6 +48,10 @@ pub struct HttpState {
 /// the same limit in their body extractor instead, so that they can audit the 413.
 pub fn router(state: HttpState, doors: Vec<Router>, request_timeout: Duration) -> Router {
     let metrics = state.metrics.clone();
+    let replica_of = match &state.role {
+        Role::Primary => None,
+        replica => Some(std::sync::Arc::<str>::from(replica.primary().unwrap_or(""))),
+    };
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -54,6 +61,12 @@ pub fn router(state: HttpState, doors: Vec<Router>, request_timeout: Duration) -
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES));
     for door in doors {
         router = router.merge(door.layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)));
+    }
+    if let Some(primary) = replica_of {
+        router = router.layer(middleware::from_fn_with_state(
+            primary,
+            crate::standby::replay::replay,
+        ));
     }
     router
         .layer(TimeoutLayer::with_status_code(

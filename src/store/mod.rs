@@ -3,6 +3,10 @@
 //!
 //! rusqlite blocks, so async code reaches the database only through [`Store::call`],
 //! which runs the closure on tokio's blocking pool, never on a worker thread.
+//!
+//! A standby machine opens the replicated file read-only ([`Store::open_read_only`]),
+//! and a primary that loses its lease puts up the fence ([`Store::fence`]): from then
+//! on every use of the handle fails, so nothing still running writes again.
 
 pub mod migrations;
 pub mod retry_queue;
@@ -10,6 +14,7 @@ pub mod retry_queue;
 use anyhow::Context;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +23,7 @@ use std::time::Duration;
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    fenced: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -46,7 +52,53 @@ impl Store {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
+            fenced: Arc::default(),
         })
+    }
+
+    /// Opens a database another machine writes (a LiteFS replica), for reads only:
+    /// nothing is migrated, and SQLite refuses any write on the connection
+    /// (`query_only`). Fails while the file is missing or its schema is not this
+    /// build's, so a replica never serves a half-made database.
+    pub fn open_read_only(path: &Path, busy_timeout: Duration) -> anyhow::Result<Self> {
+        if !path.exists() {
+            anyhow::bail!(
+                "database {} does not exist yet (the primary creates it)",
+                path.display()
+            );
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("opening database {}", path.display()))?;
+        conn.busy_timeout(busy_timeout)?;
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA foreign_keys = ON;")?;
+        let (version, latest) = (
+            migrations::current_version(&conn)?,
+            migrations::latest_version(),
+        );
+        if version != latest {
+            anyhow::bail!(
+                "database {} is at schema version {version}, this build needs {latest} (the primary migrates it)",
+                path.display()
+            );
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+            fenced: Arc::default(),
+        })
+    }
+
+    /// Refuses every later use of this handle (and its clones). A primary that was
+    /// demoted calls it first, before stopping its tasks, so a task that has not
+    /// noticed yet fails instead of writing. It returns once a closure already
+    /// running has finished (it waits for the lock), so nothing writes after it.
+    /// Blocking: async code calls it on the blocking pool.
+    pub fn fence(&self) {
+        self.fenced.store(true, Ordering::SeqCst);
+        drop(self.conn.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     pub fn path(&self) -> &Path {
@@ -74,9 +126,18 @@ impl Store {
         // A panic while holding the lock leaves the connection usable: SQLite rolls back
         // an unfinished transaction when the next one begins.
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked under the lock: once `fence` returns, no closure starts.
+        if self.fenced.load(Ordering::SeqCst) {
+            return Err(Fenced.into());
+        }
         f(&mut conn)
     }
 }
+
+/// The error of a fenced store.
+#[derive(Debug, thiserror::Error)]
+#[error("this machine is no longer the primary; the database is not used here any more")]
+pub struct Fenced;
 
 fn configure(conn: &Connection, busy_timeout: Duration) -> anyhow::Result<()> {
     conn.busy_timeout(busy_timeout)?;
@@ -124,5 +185,39 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    #[test]
+    fn a_replica_reads_but_cannot_write_and_waits_for_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("opsmate.db");
+        let err = Store::open_read_only(&path, Duration::from_secs(1)).unwrap_err();
+        assert!(err.to_string().contains("does not exist yet"), "{err}");
+        assert!(!path.exists(), "a replica never creates the file");
+        Store::open_unmigrated(&path, Duration::from_secs(1)).unwrap();
+        let err = Store::open_read_only(&path, Duration::from_secs(1)).unwrap_err();
+        assert!(err.to_string().contains("schema version 0"), "{err}");
+        let primary = Store::open(&path, Duration::from_secs(1)).unwrap();
+        let replica = Store::open_read_only(&path, Duration::from_secs(1)).unwrap();
+        let n: i64 = replica
+            .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(n, 0);
+        let write = replica.with_conn(|c| {
+            c.execute("DELETE FROM audit_log", [])?;
+            Ok(())
+        });
+        assert!(format!("{:#}", write.unwrap_err()).contains("readonly"));
+        drop(primary);
+    }
+
+    #[test]
+    fn a_fenced_store_refuses_every_later_use_by_every_clone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("opsmate.db"), Duration::from_secs(1)).unwrap();
+        let clone = store.clone();
+        store.fence();
+        let err = clone.with_conn(|_| Ok(())).unwrap_err();
+        assert!(err.downcast_ref::<Fenced>().is_some(), "{err}");
     }
 }

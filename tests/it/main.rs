@@ -46,6 +46,7 @@ mod slack_home;
 mod slack_socket;
 mod slack_templates;
 mod slow_clients;
+mod standby;
 mod telegram;
 mod watchman_cli;
 mod watchman_flow;
