@@ -47,6 +47,11 @@ pub fn rss_kib(pid: u32) -> u64 {
 
 /// Runs `wrk` with a Lua script against `url` for 10 s and returns its report.
 pub fn wrk(script: &std::path::Path, connections: u32, url: &str) -> WrkReport {
+    wrk_for(script, connections, url, "10s")
+}
+
+/// [`wrk`] for `duration` (wrk's own syntax: `10s`, `1m`).
+pub fn wrk_for(script: &std::path::Path, connections: u32, url: &str, duration: &str) -> WrkReport {
     let out = std::process::Command::new("wrk")
         .args([
             "-t",
@@ -54,7 +59,7 @@ pub fn wrk(script: &std::path::Path, connections: u32, url: &str) -> WrkReport {
             "-c",
             &connections.to_string(),
             "-d",
-            "10s",
+            duration,
             "--latency",
             "-s",
         ])

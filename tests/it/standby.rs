@@ -98,9 +98,18 @@ async fn prime(dir: &Path, fake: &FakeSlack) -> Config {
                  VALUES ('expire_approvals', ?1, ?1, ?1, 'ok')",
                 [earlier.timestamp_millis()],
             )?;
+            // The old primary died while this action ran.
+            c.execute(
+                "INSERT INTO proposals (id, kind, target, reason, proposed_by, state,
+                                        created_at, expires_at, decided_by, decided_at)
+                 VALUES ('standby234', 'delete_volume', 'vol-0failover', 'idle', 'scheduler',
+                         'executing', ?1, ?1 + 86400000, 'slack:UALICE', ?1)",
+                [earlier.timestamp_millis()],
+            )?;
             Ok(())
         })
         .unwrap();
+    config.slack.alert_channel = Some(CHANNEL.to_owned());
     let outbox = Outbox::new(store, Arc::new(SystemClock));
     let msg = ChatMessage::text("Waiting", "queued before the failover");
     opsmate::chat::slack::send::post(&outbox, CHANNEL, &msg, None)
@@ -200,6 +209,16 @@ async fn a_replica_sends_nothing_runs_nothing_and_replays_writes_until_it_is_pro
         2,
         "the promotion starts the primary like any start"
     );
+    // The action the old primary was running is interrupted, as after any crash,
+    // and said so; it is not run again.
+    let interrupted =
+        "SELECT count(*) FROM proposals WHERE id = 'standby234' AND state = 'interrupted'";
+    assert_eq!(count(&db, interrupted), 1);
+    assert!(
+        eventually(LIMIT, || async { posted(&fake, "Interrupted") == 1 }).await,
+        "the interruption was not posted"
+    );
+    assert!(posted(&fake, "vol-0failover") >= 1);
     // The Slack endpoints are the primary's now: an unsigned POST is refused by the
     // door itself, not replayed.
     let r = post(&machine, "/slack/events").await;
