@@ -152,6 +152,7 @@ impl App {
             actions: &mut actions,
             dry_run_switch: &dry_run_switch,
             jobs: &core_jobs(&config)?,
+            read_only,
         })
         .await?;
         metrics.touch_jobs(jobs.iter().map(|j| j.kind));

@@ -116,6 +116,9 @@ pub struct Build<'a> {
     pub dry_run_switch: &'a crate::approvals::DryRunSwitch,
     /// The jobs scheduled so far (the core's and earlier features').
     pub jobs: &'a [ScheduledJob],
+    /// The app writes nothing (a standby replica, a restore drill): its database
+    /// is read-only, so a builder skips its start-up upkeep.
+    pub read_only: bool,
 }
 
 /// A job a feature runs on a schedule.

@@ -44,6 +44,7 @@ pub async fn build_all(b: Build<'_>) -> anyhow::Result<(Features, Vec<ScheduledJ
             actions: &mut *b.actions,
             dry_run_switch: b.dry_run_switch,
             jobs: &jobs,
+            read_only: b.read_only,
         })
         .await?;
         if let Some(feature) = built {

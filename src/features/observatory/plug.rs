@@ -109,7 +109,10 @@ fn build(b: Build<'_>) -> BoxFuture<'_, anyhow::Result<Option<Arc<dyn Feature>>>
                 .map(|j| (j.kind, j.schedule)),
         );
         let observatory = Observatory::new(b.config, b.store.clone(), jobs, b.clock.now())?;
-        observatory.backfill_rollups(b.store).await?;
+        // The primary rolls up; a read-only app reads what it rolled up.
+        if !b.read_only {
+            observatory.backfill_rollups(b.store).await?;
+        }
         Ok(Some(Arc::new(observatory) as Arc<dyn Feature>))
     })
 }
